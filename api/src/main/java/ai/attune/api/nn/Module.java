@@ -1,0 +1,75 @@
+package ai.attune.api.nn;
+
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.function.BiConsumer;
+
+/**
+ * A node of a model's module tree ({@code torch.nn.Module}). Children and parameters are
+ * registered under their Hugging Face attribute names, so {@link #namedParameters()} yields the
+ * dotted names of the checkpoint: {@code model.layers.0.mlp.down_proj.weight}.
+ */
+public abstract class Module {
+    private final Map<String, Module> children = new LinkedHashMap<>();
+    private final Map<String, Parameter> parameters = new LinkedHashMap<>();
+
+    /** Registers a child module under an attribute name; returns it for field initialisers. */
+    protected <M extends Module> M register(String name, M child) {
+        children.put(name, child);
+        return child;
+    }
+
+    /** Registers a parameter under an attribute name; returns it. */
+    protected Parameter register(String name, Parameter parameter) {
+        parameters.put(name, parameter);
+        return parameter;
+    }
+
+    /** Replaces a child, e.g. a Linear with a LoRA-wrapped Linear. */
+    public void replaceChild(String name, Module child) {
+        if (!children.containsKey(name)) {
+            throw new IllegalArgumentException("no child module '" + name + "' in " + getClass().getSimpleName());
+        }
+        children.put(name, child);
+    }
+
+    public Map<String, Module> children() {
+        return Map.copyOf(children);
+    }
+
+    /** Own parameters, by attribute name. */
+    public Map<String, Parameter> ownParameters() {
+        return Map.copyOf(parameters);
+    }
+
+    /** Every parameter in the tree with its dotted path, depth first in registration order. */
+    public Map<String, Parameter> namedParameters() {
+        Map<String, Parameter> out = new LinkedHashMap<>();
+        walk("", (prefix, m) -> m.parameters.forEach((n, p) -> out.put(prefix + n, p)));
+        return out;
+    }
+
+    /** Every module in the tree with its dotted path ("" for this one). */
+    public Map<String, Module> namedModules() {
+        Map<String, Module> out = new LinkedHashMap<>();
+        walk("", (prefix, m) -> out.put(prefix.isEmpty() ? "" : prefix.substring(0, prefix.length() - 1), m));
+        return out;
+    }
+
+    public List<Parameter> trainableParameters() {
+        List<Parameter> out = new ArrayList<>();
+        for (Parameter p : namedParameters().values()) {
+            if (p.trainable()) {
+                out.add(p);
+            }
+        }
+        return out;
+    }
+
+    private void walk(String prefix, BiConsumer<String, Module> visit) {
+        visit.accept(prefix, this);
+        children.forEach((n, c) -> c.walk(prefix + n + ".", visit));
+    }
+}

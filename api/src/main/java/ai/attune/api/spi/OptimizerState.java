@@ -1,0 +1,60 @@
+package ai.attune.api.spi;
+
+import ai.attune.api.nn.Parameter;
+import ai.attune.api.tensor.Scope;
+import ai.attune.api.tensor.Tensor;
+
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.function.Function;
+
+/**
+ * Per-parameter optimizer state (PyTorch's {@code optimizer.state}): tensors such as
+ * {@code momentum_buffer} or {@code exp_avg}, keyed by parameter name. It is owned by the job,
+ * lives in the job's scope and is saved in checkpoints, so optimizer plugins stay stateless and
+ * can be swapped between steps.
+ */
+public final class OptimizerState {
+    private final Scope scope;
+    private final Map<String, Map<String, Tensor>> tensors = new LinkedHashMap<>();
+    private long step;
+
+    public OptimizerState(Scope scope) {
+        this.scope = scope;
+    }
+
+    /** The state tensor {@code key} of a parameter, created in the state's scope on first use. */
+    public Tensor get(Parameter p, String key, Function<Parameter, Tensor> init) {
+        Map<String, Tensor> own = tensors.computeIfAbsent(p.name(), n -> new LinkedHashMap<>());
+        Tensor t = own.get(key);
+        if (t == null) {
+            t = scope.within(() -> init.apply(p));
+            own.put(key, t);
+        }
+        return t;
+    }
+
+    /** The state tensor if present, else null. */
+    public Tensor find(Parameter p, String key) {
+        Map<String, Tensor> own = tensors.get(p.name());
+        return own == null ? null : own.get(key);
+    }
+
+    /** All state, for checkpoints: parameter name to (key to tensor). */
+    public Map<String, Map<String, Tensor>> all() {
+        return tensors;
+    }
+
+    public Scope scope() {
+        return scope;
+    }
+
+    /** Number of optimizer steps taken so far. */
+    public long step() {
+        return step;
+    }
+
+    public void setStep(long step) {
+        this.step = step;
+    }
+}

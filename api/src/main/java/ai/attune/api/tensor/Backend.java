@@ -1,0 +1,151 @@
+package ai.attune.api.tensor;
+
+import java.lang.foreign.MemorySegment;
+
+/**
+ * The primitive kernels of one compute backend: a lean set, not a god interface. Backends are OSGi
+ * services ranked by {@code service.ranking} and named by the {@value #PROPERTY} property.
+ *
+ * <p>Kernels write into caller-provided outputs (PyTorch's {@code out=} style) so the autograd
+ * layer controls allocation and in-place updates (optimizer steps, gradient accumulation) need no
+ * extra copies. Unless a method says otherwise, outputs are contiguous and inputs may be any
+ * strided view of this backend's storage; floating inputs and outputs are f32, f64, bf16 or f16
+ * with f32 (or f64 for f64) accumulation. Semantics follow the PyTorch op named on each method.
+ */
+public interface Backend {
+    String PROPERTY = "attune.backend";
+
+    String name();
+
+    Device device();
+
+    // ---- storage ----
+
+    /** A new zero-filled contiguous tensor owned by {@code scope} ({@code torch.zeros}). */
+    Tensor zeros(DType dtype, int[] shape, Scope scope);
+
+    /** Copies {@code src} into {@code dst} of the same shape, casting dtypes and following any strides ({@code dst.copy_(src)}). Float-to-bf16/f16 casts round to nearest even. */
+    void copy(Tensor src, Tensor dst);
+
+    /** Fills {@code dst} with a value ({@code fill_}). */
+    void fill(Tensor dst, double value);
+
+    /** Copies raw little-endian bytes laid out as {@code dst}'s dtype, row-major, into contiguous {@code dst}. */
+    void copyFromBytes(MemorySegment src, Tensor dst);
+
+    /** Copies contiguous {@code src}'s raw bytes out. */
+    void copyToBytes(Tensor src, MemorySegment dst);
+
+    // ---- elementwise ----
+
+    /** {@code out = a OP b} with broadcasting; out has the broadcast shape. */
+    void binary(BinaryOp op, Tensor a, Tensor b, Tensor out);
+
+    /** {@code out = a OP s}. */
+    void scalar(ScalarOp op, Tensor a, double s, Tensor out);
+
+    /** {@code out = f(a)}. */
+    void unary(UnaryOp op, Tensor a, Tensor out);
+
+    /** {@code gradIn = gradOut * f'(x)}: the backward of {@link #unary}. */
+    void unaryBackward(UnaryOp op, Tensor x, Tensor gradOut, Tensor gradIn);
+
+    /** {@code out = where(cond != 0, a, b)} with broadcasting ({@code torch.where}). */
+    void where(Tensor cond, Tensor a, Tensor b, Tensor out);
+
+    // ---- reductions ----
+
+    /** Reduces {@code a} over {@code dims} into {@code out}, whose shape is {@code a}'s with the reduced dims set to 1 (keepdim). */
+    void reduce(ReduceOp op, Tensor a, int[] dims, Tensor out);
+
+    // ---- linear algebra ----
+
+    /**
+     * {@code out = op(a) @ op(b)} ({@code torch.matmul} on 2-D or batched inputs): a is [..., m, k]
+     * (or [..., k, m] when transA), b is [..., k, n] (or [..., n, k]); batch dims broadcast.
+     */
+    void matmul(Tensor a, boolean transA, Tensor b, boolean transB, Tensor out);
+
+    // ---- normalisation and softmax (over the last dim) ----
+
+    /** {@code softmax} or {@code log_softmax} over the last dim. */
+    void softmax(Tensor x, boolean log, Tensor out);
+
+    /** Backward of {@link #softmax} given its output y. */
+    void softmaxBackward(Tensor y, Tensor gradY, boolean log, Tensor gradX);
+
+    /** RMSNorm as in Llama: {@code y = x * rsqrt(mean(x^2) + eps) * w} over the last dim; rstd [rows] is saved for backward. w may be null. */
+    void rmsNorm(Tensor x, Tensor weight, double eps, Tensor out, Tensor rstd);
+
+    /** Backward of {@link #rmsNorm}; gradWeight (may be null) is accumulated into. */
+    void rmsNormBackward(Tensor x, Tensor weight, Tensor rstd, Tensor gradY, Tensor gradX, Tensor gradWeight);
+
+    /** {@code torch.nn.functional.layer_norm} over the last dim; mean and rstd [rows] are saved. weight and bias may be null. */
+    void layerNorm(Tensor x, Tensor weight, Tensor bias, double eps, Tensor out, Tensor mean, Tensor rstd);
+
+    /** Backward of {@link #layerNorm}; gradWeight and gradBias (may be null) are accumulated into. */
+    void layerNormBackward(Tensor x, Tensor weight, Tensor mean, Tensor rstd, Tensor gradY, Tensor gradX, Tensor gradWeight, Tensor gradBias);
+
+    // ---- positional ----
+
+    /**
+     * Rotary embedding, rotate-half convention (HF Llama): x is [batch, heads, seq, headDim],
+     * positions is i64 [batch, seq]; angle(p, i) = p * invFreq[i] computed in f32, for i in
+     * [0, headDim/2). {@code inverse} rotates by the negative angle, which is the backward.
+     */
+    void rope(Tensor x, Tensor positions, float[] invFreq, boolean inverse, Tensor out);
+
+    // ---- indexing ----
+
+    /** {@code out[..., :] = weight[ids[...], :]} ({@code F.embedding}); ids are i64 or i32. */
+    void embedding(Tensor weight, Tensor ids, Tensor out);
+
+    /** Scatter-add backward of {@link #embedding}: {@code gradWeight[ids[i]] += gradOut[i]}. */
+    void embeddingBackward(Tensor gradOut, Tensor ids, Tensor gradWeight);
+
+    /** {@code torch.index_select(src, dim, ids)}. */
+    void indexSelect(Tensor src, int dim, Tensor ids, Tensor out);
+
+    /** {@code gradSrc.index_add_(dim, ids, gradOut)}: the backward of {@link #indexSelect}. */
+    void indexAdd(Tensor gradOut, int dim, Tensor ids, Tensor gradSrc);
+
+    // ---- loss ----
+
+    /**
+     * Per-row cross-entropy of logits [rows, classes] against i64 targets [rows]; rows whose
+     * target equals {@code ignoreIndex} get loss 0. lse [rows] (log-sum-exp) is saved for backward.
+     */
+    void crossEntropy(Tensor logits, Tensor targets, long ignoreIndex, Tensor loss, Tensor lse);
+
+    /** {@code gradLogits = (softmax(logits) - onehot(target)) * gradLoss[row]}, zero on ignored rows. */
+    void crossEntropyBackward(Tensor logits, Tensor targets, long ignoreIndex, Tensor lse, Tensor gradLoss, Tensor gradLogits);
+
+    // ---- randomness ----
+
+    /**
+     * Inverted dropout: each element is kept with probability 1-p and scaled by 1/(1-p). The
+     * keep-mask (u8) is written to {@code mask} and is a pure function of (seed, element index),
+     * so results do not depend on threading.
+     */
+    void dropout(Tensor x, double p, long seed, Tensor out, Tensor mask);
+
+    // ---- attention ----
+
+    /**
+     * Fused scaled-dot-product attention with a tiled online softmax that never materialises the
+     * [seq, seq] score matrix. q is [batch, hq, s, d], k and v are [batch, hkv, t, d] with hq a
+     * multiple of hkv (GQA: query head h reads kv head h / (hq/hkv)). keyMask, if not null, is
+     * [batch, t] with non-zero for keys that may be attended (padding mask). Causal masking aligns
+     * the last query with the last key (query i sees keys j <= i + t - s), as PyTorch does for
+     * is_causal with s == t. out is [batch, hq, s, d]; lse [batch, hq, s] is saved for backward.
+     * A query row with no visible key yields zeros.
+     */
+    void attention(Tensor q, Tensor k, Tensor v, Tensor keyMask, boolean causal, double scale, Tensor out, Tensor lse);
+
+    /** Backward of {@link #attention}, recomputing the probabilities tile by tile from lse. */
+    void attentionBackward(Tensor q, Tensor k, Tensor v, Tensor keyMask, boolean causal, double scale,
+                           Tensor out, Tensor lse, Tensor gradOut, Tensor gradQ, Tensor gradK, Tensor gradV);
+
+    /** Releases thread pools and caches the backend holds. */
+    default void shutdown() {}
+}

@@ -1,0 +1,12 @@
+package ai.attune.api.tensor;
+
+/**
+ * The memory behind one or more tensors, owned by a backend. A storage is untyped: the tensor
+ * that views it gives dtype, shape, strides and offset. Its lifetime is its {@link Scope}'s.
+ */
+public interface Storage {
+    Backend backend();
+
+    /** Size in bytes. */
+    long byteSize();
+}

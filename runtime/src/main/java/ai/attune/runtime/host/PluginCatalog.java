@@ -1,0 +1,58 @@
+package ai.attune.runtime.host;
+
+import ai.attune.api.spi.Kind;
+import org.osgi.framework.BundleContext;
+import org.osgi.framework.InvalidSyntaxException;
+import org.osgi.framework.ServiceReference;
+
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Optional;
+
+/** The techniques currently registered, read from the service registry (the whiteboard). */
+public final class PluginCatalog {
+    /** One registered technique. */
+    public record Entry(Kind kind, String name, String bundle, String version, ServiceReference<?> reference) {}
+
+    private final BundleContext ctx;
+
+    PluginCatalog(BundleContext ctx) {
+        this.ctx = ctx;
+    }
+
+    public List<Entry> list() {
+        List<Entry> out = new ArrayList<>();
+        for (Kind kind : Kind.values()) {
+            out.addAll(list(kind));
+        }
+        return out;
+    }
+
+    public List<Entry> list(Kind kind) {
+        List<Entry> out = new ArrayList<>();
+        try {
+            ServiceReference<?>[] refs = ctx.getServiceReferences(kind.spi().getName(), "(" + kind.property() + "=*)");
+            if (refs != null) {
+                for (ServiceReference<?> r : refs) {
+                    out.add(new Entry(kind, String.valueOf(r.getProperty(kind.property())),
+                            r.getBundle().getSymbolicName(), r.getBundle().getVersion().toString(), r));
+                }
+            }
+        } catch (InvalidSyntaxException e) {
+            throw new IllegalStateException(e);
+        }
+        out.sort(Comparator.comparing(Entry::name));
+        return out;
+    }
+
+    /** The highest-ranked service of a kind with the given name. */
+    public <T> Optional<T> find(Kind kind, String name, Class<T> type) {
+        try {
+            var refs = ctx.getServiceReferences(type, "(" + kind.property() + "=" + name + ")");
+            return refs.stream().sorted(Comparator.reverseOrder()).findFirst().map(ctx::getService);
+        } catch (InvalidSyntaxException e) {
+            throw new IllegalArgumentException("bad technique name '" + name + "'", e);
+        }
+    }
+}
