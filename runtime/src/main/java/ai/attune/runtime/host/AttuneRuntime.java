@@ -51,6 +51,7 @@ public final class AttuneRuntime implements AutoCloseable {
 
     /** Boots with extra framework properties (e.g. a faster FileInstall poll in tests). */
     public static AttuneRuntime boot(RuntimeLayout layout, Map<String, String> extra) {
+        List<Path> jars = bundleJars(layout.plugins());
         Path cache;
         try {
             // One cache per process: CLI commands and a lab server may run side by side.
@@ -79,7 +80,7 @@ public final class AttuneRuntime implements AutoCloseable {
             vertx = Vertx.vertx();
             ServiceRegistration<Vertx> reg = ctx.registerService(Vertx.class, vertx, null);
             List<Bundle> installed = new ArrayList<>();
-            for (Path jar : bundleJars(layout.plugins())) {
+            for (Path jar : jars) {
                 installed.add(ctx.installBundle(jar.toUri().toString()));
             }
             fw.start();

@@ -1,0 +1,45 @@
+package ai.attune.itests;
+
+import org.ops4j.pax.exam.Option;
+
+import java.nio.file.Path;
+
+import static org.ops4j.pax.exam.CoreOptions.bundle;
+import static org.ops4j.pax.exam.CoreOptions.composite;
+import static org.ops4j.pax.exam.CoreOptions.junitBundles;
+import static org.ops4j.pax.exam.CoreOptions.systemPackages;
+import static org.ops4j.pax.exam.CoreOptions.systemProperty;
+
+/** The bundles the build copied to target/bundles, as Pax Exam options. */
+final class Bundles {
+    private Bundles() {}
+
+    static Path dir() {
+        return Path.of(System.getProperty("attune.bundles.dir"));
+    }
+
+    static Path jar(String artifactId) {
+        return dir().resolve(artifactId + ".jar");
+    }
+
+    static Option bundleOf(String artifactId) {
+        return bundle(jar(artifactId).toUri().toString());
+    }
+
+    /** The runtime's boot set without any technique plugin: DS, the API and its Jackson imports, the jvm backend. */
+    static Option runtimeBase() {
+        return composite(
+                systemPackages("jdk.incubator.vector"),
+                systemProperty("org.ops4j.pax.logging.DefaultServiceLog.level").value("WARN"),
+                bundleOf("org.osgi.util.function"),
+                bundleOf("org.osgi.util.promise"),
+                bundleOf("org.osgi.service.component"),
+                bundleOf("org.apache.felix.scr"),
+                bundleOf("jackson-annotations"),
+                bundleOf("jackson-core"),
+                bundleOf("jackson-databind"),
+                bundleOf("attune-api"),
+                bundleOf("attune-kernels-jvm"),
+                junitBundles());
+    }
+}
