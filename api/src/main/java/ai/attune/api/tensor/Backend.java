@@ -146,6 +146,14 @@ public interface Backend {
     void attentionBackward(Tensor q, Tensor k, Tensor v, Tensor keyMask, boolean causal, double scale,
                            Tensor out, Tensor lse, Tensor gradOut, Tensor gradQ, Tensor gradK, Tensor gradV);
 
+    /**
+     * The device's f32 fused-multiply-add peak in GFLOP/s, measured now on all the threads the
+     * backend uses, for benchmarks to report achieved/peak; NaN when the backend cannot tell.
+     */
+    default double measurePeakGflops() {
+        return Double.NaN;
+    }
+
     /** Releases thread pools and caches the backend holds. */
     default void shutdown() {}
 }

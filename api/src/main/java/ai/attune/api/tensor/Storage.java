@@ -9,4 +9,7 @@ public interface Storage {
 
     /** Size in bytes. */
     long byteSize();
+
+    /** The scope that owns this storage; gradients of a leaf are allocated in its leaf's scope. */
+    Scope scope();
 }

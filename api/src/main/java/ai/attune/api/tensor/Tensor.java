@@ -88,6 +88,9 @@ public final class Tensor {
 
     /** True when elements are laid out row-major with no gaps, so kernels can treat the tensor as a flat array. */
     public boolean isContiguous() {
+        if (numel() == 0) {
+            return true;
+        }
         long expected = 1;
         for (int i = shape.length - 1; i >= 0; i--) {
             if (shape[i] != 1 && strides[i] != expected) {

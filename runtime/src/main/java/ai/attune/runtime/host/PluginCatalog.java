@@ -46,6 +46,11 @@ public final class PluginCatalog {
         return out;
     }
 
+    /** The service behind a listed entry. */
+    public Object service(ServiceReference<?> ref) {
+        return ctx.getService(ref);
+    }
+
     /** The highest-ranked service of a kind with the given name. */
     public <T> Optional<T> find(Kind kind, String name, Class<T> type) {
         try {

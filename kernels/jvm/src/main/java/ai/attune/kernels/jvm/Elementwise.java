@@ -95,6 +95,8 @@ final class Elementwise {
             case MAXIMUM -> Double.isNaN(x) || Double.isNaN(y) ? Double.NaN : Math.max(x, y);
             case MINIMUM -> Double.isNaN(x) || Double.isNaN(y) ? Double.NaN : Math.min(x, y);
             case POW -> Math.pow(x, y);
+            case GT -> x > y ? 1.0 : 0.0;
+            case EQ -> x == y ? 1.0 : 0.0;
         };
     }
 

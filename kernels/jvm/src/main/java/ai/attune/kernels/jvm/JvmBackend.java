@@ -13,8 +13,14 @@ import ai.attune.api.tensor.UnaryOp;
 import org.osgi.service.component.annotations.Component;
 import org.osgi.service.component.annotations.Deactivate;
 
+import ai.attune.kernels.jvm.gemm.FmaPeak;
+import ai.attune.kernels.jvm.gemm.Gemm;
+
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * The pure-Java backend: FFM memory segments for storage, Vector API kernels for the hot paths,
@@ -24,6 +30,19 @@ import java.lang.foreign.MemorySegment;
 @Component(service = Backend.class, property = {Backend.PROPERTY + "=jvm", "service.ranking:Integer=0"})
 public final class JvmBackend implements Backend {
     private final Object arenaKey = new Object();
+    private final boolean scalar;
+    private ExecutorService pool;
+    private Gemm gemm;
+
+    /** The backend as DS creates it: SIMD kernels unless {@code -Dattune.jvm.scalar=true}. */
+    public JvmBackend() {
+        this(Boolean.getBoolean("attune.jvm.scalar"));
+    }
+
+    /** A backend on the scalar reference path ({@code true}) or the SIMD kernels. */
+    public JvmBackend(boolean scalar) {
+        this.scalar = scalar;
+    }
 
     @Override
     public String name() {
@@ -41,7 +60,7 @@ public final class JvmBackend implements Backend {
         Arena arena = scope.arena(arenaKey, Arena::ofShared);
         // Arena allocations are zero-filled; 64-byte alignment keeps SIMD loads on one cache line.
         MemorySegment seg = arena.allocate(Math.max(bytes, 1), 64);
-        return new Tensor(new JvmStorage(this, seg), dtype, shape);
+        return new Tensor(new JvmStorage(this, seg, scope), dtype, shape);
     }
 
     @Override
@@ -96,98 +115,131 @@ public final class JvmBackend implements Backend {
 
     @Override
     public void reduce(ReduceOp op, Tensor a, int[] dims, Tensor out) {
-        throw new UnsupportedOperationException("reduce");
+        Reductions.reduce(op, a, dims, out);
     }
 
     @Override
     public void matmul(Tensor a, boolean transA, Tensor b, boolean transB, Tensor out) {
-        throw new UnsupportedOperationException("matmul");
+        Matmul.matmul(this, gemm(), a, transA, b, transB, out);
     }
 
     @Override
     public void softmax(Tensor x, boolean log, Tensor out) {
-        throw new UnsupportedOperationException("softmax");
+        Normalization.softmax(x, log, out);
     }
 
     @Override
     public void softmaxBackward(Tensor y, Tensor gradY, boolean log, Tensor gradX) {
-        throw new UnsupportedOperationException("softmaxBackward");
+        Normalization.softmaxBackward(y, gradY, log, gradX);
     }
 
     @Override
     public void rmsNorm(Tensor x, Tensor weight, double eps, Tensor out, Tensor rstd) {
-        throw new UnsupportedOperationException("rmsNorm");
+        Normalization.rmsNorm(x, weight, eps, out, rstd);
     }
 
     @Override
     public void rmsNormBackward(Tensor x, Tensor weight, Tensor rstd, Tensor gradY, Tensor gradX, Tensor gradWeight) {
-        throw new UnsupportedOperationException("rmsNormBackward");
+        Normalization.rmsNormBackward(x, weight, rstd, gradY, gradX, gradWeight);
     }
 
     @Override
     public void layerNorm(Tensor x, Tensor weight, Tensor bias, double eps, Tensor out, Tensor mean, Tensor rstd) {
-        throw new UnsupportedOperationException("layerNorm");
+        Normalization.layerNorm(x, weight, bias, eps, out, mean, rstd);
     }
 
     @Override
     public void layerNormBackward(Tensor x, Tensor weight, Tensor mean, Tensor rstd, Tensor gradY, Tensor gradX, Tensor gradWeight, Tensor gradBias) {
-        throw new UnsupportedOperationException("layerNormBackward");
+        Normalization.layerNormBackward(x, weight, mean, rstd, gradY, gradX, gradWeight, gradBias);
     }
 
     @Override
     public void rope(Tensor x, Tensor positions, float[] invFreq, boolean inverse, Tensor out) {
-        throw new UnsupportedOperationException("rope");
+        Rotary.rope(x, positions, invFreq, inverse, out);
     }
 
     @Override
     public void embedding(Tensor weight, Tensor ids, Tensor out) {
-        throw new UnsupportedOperationException("embedding");
+        Indexing.embedding(weight, ids, out);
     }
 
     @Override
     public void embeddingBackward(Tensor gradOut, Tensor ids, Tensor gradWeight) {
-        throw new UnsupportedOperationException("embeddingBackward");
+        Indexing.embeddingBackward(gradOut, ids, gradWeight);
     }
 
     @Override
     public void indexSelect(Tensor src, int dim, Tensor ids, Tensor out) {
-        throw new UnsupportedOperationException("indexSelect");
+        Indexing.indexSelect(src, dim, ids, out);
     }
 
     @Override
     public void indexAdd(Tensor gradOut, int dim, Tensor ids, Tensor gradSrc) {
-        throw new UnsupportedOperationException("indexAdd");
+        Indexing.indexAdd(gradOut, dim, ids, gradSrc);
     }
 
     @Override
     public void crossEntropy(Tensor logits, Tensor targets, long ignoreIndex, Tensor loss, Tensor lse) {
-        throw new UnsupportedOperationException("crossEntropy");
+        CrossEntropy.forward(logits, targets, ignoreIndex, loss, lse);
     }
 
     @Override
     public void crossEntropyBackward(Tensor logits, Tensor targets, long ignoreIndex, Tensor lse, Tensor gradLoss, Tensor gradLogits) {
-        throw new UnsupportedOperationException("crossEntropyBackward");
+        CrossEntropy.backward(logits, targets, ignoreIndex, lse, gradLoss, gradLogits);
     }
 
     @Override
     public void dropout(Tensor x, double p, long seed, Tensor out, Tensor mask) {
-        throw new UnsupportedOperationException("dropout");
+        Dropout.dropout(x, p, seed, out, mask);
     }
 
     @Override
     public void attention(Tensor q, Tensor k, Tensor v, Tensor keyMask, boolean causal, double scale, Tensor out, Tensor lse) {
-        throw new UnsupportedOperationException("attention");
+        gemm();
+        Attention.forward(q, k, v, keyMask, causal, scale, out, lse, pool, threads());
     }
 
     @Override
     public void attentionBackward(Tensor q, Tensor k, Tensor v, Tensor keyMask, boolean causal, double scale, Tensor out, Tensor lse,
                                   Tensor gradOut, Tensor gradQ, Tensor gradK, Tensor gradV) {
-        throw new UnsupportedOperationException("attentionBackward");
+        gemm();
+        Attention.backward(q, k, v, keyMask, causal, scale, out, lse, gradOut, gradQ, gradK, gradV, pool, threads());
+    }
+
+    private static int threads() {
+        return Runtime.getRuntime().availableProcessors();
+    }
+
+    @Override
+    public double measurePeakGflops() {
+        gemm();
+        return FmaPeak.measure(pool, Runtime.getRuntime().availableProcessors()).gflops();
+    }
+
+    /** The GEMM and its fixed pool, created on first use: boot and listing need no threads. */
+    private synchronized Gemm gemm() {
+        if (gemm == null) {
+            int threads = Runtime.getRuntime().availableProcessors();
+            AtomicInteger n = new AtomicInteger();
+            pool = Executors.newFixedThreadPool(threads, r -> {
+                Thread t = new Thread(r, "attune-jvm-" + n.incrementAndGet());
+                t.setDaemon(true);
+                return t;
+            });
+            gemm = new Gemm(pool, threads, scalar);
+        }
+        return gemm;
     }
 
     @Deactivate
     @Override
-    public void shutdown() {}
+    public synchronized void shutdown() {
+        if (pool != null) {
+            pool.shutdownNow();
+            pool = null;
+            gemm = null;
+        }
+    }
 
     private static void requireContiguous(Tensor t, String op) {
         if (!t.isContiguous()) {

@@ -1,0 +1,126 @@
+package ai.attune.api.autograd;
+
+import ai.attune.api.tensor.BinaryOp;
+import ai.attune.api.tensor.Shape;
+import ai.attune.api.tensor.Tensor;
+
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Deque;
+import java.util.IdentityHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * The reverse-mode engine. {@link #backward} walks the graph from an output in reverse
+ * topological order and accumulates gradients into the {@code grad} of the leaves that require
+ * it, allocated in each leaf's own scope so they outlive the step's temporaries (gradient
+ * accumulation over micro-batches sums into them).
+ */
+public final class Autograd {
+    private Autograd() {}
+
+    /** {@code loss.backward()}: the output must hold one element; its gradient is 1. */
+    public static void backward(Tensor output) {
+        if (output.numel() != 1) {
+            throw new IllegalArgumentException("backward() without a gradient needs a one-element output, got " + Shape.str(output.shape()));
+        }
+        Tensor one = output.backend().zeros(output.dtype(), output.shape(), ai.attune.api.tensor.Scope.current());
+        output.backend().fill(one, 1.0);
+        backward(output, one);
+    }
+
+    /** {@code output.backward(gradient)} for any output shape. */
+    public static void backward(Tensor output, Tensor upstream) {
+        if (!Arrays.equals(output.shape(), upstream.shape())) {
+            throw new IllegalArgumentException("gradient shape " + Shape.str(upstream.shape()) + " does not match output " + Shape.str(output.shape()));
+        }
+        if (!output.requiresGrad()) {
+            throw new IllegalStateException("output " + output + " does not require grad: no parameter on its path requires grad");
+        }
+        try (GradMode.Region ignored = GradMode.noGrad()) {
+            if (output.gradFn() == null) {
+                accumulateLeaf(output, upstream);
+                return;
+            }
+            List<Node> order = topologicalOrder(output.gradFn());
+            Map<Node, Tensor[]> pending = new IdentityHashMap<>();
+            pending.computeIfAbsent(output.gradFn(), n -> new Tensor[n.outputCount()])[output.outputIndex()] = upstream;
+            for (Node node : order) {
+                Tensor[] gradOuts = pending.remove(node);
+                if (gradOuts == null) {
+                    continue;
+                }
+                Tensor[] gradIns = node.backward(gradOuts);
+                List<Tensor> inputs = node.inputs();
+                for (int i = 0; i < inputs.size(); i++) {
+                    Tensor in = inputs.get(i);
+                    Tensor g = i < gradIns.length ? gradIns[i] : null;
+                    if (in == null || g == null || !in.requiresGrad()) {
+                        continue;
+                    }
+                    if (!Arrays.equals(g.shape(), in.shape())) {
+                        throw new IllegalStateException(node.name() + " returned a gradient of shape " + Shape.str(g.shape())
+                                + " for input " + i + " of shape " + Shape.str(in.shape()));
+                    }
+                    if (in.gradFn() == null) {
+                        accumulateLeaf(in, g);
+                    } else {
+                        Tensor[] slot = pending.computeIfAbsent(in.gradFn(), n -> new Tensor[n.outputCount()]);
+                        int k = in.outputIndex();
+                        slot[k] = slot[k] == null ? g : Ops.add(slot[k], g);
+                    }
+                }
+            }
+        }
+    }
+
+    private static void accumulateLeaf(Tensor leaf, Tensor g) {
+        Tensor grad = leaf.grad();
+        if (grad == null) {
+            grad = leaf.backend().zeros(leaf.dtype(), leaf.shape(), leaf.storage().scope());
+            leaf.backend().copy(g, grad);
+            leaf.setGrad(grad);
+        } else {
+            leaf.backend().binary(BinaryOp.ADD, grad, g, grad);
+        }
+    }
+
+    /** Nodes reachable from {@code root}, each after every node that consumes its outputs. */
+    static List<Node> topologicalOrder(Node root) {
+        List<Node> postOrder = new ArrayList<>();
+        Set<Node> visited = java.util.Collections.newSetFromMap(new IdentityHashMap<>());
+        Deque<Object[]> stack = new ArrayDeque<>();
+        stack.push(new Object[] {root, 0});
+        visited.add(root);
+        // Iterative DFS: graphs of deep models would overflow the Java stack recursively.
+        while (!stack.isEmpty()) {
+            Object[] frame = stack.peek();
+            Node n = (Node) frame[0];
+            int i = (Integer) frame[1];
+            List<Tensor> ins = n.inputs();
+            if (i < ins.size()) {
+                frame[1] = i + 1;
+                Tensor t = ins.get(i);
+                if (t != null && t.gradFn() != null && visited.add(t.gradFn())) {
+                    stack.push(new Object[] {t.gradFn(), 0});
+                }
+            } else {
+                stack.pop();
+                postOrder.add(n);
+            }
+        }
+        java.util.Collections.reverse(postOrder);
+        return postOrder;
+    }
+
+    /** Sets every given tensor's gradient to null ({@code zero_grad(set_to_none=True)}). */
+    public static void zeroGrad(Iterable<Tensor> tensors) {
+        for (Tensor t : tensors) {
+            t.setGrad(null);
+        }
+    }
+
+}

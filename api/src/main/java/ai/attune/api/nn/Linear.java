@@ -1,0 +1,40 @@
+package ai.attune.api.nn;
+
+import ai.attune.api.autograd.F;
+import ai.attune.api.tensor.Backend;
+import ai.attune.api.tensor.DType;
+import ai.attune.api.tensor.Scope;
+import ai.attune.api.tensor.Tensor;
+
+/** {@code torch.nn.Linear}: {@code y = x @ weight^T + bias}, weight [out, in], bias [out] (optional). */
+public class Linear extends Module {
+    private final Parameter weight;
+    private final Parameter bias;
+
+    public Linear(Backend be, DType dtype, Scope scope, int in, int out, boolean bias) {
+        this.weight = register("weight", new Parameter("weight", be.zeros(dtype, new int[] {out, in}, scope), true));
+        this.bias = bias ? register("bias", new Parameter("bias", be.zeros(dtype, new int[] {out}, scope), true)) : null;
+    }
+
+    public Parameter weight() {
+        return weight;
+    }
+
+    /** The bias, or null. */
+    public Parameter bias() {
+        return bias;
+    }
+
+    public int inFeatures() {
+        return weight.value().size(1);
+    }
+
+    public int outFeatures() {
+        return weight.value().size(0);
+    }
+
+    /** x [..., in] to [..., out]. */
+    public Tensor forward(Tensor x) {
+        return F.linear(x, weight.value(), bias == null ? null : bias.value());
+    }
+}

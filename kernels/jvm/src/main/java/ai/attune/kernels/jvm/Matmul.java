@@ -1,0 +1,144 @@
+package ai.attune.kernels.jvm;
+
+import ai.attune.api.tensor.DType;
+import ai.attune.api.tensor.Scope;
+import ai.attune.api.tensor.Shape;
+import ai.attune.api.tensor.Tensor;
+import ai.attune.kernels.jvm.gemm.ElementType;
+import ai.attune.kernels.jvm.gemm.Gemm;
+
+import java.lang.foreign.MemorySegment;
+import java.util.Arrays;
+
+/**
+ * Batched matmul with broadcasting on top of the packed GEMM. Operands whose last two dims are
+ * row- or column-major go to the GEMM as they are (a column-major operand is a transposed
+ * row-major one); anything else is copied contiguous first. f64 runs a double-precision loop: it is
+ * the dtype of gradient checks, where exactness matters more than speed.
+ */
+final class Matmul {
+    private Matmul() {}
+
+    static void matmul(JvmBackend be, Gemm gemm, Tensor a, boolean transA, Tensor b, boolean transB, Tensor out) {
+        int[] as = a.shape();
+        int[] bs = b.shape();
+        int ra = as.length;
+        int rb = bs.length;
+        int m = transA ? as[ra - 1] : as[ra - 2];
+        int k = transA ? as[ra - 2] : as[ra - 1];
+        int n = transB ? bs[rb - 2] : bs[rb - 1];
+        int[] batch = Shape.broadcast(Arrays.copyOf(as, ra - 2), Arrays.copyOf(bs, rb - 2));
+        int[] expected = Arrays.copyOf(batch, batch.length + 2);
+        expected[batch.length] = m;
+        expected[batch.length + 1] = n;
+        if (!Arrays.equals(out.shape(), expected) || !out.isContiguous()) {
+            throw new IllegalArgumentException("matmul: out must be contiguous " + Shape.str(expected) + ", got " + Shape.str(out.shape()));
+        }
+        try (Scope tmp = Scope.detached("matmul")) {
+            Tensor a2 = gemmable(be, a, tmp);
+            Tensor b2 = gemmable(be, b, tmp);
+            boolean f64 = out.dtype() == DType.F64 || a.dtype() == DType.F64 || b.dtype() == DType.F64;
+            Tensor c = out.dtype() == DType.F32 || f64 ? out : be.zeros(DType.F32, expected, tmp);
+            long[] aBatch = batchStrides(a2, batch);
+            long[] bBatch = batchStrides(b2, batch);
+            long batches = Shape.numel(batch);
+            int[] idx = new int[batch.length];
+            for (long bi = 0; bi < batches; bi++) {
+                long offA = a2.offset();
+                long offB = b2.offset();
+                for (int d = 0; d < idx.length; d++) {
+                    offA += idx[d] * aBatch[d];
+                    offB += idx[d] * bBatch[d];
+                }
+                long offC = c.offset() + bi * (long) m * n;
+                if (f64) {
+                    gemmF64(transA, transB, m, n, k, a2, offA, b2, offB, c, offC);
+                } else {
+                    Layout la = layout(a2, transA);
+                    Layout lb = layout(b2, transB);
+                    gemm.gemm(la.trans, lb.trans, m, n, k, 1f,
+                            Elementwise.seg(a2), offA, la.ld, type(a2.dtype()),
+                            Elementwise.seg(b2), offB, lb.ld, type(b2.dtype()),
+                            0f, Elementwise.seg(c), offC, n);
+                }
+                for (int d = idx.length - 1; d >= 0; d--) {
+                    if (++idx[d] < batch[d]) {
+                        break;
+                    }
+                    idx[d] = 0;
+                }
+            }
+            if (c != out) {
+                be.copy(c, out);
+            }
+        }
+    }
+
+    private record Layout(boolean trans, int ld) {}
+
+    /** How a gemmable operand is handed to the GEMM: row-major with a leading dim, or transposed. */
+    private static Layout layout(Tensor t, boolean trans) {
+        long s1 = t.stride(-2);
+        long s0 = t.stride(-1);
+        if (s0 == 1 || t.size(-1) == 1) {
+            return new Layout(trans, (int) Math.max(s1, t.size(-1)));
+        }
+        return new Layout(!trans, (int) Math.max(s0, t.size(-2)));
+    }
+
+    /** The operand itself when its matrices are row- or column-major and its dtype is one the GEMM reads; else a contiguous f32 copy. */
+    private static Tensor gemmable(JvmBackend be, Tensor t, Scope tmp) {
+        long s1 = t.stride(-2);
+        long s0 = t.stride(-1);
+        boolean rowMajor = s0 == 1 || t.size(-1) == 1;
+        boolean colMajor = s1 == 1 || t.size(-2) == 1;
+        boolean typed = t.dtype() == DType.F32 || t.dtype() == DType.BF16 || t.dtype() == DType.F16 || t.dtype() == DType.F64;
+        if ((rowMajor || colMajor) && typed) {
+            return t;
+        }
+        Tensor c = be.zeros(t.dtype().isFloatingPoint() && typed ? t.dtype() : DType.F32, t.shape(), tmp);
+        be.copy(t, c);
+        return c;
+    }
+
+    private static long[] batchStrides(Tensor t, int[] batch) {
+        int[] s = t.shape();
+        long[] st = t.strides();
+        int lead = batch.length - (s.length - 2);
+        long[] out = new long[batch.length];
+        for (int i = 0; i < s.length - 2; i++) {
+            out[i + lead] = s[i] == 1 ? 0 : st[i];
+        }
+        return out;
+    }
+
+    private static ElementType type(DType t) {
+        return switch (t) {
+            case F32 -> ElementType.F32;
+            case BF16 -> ElementType.BF16;
+            case F16 -> ElementType.F16;
+            default -> throw new IllegalArgumentException("matmul of " + t);
+        };
+    }
+
+    private static void gemmF64(boolean transA, boolean transB, int m, int n, int k, Tensor a, long offA, Tensor b, long offB, Tensor c, long offC) {
+        MemorySegment sa = Elementwise.seg(a);
+        MemorySegment sb = Elementwise.seg(b);
+        MemorySegment sc = Elementwise.seg(c);
+        long ai = a.stride(-2);
+        long aj = a.stride(-1);
+        long bi = b.stride(-2);
+        long bj = b.stride(-1);
+        for (int i = 0; i < m; i++) {
+            for (int j = 0; j < n; j++) {
+                double acc = 0;
+                for (int p = 0; p < k; p++) {
+                    long ia = transA ? offA + p * ai + i * aj : offA + i * ai + p * aj;
+                    long ib = transB ? offB + j * bi + p * bj : offB + p * bi + j * bj;
+                    acc += Elements.get(sa, a.dtype(), ia) * Elements.get(sb, b.dtype(), ib);
+                }
+                Elements.set(sc, c.dtype(), offC + (long) i * n + j, acc);
+            }
+        }
+    }
+}

@@ -1,0 +1,307 @@
+package ai.attune.kernels.jvm.gemm;
+
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.util.Objects;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
+
+import static ai.attune.kernels.jvm.gemm.MicroKernel.MR;
+import static ai.attune.kernels.jvm.gemm.MicroKernel.NR;
+
+/**
+ * f32 GEMM over native memory segments: {@code C = alpha * op(A) op(B) + beta * C}, row-major,
+ * with op(X) = X or X^T. A and B may be f32, bf16 or f16 (widened to f32 while packing); C and the
+ * accumulation are always f32.
+ *
+ * <p>Work is cut into tiles of C that run the blocked algorithm ({@link BlockedGemm}) on the
+ * caller's executor. The calling thread works too, and tasks are claimed from a shared counter
+ * rather than assigned, so a tile is never waited on before some thread has started it: a call made
+ * from inside the same pool cannot deadlock, it just gets less help.
+ *
+ * <p>Instances are safe for concurrent use; each running task borrows a {@link Workspace} from the
+ * instance and gives it back. With {@code -Dattune.jvm.scalar=true} (read at construction) every
+ * call takes the reference loop of {@link ScalarGemm} instead.
+ */
+public final class Gemm {
+
+    /** Below this many flops a task is not worth handing to another thread (~20 us of one core). */
+    private static final long MIN_TASK_FLOPS = 1L << 21;
+
+    private final ExecutorService executor;
+    private final int parallelism;
+    private final boolean scalar;
+    private final ConcurrentLinkedQueue<Workspace> workspaces = new ConcurrentLinkedQueue<>();
+    /**
+     * Never started; only asked "could another thread read this segment?". A segment from a
+     * confined arena answers no, and then the call runs on the calling thread alone.
+     */
+    private final Thread otherThread = Thread.ofPlatform().unstarted(() -> { });
+
+    /**
+     * @param executor    pool the tiles run on (owned by the caller, typically one thread per core)
+     * @param parallelism how many threads one call may keep busy, the caller's included
+     */
+    public Gemm(ExecutorService executor, int parallelism) {
+        this(executor, parallelism, Boolean.parseBoolean(System.getProperty("attune.jvm.scalar")));
+    }
+
+    public Gemm(ExecutorService executor, int parallelism, boolean scalar) {
+        if (parallelism < 1) {
+            throw new IllegalArgumentException("parallelism must be >= 1: " + parallelism);
+        }
+        this.executor = Objects.requireNonNull(executor, "executor");
+        this.parallelism = parallelism;
+        this.scalar = scalar;
+    }
+
+    /** Whether this instance runs the scalar reference loop instead of the SIMD kernel. */
+    public boolean isScalar() {
+        return scalar;
+    }
+
+    /**
+     * C[m,n] = alpha * op(A) @ op(B) + beta * C, row-major. A is [m,k] ([k,m] when transA) with
+     * element (i,p) at {@code aOff + i*lda + p} ({@code aOff + p*lda + i} when transposed); B is
+     * [k,n] ([n,k] when transB) likewise. Offsets and leading dimensions count elements of the
+     * operand's type. When beta == 0, C is only written, never read. C must not overlap A or B.
+     */
+    public void gemm(boolean transA, boolean transB, int m, int n, int k, float alpha,
+                     MemorySegment a, long aOff, int lda, ElementType aType,
+                     MemorySegment b, long bOff, int ldb, ElementType bType,
+                     float beta, MemorySegment c, long cOff, int ldc) {
+        gemmBatched(1, transA, transB, m, n, k, alpha, a, aOff, lda, 0, aType, b, bOff, ldb, 0, bType,
+                beta, c, cOff, ldc, 0);
+    }
+
+    /**
+     * {@code batch} independent GEMMs with the {@link #gemm} contract; member t uses A at
+     * {@code aOff + t*strideA}, B at {@code bOff + t*strideB} and C at {@code cOff + t*strideC}
+     * (strides in elements). A stride of 0 shares that operand across the batch (for A and B only:
+     * the C matrices must not overlap).
+     */
+    public void gemmBatched(int batch, boolean transA, boolean transB, int m, int n, int k, float alpha,
+                            MemorySegment a, long aOff, int lda, long strideA, ElementType aType,
+                            MemorySegment b, long bOff, int ldb, long strideB, ElementType bType,
+                            float beta, MemorySegment c, long cOff, int ldc, long strideC) {
+        if (batch < 0 || strideA < 0 || strideB < 0 || strideC < 0) {
+            throw new IllegalArgumentException("batch and strides must be >= 0");
+        }
+        if (batch > 1 && strideC == 0 && (long) m * n > 0) {
+            throw new IllegalArgumentException("strideC == 0 would make the batch's C matrices overlap");
+        }
+        Operand opA = new Operand(a, aOff, lda, aType, transA);
+        Operand opB = new Operand(b, bOff, ldb, bType, transB);
+        checkArguments(m, n, k, opA, opB, c, cOff, ldc);
+        if (batch == 0 || m == 0 || n == 0) {
+            return;
+        }
+        long last = batch - 1L;
+        checkArguments(m, n, k, opA.shifted(last * strideA), opB.shifted(last * strideB), c,
+                cOff + last * strideC, ldc);
+        if (scalar) {
+            for (int t = 0; t < batch; t++) {
+                ScalarGemm.gemm(m, n, k, alpha, opA.shifted(t * strideA), opB.shifted(t * strideB), beta,
+                        c, cOff + t * strideC, ldc);
+            }
+            return;
+        }
+        if (k == 0 || alpha == 0f) {
+            for (int t = 0; t < batch; t++) {
+                scale(m, n, beta, c, cOff + t * strideC, ldc);
+            }
+            return;
+        }
+        boolean shareable = a.isAccessibleBy(otherThread) && b.isAccessibleBy(otherThread)
+                && c.isAccessibleBy(otherThread);
+        new Plan(batch, m, n, k, alpha, opA, strideA, opB, strideB, beta, c, cOff, ldc, strideC)
+                .run(shareable ? parallelism : 1);
+    }
+
+    /**
+     * How the batch is cut into tasks. Each batch member splits into {@code tilesPerMember} tiles
+     * along the longer of m and n: each tile repacks the whole of the other operand, so splitting
+     * the longer side duplicates the smaller copy. The count is chosen so that tasks divide evenly
+     * over the threads where possible (3 members on 2 threads become 6 half-tiles, not 2 + 1).
+     */
+    private final class Plan {
+        final int batch, m, n, k;
+        final float alpha, beta;
+        final Operand a, b;
+        final long strideA, strideB, strideC, cOff;
+        final MemorySegment c;
+        final int ldc;
+        final boolean splitRows;
+        final int tilesPerMember;
+        final int splitPanels;
+
+        Plan(int batch, int m, int n, int k, float alpha, Operand a, long strideA, Operand b, long strideB,
+             float beta, MemorySegment c, long cOff, int ldc, long strideC) {
+            this.batch = batch;
+            this.m = m;
+            this.n = n;
+            this.k = k;
+            this.alpha = alpha;
+            this.beta = beta;
+            this.a = a;
+            this.b = b;
+            this.strideA = strideA;
+            this.strideB = strideB;
+            this.strideC = strideC;
+            this.c = c;
+            this.cOff = cOff;
+            this.ldc = ldc;
+            int rowPanels = (m + MR - 1) / MR;
+            int colPanels = (n + NR - 1) / NR;
+            this.splitRows = m >= n ? rowPanels > 1 || colPanels == 1 : colPanels == 1;
+            this.splitPanels = splitRows ? rowPanels : colPanels;
+            long memberFlops = 2L * m * n * k;
+            int wanted = parallelism / gcd(batch, parallelism);
+            long affordable = Math.max(1, memberFlops / MIN_TASK_FLOPS);
+            this.tilesPerMember = (int) Math.min(Math.min(wanted, affordable), splitPanels);
+        }
+
+        void run(int threads) {
+            long tasks = (long) batch * tilesPerMember;
+            long flops = 2L * m * n * k * batch;
+            int workers = (int) Math.min(Math.min(threads, tasks), Math.max(1, flops / MIN_TASK_FLOPS));
+            forEachTask((int) tasks, workers, this::task);
+        }
+
+        private void task(int t, Workspace ws) {
+            int member = t / tilesPerMember;
+            int tile = t % tilesPerMember;
+            // Tile edges on panel boundaries, so only the matrix edge has partial tiles.
+            int from = (int) ((long) splitPanels * tile / tilesPerMember);
+            int to = (int) ((long) splitPanels * (tile + 1) / tilesPerMember);
+            int i0 = 0, i1 = m, j0 = 0, j1 = n;
+            if (splitRows) {
+                i0 = from * MR;
+                i1 = Math.min(m, to * MR);
+            } else {
+                j0 = from * NR;
+                j1 = Math.min(n, to * NR);
+            }
+            BlockedGemm.run(a.shifted(member * strideA), b.shifted(member * strideB), i0, i1, j0, j1, k,
+                    alpha, beta, c, cOff + member * strideC, ldc, ws);
+        }
+    }
+
+    private interface Task {
+        void run(int index, Workspace ws);
+    }
+
+    /** Runs tasks 0..count-1 on up to {@code workers} threads, this one included, and waits for all. */
+    private void forEachTask(int count, int workers, Task body) {
+        if (workers <= 1) {
+            Workspace ws = borrow();
+            try {
+                for (int t = 0; t < count; t++) {
+                    body.run(t, ws);
+                }
+            } finally {
+                workspaces.add(ws);
+            }
+            return;
+        }
+        AtomicInteger next = new AtomicInteger();
+        CountDownLatch done = new CountDownLatch(count);
+        AtomicReference<Throwable> failure = new AtomicReference<>();
+        Runnable worker = () -> {
+            Workspace ws = borrow();
+            try {
+                for (int t; (t = next.getAndIncrement()) < count; ) {
+                    try {
+                        body.run(t, ws);
+                    } catch (Throwable e) {
+                        failure.compareAndSet(null, e);
+                    } finally {
+                        done.countDown();
+                    }
+                }
+            } finally {
+                workspaces.add(ws);
+            }
+        };
+        for (int w = 1; w < workers; w++) {
+            try {
+                executor.execute(worker);
+            } catch (RejectedExecutionException e) {
+                break; // a shut-down pool: the calling thread claims the remaining tasks itself
+            }
+        }
+        worker.run();
+        awaitUninterruptibly(done);
+        Throwable e = failure.get();
+        if (e instanceof RuntimeException re) {
+            throw re;
+        }
+        if (e instanceof Error err) {
+            throw err;
+        }
+        if (e != null) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    /** Tasks still running write into the caller's C, so returning early on interrupt is not an option. */
+    private static void awaitUninterruptibly(CountDownLatch latch) {
+        boolean interrupted = false;
+        while (true) {
+            try {
+                latch.await();
+                break;
+            } catch (InterruptedException e) {
+                interrupted = true;
+            }
+        }
+        if (interrupted) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    private Workspace borrow() {
+        Workspace ws = workspaces.poll();
+        return ws != null ? ws : new Workspace();
+    }
+
+    /** C = beta * C: the whole GEMM when k == 0 or alpha == 0. beta == 0 writes zeros without reading. */
+    private static void scale(int m, int n, float beta, MemorySegment c, long cOff, int ldc) {
+        if (beta == 1f) {
+            return;
+        }
+        for (int i = 0; i < m; i++) {
+            long row = (cOff + (long) i * ldc) * Float.BYTES;
+            if (beta == 0f) {
+                c.asSlice(row, (long) n * Float.BYTES).fill((byte) 0);
+                continue;
+            }
+            for (int j = 0; j < n; j++) {
+                long at = row + (long) j * Float.BYTES;
+                c.set(ValueLayout.JAVA_FLOAT_UNALIGNED, at, beta * c.get(ValueLayout.JAVA_FLOAT_UNALIGNED, at));
+            }
+        }
+    }
+
+    static void checkArguments(int m, int n, int k, Operand a, Operand b, MemorySegment c, long cOff, int ldc) {
+        if (m < 0 || n < 0 || k < 0) {
+            throw new IllegalArgumentException("negative dimension: m=" + m + " n=" + n + " k=" + k);
+        }
+        a.checkBounds("A", m, k);
+        b.checkBounds("B", k, n);
+        new Operand(c, cOff, ldc, ElementType.F32, false).checkBounds("C", m, n);
+    }
+
+    private static int gcd(int x, int y) {
+        while (y != 0) {
+            int t = x % y;
+            x = y;
+            y = t;
+        }
+        return x;
+    }
+}
