@@ -27,6 +27,12 @@ public abstract class Module {
         return parameter;
     }
 
+    /** Adds a child under a name unless one is there, e.g. entries of a layer list ("layers.0"). */
+    public <M extends Module> M addChild(String name, M child) {
+        children.putIfAbsent(name, child);
+        return child;
+    }
+
     /** Replaces a child, e.g. a Linear with a LoRA-wrapped Linear. */
     public void replaceChild(String name, Module child) {
         if (!children.containsKey(name)) {

@@ -172,7 +172,7 @@ class AttentionTest {
     void threadedRunIsBitwiseEqualToSingleThreaded() {
         ExecutorService pool = Executors.newFixedThreadPool(2);
         try (Scope scope = Scope.open()) {
-            Case c = new Case("threads", DType.F32, 2, 4, 2, 96, 96, 32, true, Mask.PADDING, false, 64, 64);
+            Case c = new Case("threads", DType.F32, 2, 4, 2, 64, 64, 32, true, Mask.PADDING, false, 64, 64);
             Inputs in = inputs(c, new Random(11));
             double[][] single = run(c, in, null, 1, scope);
             double[][] threaded = run(c, in, pool, 3, scope);
@@ -181,6 +181,32 @@ class AttentionTest {
             }
         } finally {
             pool.shutdownNow();
+        }
+    }
+
+    /** Backend.attention and attentionBackward reach this kernel, on the backend's own pool. */
+    @Test
+    void backendEntryPointsMatchDirectCall() {
+        JvmBackend threaded = new JvmBackend();
+        try (Scope scope = Scope.open()) {
+            Case c = new Case("backend", DType.F32, 2, 4, 2, 64, 64, 32, true, Mask.PADDING, true, 64, 64);
+            Inputs in = inputs(c, new Random(5));
+            double[][] direct = run(c, in, null, 1, scope);
+            double scale = 1 / Math.sqrt(c.d());
+            Tensor out = threaded.zeros(c.dtype(), in.q.shape(), scope);
+            Tensor lse = threaded.zeros(DType.F32, new int[]{c.batch(), c.hq(), c.s()}, scope);
+            Tensor gradQ = threaded.zeros(c.dtype(), in.q.shape(), scope);
+            Tensor gradK = threaded.zeros(c.dtype(), in.k.shape(), scope);
+            Tensor gradV = threaded.zeros(c.dtype(), in.v.shape(), scope);
+            threaded.attention(in.q, in.k, in.v, in.mask, true, scale, out, lse);
+            threaded.attentionBackward(in.q, in.k, in.v, in.mask, true, scale, out, lse, in.gradOut, gradQ, gradK, gradV);
+            double[][] viaBackend = {Tensors.toDoubles(out), Tensors.toDoubles(lse), Tensors.toDoubles(gradQ),
+                    Tensors.toDoubles(gradK), Tensors.toDoubles(gradV)};
+            for (int i = 0; i < direct.length; i++) {
+                assertArrayEquals(direct[i], viaBackend[i], "output " + i);
+            }
+        } finally {
+            threaded.shutdown();
         }
     }
 
