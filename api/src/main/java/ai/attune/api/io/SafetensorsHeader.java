@@ -139,8 +139,9 @@ record SafetensorsHeader(long dataStart, long fileSize, Map<String, TensorInfo> 
         }
         Set<String> keys = new LinkedHashSet<>();
         node.properties().forEach(e -> keys.add(e.getKey()));
-        if (!keys.equals(ENTRY_KEYS)) {
-            throw new SafetensorsException(file, tensor + "expected exactly the keys dtype, shape, data_offsets but found "
+        // Extra keys are ignored, as the reference reader does, so files other tools accept load here too.
+        if (!keys.containsAll(ENTRY_KEYS)) {
+            throw new SafetensorsException(file, tensor + "needs the keys dtype, shape, data_offsets but found "
                     + Names.snippet(keys));
         }
         JsonNode dtypeNode = node.get("dtype");

@@ -1,24 +1,27 @@
 package ai.attune.api.model;
 
+import ai.attune.api.io.SafetensorsReader;
 import ai.attune.api.nn.Module;
 import ai.attune.api.tensor.Backend;
 import ai.attune.api.tensor.DType;
 import ai.attune.api.tensor.Scope;
 
 import java.io.IOException;
-import java.nio.file.Path;
-import java.util.Map;
 
 /**
  * A model architecture family ({@code llama}, {@code gpt2}, {@code bert}), registered with
- * {@code attune.model=<name>} and chosen by a checkpoint's {@code config.json}.
+ * {@code attune.model=<name>} and chosen by a checkpoint's {@code config.json}
+ * ({@code model_type}, {@code architectures}).
  */
 public interface ModelFamily {
     String PROPERTY = "attune.model";
 
-    /** Whether this family builds the model a parsed {@code config.json} describes ({@code model_type}, {@code architectures}). */
-    boolean accepts(Map<String, Object> config);
+    /** Whether this family builds the model the config describes. */
+    boolean accepts(ModelConfig config);
 
-    /** Builds the module tree from a Hugging Face model directory, weights converted to {@code dtype}. */
-    Module load(Path dir, Backend backend, DType dtype, Scope scope) throws IOException;
+    /**
+     * Builds the module tree, with parameters in {@code dtype} owned by {@code scope}, and loads
+     * the weights. The result implements {@link CausalLM} or {@link SentenceEncoder}.
+     */
+    Module load(ModelConfig config, SafetensorsReader weights, Backend backend, DType dtype, Scope scope) throws IOException;
 }

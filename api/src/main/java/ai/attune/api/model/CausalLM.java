@@ -1,0 +1,26 @@
+package ai.attune.api.model;
+
+import ai.attune.api.nn.Module;
+import ai.attune.api.tensor.Scope;
+import ai.attune.api.tensor.Tensor;
+
+/** A decoder-only language model (LlamaForCausalLM, GPT2LMHeadModel, ...). */
+public interface CausalLM {
+    /** The module tree; its parameter names are the checkpoint's. */
+    Module module();
+
+    int vocabSize();
+
+    /** Longest sequence the position encoding supports ({@code max_position_embeddings}). */
+    int maxPositions();
+
+    /**
+     * Logits [batch, t, vocab] for ids [batch, t] (i64). Positions continue after the cache's
+     * length; a null cache means positions 0..t-1 and no caching. keyMask [batch, cache + t] (non-zero
+     * = real token) may be null when nothing is padded.
+     */
+    Tensor forward(Tensor ids, Tensor keyMask, KvCache cache);
+
+    /** An empty cache for {@code batch} sequences of up to {@code capacity} positions. */
+    KvCache newCache(int batch, int capacity, Scope scope);
+}
