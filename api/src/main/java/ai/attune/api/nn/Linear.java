@@ -16,6 +16,12 @@ public class Linear extends Module {
         this.bias = bias ? register("bias", new Parameter("bias", be.zeros(dtype, new int[] {out}, scope), true)) : null;
     }
 
+    /** A Linear over existing parameters, e.g. an output head tied to the input embedding. bias may be null. */
+    public Linear(Parameter weight, Parameter bias) {
+        this.weight = register("weight", weight);
+        this.bias = bias == null ? null : register("bias", bias);
+    }
+
     public Parameter weight() {
         return weight;
     }
