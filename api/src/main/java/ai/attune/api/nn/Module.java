@@ -50,10 +50,19 @@ public abstract class Module {
         return Map.copyOf(parameters);
     }
 
-    /** Every parameter in the tree with its dotted path, depth first in registration order. */
+    /**
+     * Every parameter in the tree with its dotted path, depth first in registration order. A
+     * parameter shared by two modules (a tied output head) appears once, under its first path, as
+     * {@code named_parameters()} does in PyTorch, so optimizers never step it twice.
+     */
     public Map<String, Parameter> namedParameters() {
         Map<String, Parameter> out = new LinkedHashMap<>();
-        walk("", (prefix, m) -> m.parameters.forEach((n, p) -> out.put(prefix + n, p)));
+        java.util.Set<Parameter> seen = java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>());
+        walk("", (prefix, m) -> m.parameters.forEach((n, p) -> {
+            if (seen.add(p)) {
+                out.put(prefix + n, p);
+            }
+        }));
         return out;
     }
 

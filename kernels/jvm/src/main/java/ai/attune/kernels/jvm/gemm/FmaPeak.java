@@ -6,6 +6,7 @@ import java.util.concurrent.CyclicBarrier;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
 
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorSpecies;
@@ -13,9 +14,10 @@ import jdk.incubator.vector.VectorSpecies;
 /**
  * Measures the f32 fused-multiply-add peak this JVM reaches on this machine: the ceiling a GEMM is
  * judged against. The loop is a dependency chain per accumulator, so it needs at least
- * (FMA latency x FMA ports) independent accumulators to keep every port busy; twelve covers a
- * 4-cycle latency on two 512-bit ports with room to spare, and stays well under the 32 vector
- * registers so nothing spills.
+ * (FMA latency x FMAs issued per cycle) independent accumulators to keep the FMA units busy;
+ * twelve covers a 4-cycle latency at two per cycle with room to spare, and stays well under the 32
+ * vector registers so nothing spills. (On the Zen 4-class development machine a 512-bit FMA
+ * issues once per cycle, so the per-core peak is 32 flops per cycle.)
  */
 public final class FmaPeak {
 
@@ -39,7 +41,8 @@ public final class FmaPeak {
     /**
      * Runs the FMA loop on {@code threads} tasks of {@code executor} started together, and returns
      * the best of a few rounds (the peak is a ceiling, so the best round is the measurement; the
-     * others are warm-up or interference).
+     * others are warm-up or interference). The executor needs at least {@code threads} threads;
+     * with fewer, the rounds fail after a timeout instead of measuring something else.
      */
     public static Result measure(ExecutorService executor, int threads) {
         if (threads < 1) {
@@ -58,7 +61,7 @@ public final class FmaPeak {
         List<Future<Double>> futures = new ArrayList<>(threads);
         for (int t = 0; t < threads; t++) {
             futures.add(executor.submit(() -> {
-                start.await();
+                start.await(30, TimeUnit.SECONDS);
                 long t0 = System.nanoTime();
                 float sink = chains(iterations);
                 long dt = System.nanoTime() - t0;

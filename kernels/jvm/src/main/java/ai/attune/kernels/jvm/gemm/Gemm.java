@@ -29,8 +29,8 @@ import static ai.attune.kernels.jvm.gemm.MicroKernel.NR;
  */
 public final class Gemm {
 
-    /** Below this many flops a task is not worth handing to another thread (~20 us of one core). */
-    private static final long MIN_TASK_FLOPS = 1L << 21;
+    /** Below this many flops (~80 us of one core) a task is not worth waking another thread for. */
+    private static final long MIN_TASK_FLOPS = 1L << 23;
 
     private final ExecutorService executor;
     private final int parallelism;
@@ -50,6 +50,7 @@ public final class Gemm {
         this(executor, parallelism, Boolean.parseBoolean(System.getProperty("attune.jvm.scalar")));
     }
 
+    /** As {@link #Gemm(ExecutorService, int)}, choosing the scalar reference path explicitly. */
     public Gemm(ExecutorService executor, int parallelism, boolean scalar) {
         if (parallelism < 1) {
             throw new IllegalArgumentException("parallelism must be >= 1: " + parallelism);
@@ -124,9 +125,10 @@ public final class Gemm {
 
     /**
      * How the batch is cut into tasks. Each batch member splits into {@code tilesPerMember} tiles
-     * along the longer of m and n: each tile repacks the whole of the other operand, so splitting
-     * the longer side duplicates the smaller copy. The count is chosen so that tasks divide evenly
-     * over the threads where possible (3 members on 2 threads become 6 half-tiles, not 2 + 1).
+     * along m or n; every tile packs its own copy of the operand it shares with the others (all of
+     * B when m is split, all of A when n is split), so the split goes where that duplicate is
+     * cheaper. The tile count is chosen so that tasks divide evenly over the threads where possible
+     * (3 members on 2 threads become 6 half-members, not 2 + 1).
      */
     private final class Plan {
         final int batch, m, n, k;
@@ -157,12 +159,19 @@ public final class Gemm {
             this.ldc = ldc;
             int rowPanels = (m + MR - 1) / MR;
             int colPanels = (n + NR - 1) / NR;
-            this.splitRows = m >= n ? rowPanels > 1 || colPanels == 1 : colPanels == 1;
-            this.splitPanels = splitRows ? rowPanels : colPanels;
             long memberFlops = 2L * m * n * k;
             int wanted = parallelism / gcd(batch, parallelism);
-            long affordable = Math.max(1, memberFlops / MIN_TASK_FLOPS);
-            this.tilesPerMember = (int) Math.min(Math.min(wanted, affordable), splitPanels);
+            int tiles = (int) Math.min(wanted, Math.max(1, memberFlops / MIN_TASK_FLOPS));
+            // Relative packing cost per element, as measured: a transposing pack (lines stored
+            // contiguously, see Packing) costs about twice a straight one.
+            double costA = a.trans() ? 1.0 : 2.0;
+            double costB = b.trans() ? 2.0 : 1.0;
+            boolean rowsCheaper = (double) n * costB <= (double) m * costA;
+            boolean rowsSplit = rowPanels >= tiles;
+            boolean colsSplit = colPanels >= tiles;
+            this.splitRows = rowsSplit && colsSplit ? rowsCheaper : rowsSplit || !colsSplit && rowPanels >= colPanels;
+            this.splitPanels = splitRows ? rowPanels : colPanels;
+            this.tilesPerMember = Math.min(tiles, splitPanels);
         }
 
         void run(int threads) {
@@ -212,11 +221,20 @@ public final class Gemm {
         CountDownLatch done = new CountDownLatch(count);
         AtomicReference<Throwable> failure = new AtomicReference<>();
         Runnable worker = () -> {
-            Workspace ws = borrow();
+            Workspace ws = null;
             try {
+                ws = borrow();
+            } catch (Throwable e) {
+                failure.compareAndSet(null, e);
+            }
+            try {
+                // After a failure the remaining tasks are claimed but skipped: the latch must still
+                // reach zero, or the caller would wait forever.
                 for (int t; (t = next.getAndIncrement()) < count; ) {
                     try {
-                        body.run(t, ws);
+                        if (ws != null && failure.get() == null) {
+                            body.run(t, ws);
+                        }
                     } catch (Throwable e) {
                         failure.compareAndSet(null, e);
                     } finally {
@@ -224,7 +242,9 @@ public final class Gemm {
                     }
                 }
             } finally {
-                workspaces.add(ws);
+                if (ws != null) {
+                    workspaces.add(ws);
+                }
             }
         };
         for (int w = 1; w < workers; w++) {

@@ -11,7 +11,7 @@ import java.util.concurrent.Executors;
 /**
  * Throughput of {@link Gemm} on square-ish shapes, next to the machine's FMA peak. Run with
  * {@code java --add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED
- * ai.attune.kernels.jvm.gemm.GemmBenchmark [threads...]}.
+ * ai.attune.kernels.jvm.gemm.GemmBenchmark [threads...] [f32|bf16|f16...]}.
  */
 public final class GemmBenchmark {
 
@@ -47,8 +47,9 @@ public final class GemmBenchmark {
             MemorySegment b = random(arena, (long) k * n, type, 2);
             MemorySegment c = arena.allocate((long) m * n * Float.BYTES, 64);
             Runnable call = () -> gemm.gemm(false, false, m, n, k, 1f, a, 0, k, type, b, 0, n, type, 0f, c, 0, n);
-            // Warm up for at least half a second: the micro-kernel needs C2 before timings mean anything.
-            long warmUntil = System.nanoTime() + 500_000_000L;
+            // Warm up for at least a second: until C2 has compiled the kernel and the packing loops,
+            // the Vector API runs boxed and orders of magnitude slower.
+            long warmUntil = System.nanoTime() + 1_000_000_000L;
             for (int i = 0; i < 3 || System.nanoTime() < warmUntil; i++) {
                 call.run();
             }
@@ -78,7 +79,7 @@ public final class GemmBenchmark {
         return s;
     }
 
-    /** Args: thread counts to measure (default: 1 and all cores); optional "bf16" / "f16" adds that type. */
+    /** Args: thread counts (default: 1 and all cores) and element types (default: f32), in any order. */
     public static void main(String[] args) {
         int cores = Runtime.getRuntime().availableProcessors();
         int[] threadCounts = Arrays.stream(args).filter(s -> s.matches("\\d+")).mapToInt(Integer::parseInt).toArray();
@@ -91,7 +92,8 @@ public final class GemmBenchmark {
             types = new ElementType[] {ElementType.F32};
         }
         int[][] shapes = {{1024, 1024, 1024}, {4096, 1024, 1024}};
-        ExecutorService pool = Executors.newFixedThreadPool(cores, r -> {
+        int poolSize = Math.max(cores, Arrays.stream(threadCounts).max().getAsInt());
+        ExecutorService pool = Executors.newFixedThreadPool(poolSize, r -> {
             Thread t = new Thread(r, "gemm-bench");
             t.setDaemon(true);
             return t;

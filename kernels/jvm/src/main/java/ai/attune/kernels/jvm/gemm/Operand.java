@@ -2,6 +2,17 @@ package ai.attune.kernels.jvm.gemm;
 
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
+import java.nio.ByteOrder;
+
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.ShortVector;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorShape;
+import jdk.incubator.vector.VectorSpecies;
+
+import static ai.attune.kernels.jvm.gemm.MicroKernel.SPECIES;
+import static ai.attune.kernels.jvm.gemm.MicroKernel.V;
 
 /**
  * One GEMM input as the caller laid it out: {@code op(X)} has logical element (r, c) at
@@ -9,6 +20,11 @@ import java.lang.foreign.ValueLayout;
  * dimension count elements of {@code type}.
  */
 record Operand(MemorySegment seg, long off, int ld, ElementType type, boolean trans) {
+
+    private static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
+    /** V 16-bit lanes: the raw bits of one f32 vector's worth of bf16 elements. */
+    private static final VectorSpecies<Short> HALVES = VectorSpecies.of(short.class, VectorShape.forBitSize(V * 16));
+    private static final VectorSpecies<Integer> INTS = VectorSpecies.of(int.class, SPECIES.vectorShape());
 
     /** Logical element (r, c) of op(X), widened to f32. */
     float get(int r, int c) {
@@ -27,21 +43,40 @@ record Operand(MemorySegment seg, long off, int ld, ElementType type, boolean tr
 
     /**
      * Copies {@code count} consecutive stored elements starting at element {@code index} into
-     * {@code dst[dstPos..]} as f32. One bulk copy per run keeps the per-element bounds checks of
-     * segment access out of the packing loops; {@code shorts} is scratch for the 16-bit types.
+     * {@code dst[dstPos..]} as f32. Whole vectors go straight from the segment to the array (one
+     * bounds check per vector, not per element); {@code shorts} is scratch for f16, which the
+     * Vector API cannot widen, so it takes a bulk copy and a scalar conversion loop.
      */
     void readRun(long index, int count, float[] dst, int dstPos, short[] shorts) {
+        int i = 0;
         switch (type) {
-            case F32 -> MemorySegment.copy(seg, ValueLayout.JAVA_FLOAT_UNALIGNED, index * 4, dst, dstPos, count);
+            case F32 -> {
+                long at = index * Float.BYTES;
+                for (; i <= count - V; i += V) {
+                    FloatVector.fromMemorySegment(SPECIES, seg, at + (long) i * Float.BYTES, LE)
+                            .intoArray(dst, dstPos + i);
+                }
+                for (; i < count; i++) {
+                    dst[dstPos + i] = seg.get(ValueLayout.JAVA_FLOAT_UNALIGNED, at + (long) i * Float.BYTES);
+                }
+            }
             case BF16 -> {
-                MemorySegment.copy(seg, ValueLayout.JAVA_SHORT_UNALIGNED, index * 2, shorts, 0, count);
-                for (int i = 0; i < count; i++) {
-                    dst[dstPos + i] = Float.intBitsToFloat(shorts[i] << 16);
+                long at = index * 2;
+                for (; i <= count - V; i += V) {
+                    // bf16 is the top half of an f32: sign-extend to 32 bits, shift, reinterpret.
+                    ((IntVector) ShortVector.fromMemorySegment(HALVES, seg, at + i * 2L, LE)
+                            .convertShape(VectorOperators.S2I, INTS, 0))
+                            .lanewise(VectorOperators.LSHL, 16)
+                            .reinterpretAsFloats()
+                            .intoArray(dst, dstPos + i);
+                }
+                for (; i < count; i++) {
+                    dst[dstPos + i] = ElementType.bf16ToFloat(seg.get(ValueLayout.JAVA_SHORT_UNALIGNED, at + i * 2L));
                 }
             }
             case F16 -> {
                 MemorySegment.copy(seg, ValueLayout.JAVA_SHORT_UNALIGNED, index * 2, shorts, 0, count);
-                for (int i = 0; i < count; i++) {
+                for (; i < count; i++) {
                     dst[dstPos + i] = Float.float16ToFloat(shorts[i]);
                 }
             }

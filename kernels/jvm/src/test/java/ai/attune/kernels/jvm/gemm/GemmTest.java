@@ -105,8 +105,9 @@ class GemmTest {
     @Test
     void largeEnoughToSplitAcrossThreads() {
         // Both split directions: m-major and n-major, with partial tiles at the split edge.
-        run(301, 70, 129, false, false, 1f, 0.5f, ElementType.F32, ElementType.F32, 0, 0, 0);
-        run(40, 333, 129, true, true, 1f, 0f, ElementType.F32, ElementType.F32, 0, 0, 0);
+        // (Each half must be worth handing to another thread: 2*m*n*k above 2 * 2^23.)
+        run(301, 90, 400, false, false, 1f, 0.5f, ElementType.F32, ElementType.F32, 0, 0, 0);
+        run(40, 333, 700, true, true, 1f, 0.5f, ElementType.F32, ElementType.F32, 0, 0, 0);
     }
 
     @Test

@@ -1,0 +1,83 @@
+package ai.attune.plugins.model.gpt2;
+
+import ai.attune.api.autograd.F;
+import ai.attune.api.model.CausalLM;
+import ai.attune.api.model.KvCache;
+import ai.attune.api.nn.Linear;
+import ai.attune.api.nn.Module;
+import ai.attune.api.tensor.Backend;
+import ai.attune.api.tensor.DType;
+import ai.attune.api.tensor.Scope;
+import ai.attune.api.tensor.Shape;
+import ai.attune.api.tensor.Tensor;
+
+import java.util.function.UnaryOperator;
+
+/**
+ * {@code GPT2LMHeadModel}: the GPT-2 decoder ({@link Gpt2Model}) and a bias-free head onto the
+ * vocabulary. With {@code tie_word_embeddings} (the default) the head is {@code transformer.wte}'s
+ * weight and registers no parameter of its own, as {@code named_parameters()} lists a tied weight
+ * once; otherwise it is a Linear named {@code lm_head}.
+ */
+public class Gpt2LMHeadModel extends Module implements CausalLM {
+    private final Gpt2Config config;
+    private final Gpt2Model transformer;
+    private final Linear lmHead;
+    private final Backend backend;
+    private final DType dtype;
+
+    public Gpt2LMHeadModel(Gpt2Config config, Backend be, DType dtype, Scope scope) {
+        this.config = config;
+        this.transformer = register("transformer", new Gpt2Model(config, be, dtype, scope));
+        this.lmHead = config.tieWordEmbeddings() ? null
+                : register("lm_head", new Linear(be, dtype, scope, config.nEmbd(), config.vocabSize(), false));
+        this.backend = be;
+        this.dtype = dtype;
+    }
+
+    public Gpt2Config config() {
+        return config;
+    }
+
+    public Gpt2Model transformer() {
+        return transformer;
+    }
+
+    @Override
+    public Module module() {
+        return this;
+    }
+
+    @Override
+    public int vocabSize() {
+        return config.vocabSize();
+    }
+
+    @Override
+    public int maxPositions() {
+        return config.nPositions();
+    }
+
+    @Override
+    public Tensor forward(Tensor ids, Tensor keyMask, KvCache cache) {
+        if (ids.rank() != 2) {
+            throw new IllegalArgumentException("ids must be [batch, t], got " + Shape.str(ids.shape()));
+        }
+        int past = cache == null ? 0 : cache.length();
+        if (past + ids.size(1) > config.nPositions()) {
+            throw new IllegalArgumentException("positions " + past + ".." + (past + ids.size(1) - 1)
+                    + " exceed the " + config.nPositions() + " learned positions (n_positions)");
+        }
+        // Inference: dropout is the identity. A training loop would hook F.dropout with the
+        // config's embd_pdrop / resid_pdrop in here (attn_pdrop would need the fused kernel's help).
+        UnaryOperator<Tensor> dropout = UnaryOperator.identity();
+        Tensor hidden = transformer.forward(ids, keyMask, cache, dropout); // [batch, t, n_embd]
+        Tensor head = lmHead == null ? transformer.wte().weight().value() : lmHead.weight().value(); // [vocab, n_embd]
+        return F.linear(hidden, head, null); // [batch, t, vocab]
+    }
+
+    @Override
+    public KvCache newCache(int batch, int capacity, Scope scope) {
+        return new KvCache(backend, dtype, scope, config.nLayer(), batch, config.nHead(), capacity, config.headDim());
+    }
+}

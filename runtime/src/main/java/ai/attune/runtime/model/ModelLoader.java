@@ -1,0 +1,104 @@
+package ai.attune.runtime.model;
+
+import ai.attune.api.io.SafetensorsReader;
+import ai.attune.api.model.LoraAdapter;
+import ai.attune.api.model.ModelConfig;
+import ai.attune.api.model.ModelFamily;
+import ai.attune.api.model.ModelLoadException;
+import ai.attune.api.nn.Module;
+import ai.attune.api.spi.Kind;
+import ai.attune.api.tensor.Backend;
+import ai.attune.api.tensor.DType;
+import ai.attune.api.tensor.Scope;
+import ai.attune.runtime.host.PluginCatalog;
+import ai.attune.runtime.text.Tokenizer;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Set;
+
+/**
+ * Loads a Hugging Face model directory through the registry: the first {@link ModelFamily} that
+ * accepts its {@code config.json} builds it; an optional PEFT LoRA adapter is merged in.
+ */
+public final class ModelLoader {
+    private final PluginCatalog catalog;
+
+    public ModelLoader(PluginCatalog catalog) {
+        this.catalog = catalog;
+    }
+
+    /** The highest-ranked backend, or the one named. */
+    public Backend backend(String name) {
+        if (name != null) {
+            return catalog.find(Kind.BACKEND, name, Backend.class).orElseThrow(() -> new IllegalArgumentException(
+                    "no backend named '" + name + "'; registered: " + catalog.list(Kind.BACKEND).stream().map(PluginCatalog.Entry::name).toList()));
+        }
+        return catalog.list(Kind.BACKEND).stream().map(PluginCatalog.Entry::reference).sorted(java.util.Comparator.reverseOrder())
+                .findFirst().map(r -> (Backend) catalog.service(r))
+                .orElseThrow(() -> new IllegalStateException("no backend is registered"));
+    }
+
+    public LoadedModel load(Path dir, Path adapter, Backend backend, DType dtype, Scope scope) throws IOException {
+        ModelConfig config = ModelConfig.read(dir);
+        ModelFamily family = family(config);
+        Module module;
+        try (SafetensorsReader weights = SafetensorsReader.openModelDir(dir)) {
+            module = family.load(config, weights, backend, dtype, scope);
+        }
+        if (adapter != null) {
+            LoraAdapter.read(adapter).mergeInto(module);
+        }
+        Tokenizer tokenizer = Tokenizer.load(dir);
+        int vocab = config.intOr("vocab_size", tokenizer.vocabSize());
+        if (tokenizer.vocabSize() > vocab) {
+            tokenizer.close();
+            throw new ModelLoadException(dir.resolve("tokenizer.json"), "has " + tokenizer.vocabSize()
+                    + " tokens but config.json's vocab_size is " + vocab + ": the tokenizer does not belong to this model");
+        }
+        return new LoadedModel(module, config, tokenizer, backend, eosIds(dir, config, tokenizer));
+    }
+
+    private ModelFamily family(ModelConfig config) throws ModelLoadException {
+        List<String> names = new ArrayList<>();
+        for (PluginCatalog.Entry e : catalog.list(Kind.MODEL)) {
+            ModelFamily f = (ModelFamily) catalog.service(e.reference());
+            if (f.accepts(config)) {
+                return f;
+            }
+            names.add(e.name());
+        }
+        throw config.error("model_type '" + config.modelType() + "' (architectures " + config.architectures()
+                + ") is not supported by the installed model families " + names);
+    }
+
+    /** generation_config.json's eos_token_id, else config.json's, else the tokenizer's EOS token. */
+    private static Set<Long> eosIds(Path dir, ModelConfig config, Tokenizer tok) throws IOException {
+        Set<Long> out = new LinkedHashSet<>();
+        Path gen = dir.resolve("generation_config.json");
+        if (Files.exists(gen)) {
+            addIds(new ObjectMapper().readTree(Files.readString(gen)).path("eos_token_id"), out);
+        }
+        if (out.isEmpty()) {
+            addIds(config.node("eos_token_id"), out);
+        }
+        if (out.isEmpty()) {
+            tok.eosId().ifPresent(out::add);
+        }
+        return out;
+    }
+
+    private static void addIds(JsonNode n, Set<Long> out) {
+        if (n.isIntegralNumber()) {
+            out.add(n.asLong());
+        } else if (n.isArray()) {
+            n.forEach(x -> out.add(x.asLong()));
+        }
+    }
+}

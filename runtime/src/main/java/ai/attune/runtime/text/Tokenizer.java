@@ -1,0 +1,145 @@
+package ai.attune.runtime.text;
+
+import ai.djl.huggingface.tokenizers.HuggingFaceTokenizer;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.util.HashMap;
+import java.util.Map;
+import java.util.Optional;
+
+/**
+ * A model directory's tokenizer: {@code tokenizer.json} run by the Hugging Face tokenizers library
+ * (through DJL, offline), with {@code tokenizer_config.json}'s special-token rules. When the config
+ * sets {@code add_bos_token}/{@code add_eos_token} (Llama style) those decide; otherwise the
+ * tokenizer.json post-processor does (BERT's [CLS]/[SEP], nothing for GPT-2).
+ */
+public final class Tokenizer implements AutoCloseable {
+    private final HuggingFaceTokenizer hf;
+    private final Map<String, Long> specialIds;
+    private final int vocabSize;
+    private final Boolean addBos;
+    private final Boolean addEos;
+    private final String bosToken;
+    private final String eosToken;
+    private final JsonNode config;
+
+    private Tokenizer(HuggingFaceTokenizer hf, Map<String, Long> specialIds, int vocabSize, JsonNode config) {
+        this.hf = hf;
+        this.specialIds = specialIds;
+        this.vocabSize = vocabSize;
+        this.config = config;
+        this.addBos = config.has("add_bos_token") ? config.get("add_bos_token").asBoolean() : null;
+        this.addEos = config.has("add_eos_token") ? config.get("add_eos_token").asBoolean() : null;
+        this.bosToken = tokenString(config.get("bos_token"));
+        this.eosToken = tokenString(config.get("eos_token"));
+    }
+
+    /** Loads {@code dir/tokenizer.json} and, if present, {@code dir/tokenizer_config.json}. */
+    public static Tokenizer load(Path dir) throws IOException {
+        Path file = dir.resolve("tokenizer.json");
+        ObjectMapper json = new ObjectMapper();
+        JsonNode tok;
+        try {
+            tok = json.readTree(Files.readString(file));
+        } catch (NoSuchFileException e) {
+            throw new IOException(file + ": not found; the model directory needs a tokenizer.json");
+        }
+        Path cfgFile = dir.resolve("tokenizer_config.json");
+        JsonNode cfg = Files.exists(cfgFile) ? json.readTree(Files.readString(cfgFile)) : json.createObjectNode();
+        Map<String, Long> special = new HashMap<>();
+        long maxId = -1;
+        for (JsonNode t : tok.path("added_tokens")) {
+            special.put(t.path("content").asText(), t.path("id").asLong());
+            maxId = Math.max(maxId, t.path("id").asLong());
+        }
+        JsonNode vocab = tok.path("model").path("vocab");
+        if (vocab.isObject()) {
+            for (var it = vocab.properties().iterator(); it.hasNext(); ) {
+                maxId = Math.max(maxId, it.next().getValue().asLong());
+            }
+        } else if (vocab.isArray()) {
+            maxId = Math.max(maxId, vocab.size() - 1); // Unigram: [[piece, score], ...]
+        }
+        Map<String, String> options = new HashMap<>();
+        options.put("addSpecialTokens", "false");
+        options.put("truncation", "false");
+        options.put("padding", "false");
+        try (InputStream in = Files.newInputStream(file)) {
+            return new Tokenizer(HuggingFaceTokenizer.newInstance(in, options), special, (int) (maxId + 1), cfg);
+        } catch (RuntimeException e) {
+            throw new IOException(file + ": cannot be loaded by the tokenizers library: " + e.getMessage(), e);
+        }
+    }
+
+    /** Number of ids the tokenizer can produce (vocabulary plus added tokens). */
+    public int vocabSize() {
+        return vocabSize;
+    }
+
+    /** Token ids of {@code text} with the special tokens the model expects. */
+    public long[] encode(String text) {
+        if (addBos == null && addEos == null) {
+            return hf.encode(text, true, false).getIds();
+        }
+        long[] body = hf.encode(text, false, false).getIds();
+        Optional<Long> bos = Boolean.TRUE.equals(addBos) ? bosId() : Optional.empty();
+        Optional<Long> eos = Boolean.TRUE.equals(addEos) ? eosId() : Optional.empty();
+        long[] out = new long[body.length + (bos.isPresent() ? 1 : 0) + (eos.isPresent() ? 1 : 0)];
+        int i = 0;
+        if (bos.isPresent()) {
+            out[i++] = bos.get();
+        }
+        System.arraycopy(body, 0, out, i, body.length);
+        eos.ifPresent(e -> out[out.length - 1] = e);
+        return out;
+    }
+
+    /** Token ids of {@code text} without any special tokens (e.g. a completion appended to a prompt). */
+    public long[] encodeRaw(String text) {
+        return hf.encode(text, false, false).getIds();
+    }
+
+    /** The text of {@code ids}, special tokens skipped, as {@code tokenizer.decode(ids, skip_special_tokens=True)}. */
+    public String decode(long[] ids) {
+        return hf.decode(ids, true);
+    }
+
+    public Optional<Long> bosId() {
+        return bosToken == null ? Optional.empty() : Optional.ofNullable(specialIds.get(bosToken));
+    }
+
+    public Optional<Long> eosId() {
+        return eosToken == null ? Optional.empty() : Optional.ofNullable(specialIds.get(eosToken));
+    }
+
+    public String bosToken() {
+        return bosToken;
+    }
+
+    public String eosToken() {
+        return eosToken;
+    }
+
+    /** The raw {@code tokenizer_config.json} (e.g. its {@code chat_template}). */
+    public JsonNode config() {
+        return config;
+    }
+
+    private static String tokenString(JsonNode n) {
+        if (n == null || n.isNull()) {
+            return null;
+        }
+        return n.isObject() ? n.path("content").asText(null) : n.asText();
+    }
+
+    @Override
+    public void close() {
+        hf.close();
+    }
+}
