@@ -23,6 +23,8 @@ public class LauncherIT {
         ProcessBuilder pb = new ProcessBuilder(cmd);
         // CI may leave a pre-25 java on PATH; the launcher must find a JDK 25 on its own or via JAVA_HOME.
         pb.environment().put("JAVA_HOME", System.getProperty("java.home"));
+        // Imported models go to a cache of the build's, not the user's.
+        pb.environment().put("XDG_CACHE_HOME", Path.of(System.getProperty("attune.itest.dir"), "cache").toString());
         Process p = pb.start();
         if (!p.waitFor(120, TimeUnit.SECONDS)) {
             p.destroyForcibly();
@@ -39,6 +41,99 @@ public class LauncherIT {
         assertEquals(r.err, 0, r.code);
         assertTrue(r.out, r.out.lines().anyMatch(l -> l.matches("optimizer\\s+sgd\\s+ai\\.attune\\.optim\\.sgd\\s+0\\.1\\.0\\..*")));
         assertTrue(r.out, r.out.lines().anyMatch(l -> l.matches("backend\\s+jvm\\s+ai\\.attune\\.kernels\\.jvm\\s+0\\.1\\.0\\..*")));
+    }
+
+    static final String STORIES = Path.of("../../shared/models/stories260K").toAbsolutePath().normalize().toString();
+
+    @Test
+    public void generateContinuesBosWithTheKnownStory() throws Exception {
+        Result r = attune("generate", "--model", STORIES, "--prompt", "", "--max-new-tokens", "60");
+        assertEquals(r.err, 0, r.code);
+        assertEquals("Once upon a time, there was a little girl named Lily. She loved to play outside in the park. "
+                + "One day, she saw a big, red ball. She wanted to play with it, but it was too high\n", r.out);
+    }
+
+    @Test
+    public void scoreWritesLogitsAndTheirMeanNll() throws Exception {
+        Path dir = java.nio.file.Files.createTempDirectory("attune-score");
+        Path ids = dir.resolve("ids.jsonl");
+        java.nio.file.Files.writeString(ids, "{\"input_ids\":[1, 403, 407, 261]}\n{\"input_ids\":[1, 17]}\n");
+        Path out = dir.resolve("out.safetensors");
+        Result r = attune("score", "--model", STORIES, "--input", ids.toString(), "--out", out.toString());
+        assertEquals(r.err, 0, r.code);
+        java.util.List<String> lines = r.out.lines().toList();
+        assertEquals(2, lines.size());
+        assertTrue(lines.get(0), lines.get(0).startsWith("{\"index\":0,\"tokens\":4,\"nll\":"));
+        double nll = Double.parseDouble(lines.get(0).replaceAll(".*\"nll\":([^}]*)}", "$1"));
+        try (ai.attune.api.io.SafetensorsFile f = ai.attune.api.io.SafetensorsFile.open(out)) {
+            assertEquals(java.util.Set.of("logits.0", "logits.1"), f.names());
+            assertEquals("[4, 512]", java.util.Arrays.toString(f.info("logits.0").shape()));
+            // The mean NLL recomputed from the written logits: -log softmax(logits[t])[ids[t+1]] over t = 0..2.
+            java.lang.foreign.MemorySegment l = f.data("logits.0");
+            long[] seq = {1, 403, 407, 261};
+            double total = 0;
+            for (int t = 0; t < 3; t++) {
+                double max = Double.NEGATIVE_INFINITY;
+                for (int v = 0; v < 512; v++) {
+                    max = Math.max(max, l.getAtIndex(java.lang.foreign.ValueLayout.JAVA_FLOAT_UNALIGNED, t * 512L + v));
+                }
+                double sum = 0;
+                for (int v = 0; v < 512; v++) {
+                    sum += Math.exp(l.getAtIndex(java.lang.foreign.ValueLayout.JAVA_FLOAT_UNALIGNED, t * 512L + v) - max);
+                }
+                total += max + Math.log(sum) - l.getAtIndex(java.lang.foreign.ValueLayout.JAVA_FLOAT_UNALIGNED, t * 512L + seq[t + 1]);
+            }
+            assertEquals(total / 3, nll, 1e-9);
+        }
+    }
+
+    @Test
+    public void scoreRefusesABadLineByNumberAndWritesNothing() throws Exception {
+        Path dir = java.nio.file.Files.createTempDirectory("attune-score");
+        Path ids = dir.resolve("ids.jsonl");
+        java.nio.file.Files.writeString(ids, "{\"input_ids\":[1, 2]}\n{\"input_ids\":[1, 9999]}\n");
+        Path out = dir.resolve("out.safetensors");
+        Result r = attune("score", "--model", STORIES, "--input", ids.toString(), "--out", out.toString());
+        assertEquals(1, r.code);
+        assertTrue(r.err, r.err.contains("attune: ids.jsonl:2: input_ids[1] = 9999 is not a token id in [0, 512)"));
+        assertFalse(r.err, r.err.contains("\tat "));
+        assertFalse(java.nio.file.Files.exists(out));
+    }
+
+    @Test
+    public void embedMatchesTheOnnxRuntimeMiniLm() throws Exception {
+        List<String> texts = java.nio.file.Files.readAllLines(Path.of("../../shared/data/text/harvard_sentences.txt")).stream()
+                .filter(l -> !l.isBlank()).skip(20).limit(4).toList();
+        Path dir = java.nio.file.Files.createTempDirectory("attune-embed");
+        Path in = dir.resolve("texts.txt");
+        java.nio.file.Files.write(in, texts);
+        Path out = dir.resolve("emb.safetensors");
+        Result r = attune("embed", "--model", "all-MiniLM-L6-v2", "--input", in.toString(), "--out", out.toString());
+        assertEquals(r.err, 0, r.code);
+        var oracle = new dev.langchain4j.model.embedding.onnx.allminilml6v2.AllMiniLmL6V2EmbeddingModel();
+        try (ai.attune.api.io.SafetensorsFile f = ai.attune.api.io.SafetensorsFile.open(out)) {
+            assertEquals("[4, 384]", java.util.Arrays.toString(f.info("embeddings").shape()));
+            java.lang.foreign.MemorySegment e = f.data("embeddings");
+            for (int i = 0; i < texts.size(); i++) {
+                float[] want = oracle.embed(texts.get(i)).content().vector();
+                double dot = 0, nw = 0, ng = 0;
+                for (int j = 0; j < 384; j++) {
+                    double g = e.getAtIndex(java.lang.foreign.ValueLayout.JAVA_FLOAT_UNALIGNED, i * 384L + j);
+                    dot += g * want[j];
+                    nw += want[j] * (double) want[j];
+                    ng += g * g;
+                }
+                double cos = dot / Math.sqrt(nw * ng);
+                assertTrue("cosine " + cos + " for '" + texts.get(i) + "'", cos >= 0.9999);
+            }
+        }
+    }
+
+    @Test
+    public void aMissingModelDirectoryIsOneLine() throws Exception {
+        Result r = attune("generate", "--model", "/nonexistent/model", "--prompt", "x");
+        assertEquals(1, r.code);
+        assertTrue(r.err, r.err.contains("attune: config.json: not found: /nonexistent/model is not a Hugging Face model directory"));
     }
 
     @Test

@@ -20,8 +20,12 @@ public interface ModelFamily {
     boolean accepts(ModelConfig config);
 
     /**
-     * Builds the module tree, with parameters in {@code dtype} owned by {@code scope}, and loads
-     * the weights. The result implements {@link CausalLM} or {@link SentenceEncoder}.
+     * Builds the module tree the config describes, with zero parameters in {@code dtype} owned by
+     * {@code scope}: for benchmarks and for initialisers that fill it. The result implements
+     * {@link CausalLM} or {@link SentenceEncoder}.
      */
+    Module create(ModelConfig config, Backend backend, DType dtype, Scope scope) throws IOException;
+
+    /** Builds the module tree and loads the weights. */
     Module load(ModelConfig config, SafetensorsReader weights, Backend backend, DType dtype, Scope scope) throws IOException;
 }

@@ -1,47 +1,69 @@
 package ai.attune.runtime.cli;
 
-import ai.attune.api.spi.Kind;
+import ai.attune.api.autograd.GradMode;
+import ai.attune.api.autograd.Views;
+import ai.attune.api.model.CausalLM;
+import ai.attune.api.model.KvCache;
+import ai.attune.api.model.ModelConfig;
+import ai.attune.api.nn.Module;
 import ai.attune.api.tensor.Backend;
 import ai.attune.api.tensor.DType;
 import ai.attune.api.tensor.Scope;
 import ai.attune.api.tensor.Tensor;
 import ai.attune.api.tensor.Tensors;
 import ai.attune.runtime.host.AttuneRuntime;
-import ai.attune.runtime.host.PluginCatalog;
 import ai.attune.runtime.host.RuntimeLayout;
+import ai.attune.runtime.model.LoadedModel;
+import ai.attune.runtime.model.ModelLoader;
+import com.fasterxml.jackson.databind.ObjectMapper;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.ParameterException;
 import picocli.CommandLine.Spec;
 
+import java.io.IOException;
 import java.io.PrintWriter;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.Arrays;
-import java.util.List;
+import java.util.Map;
 import java.util.Random;
 
-/** {@code attune bench}: kernel throughput of a backend, with the machine's measured peak beside it. */
-@Command(name = "bench", description = "Measure a kernel's throughput on a backend and print its ratio to the measured FMA peak.")
+/**
+ * {@code attune bench}: throughput of a kernel or a model on a backend. {@code matmul} ends with its
+ * ratio to the measured FMA peak; {@code score} and {@code generate} with tokens/s. Peak RSS is
+ * printed with every result.
+ */
+@Command(name = "bench", description = "Measure throughput: a GEMM against the machine's FMA peak, or a model's score/generate tokens/s.")
 public final class BenchCommand implements Runnable {
-    /** The benchmarked ops. */
-    enum Op { matmul }
+    /** The benchmarks. */
+    enum Op { matmul, score, generate }
 
     /** Element types a benchmark can run in. */
     enum Dtype { f32, bf16, f16 }
 
+    /** Model shapes to benchmark without a checkpoint (zero weights: the arithmetic is the same). */
+    static final Map<String, String> PRESETS = Map.of(
+            "llama-100m", """
+                    {"model_type": "llama", "hidden_size": 768, "intermediate_size": 2048, "num_hidden_layers": 12,
+                     "num_attention_heads": 12, "num_key_value_heads": 12, "vocab_size": 32000,
+                     "max_position_embeddings": 2048, "rms_norm_eps": 1e-5, "tie_word_embeddings": true}""");
+
     @Spec
     CommandSpec spec;
 
-    @Option(names = "--op", defaultValue = "matmul", description = "Kernel to measure: ${COMPLETION-CANDIDATES} (default ${DEFAULT-VALUE}).")
+    @Option(names = "--op", defaultValue = "matmul", description = "What to measure: ${COMPLETION-CANDIDATES} (default ${DEFAULT-VALUE}).")
     Op op;
 
-    @Option(names = "--m", defaultValue = "1024", description = "Rows of A and C (default ${DEFAULT-VALUE}).")
+    @Option(names = "--m", defaultValue = "1024", description = "matmul: rows of A and C (default ${DEFAULT-VALUE}).")
     int m;
 
-    @Option(names = "--n", defaultValue = "1024", description = "Columns of B and C (default ${DEFAULT-VALUE}).")
+    @Option(names = "--n", defaultValue = "1024", description = "matmul: columns of B and C (default ${DEFAULT-VALUE}).")
     int n;
 
-    @Option(names = "--k", defaultValue = "1024", description = "Inner dimension (default ${DEFAULT-VALUE}).")
+    @Option(names = "--k", defaultValue = "1024", description = "matmul: inner dimension (default ${DEFAULT-VALUE}).")
     int k;
 
     @Option(names = "--dtype", defaultValue = "f32", description = "Operand dtype: ${COMPLETION-CANDIDATES} (default ${DEFAULT-VALUE}).")
@@ -53,58 +75,166 @@ public final class BenchCommand implements Runnable {
     @Option(names = "--repeats", defaultValue = "10", description = "Timed repeats after warm-up; the median is reported (default ${DEFAULT-VALUE}).")
     int repeats;
 
+    @Option(names = "--model", paramLabel = "DIR", description = "score/generate: a model directory.")
+    Path model;
+
+    @Option(names = "--preset", description = "score/generate: a model shape with zero weights instead of --model: llama-100m.")
+    String preset;
+
+    @Option(names = "--seq", defaultValue = "256", description = "score: tokens per sequence (default ${DEFAULT-VALUE}).")
+    int seq;
+
+    @Option(names = "--new-tokens", defaultValue = "64", description = "generate: tokens to decode after a 16-token prompt (default ${DEFAULT-VALUE}).")
+    int newTokens;
+
     @Override
     public void run() {
-        if (m <= 0 || n <= 0 || k <= 0 || repeats <= 0) {
-            throw new ParameterException(spec.commandLine(), "--m, --n, --k and --repeats must be positive");
+        if (m <= 0 || n <= 0 || k <= 0 || repeats <= 0 || seq <= 0 || newTokens <= 0) {
+            throw new ParameterException(spec.commandLine(), "sizes and --repeats must be positive");
         }
         PrintWriter out = spec.commandLine().getOut();
-        try (AttuneRuntime rt = AttuneRuntime.boot(RuntimeLayout.fromSystem())) {
-            Backend be = backend(rt.plugins());
-            DType t = DType.valueOf(dtype.name().toUpperCase());
-            double median = matmulSeconds(be, t);
-            double gflops = 2.0 * m * n * k / median / 1e9;
-            out.printf("matmul %dx%dx%d %s on %s: %.1f GFLOP/s (median of %d, %.3f ms)%n", m, n, k, dtype, be.name(), gflops, repeats, median * 1e3);
-            out.flush();
-            double peak = be.measurePeakGflops();
-            if (Double.isNaN(peak)) {
-                out.printf("peak: not measurable on %s%n", be.name());
-            } else {
-                out.printf("f32 FMA peak of %s (%d threads): %.1f GFLOP/s%n", be.name() + " on " + be.device(), Runtime.getRuntime().availableProcessors(), peak);
-                out.printf("ratio to peak: %.0f%% (%.1f / %.1f GFLOP/s)%n", 100 * gflops / peak, gflops, peak);
+        try (AttuneRuntime rt = AttuneRuntime.boot(RuntimeLayout.fromSystem()); Scope job = Scope.open("bench")) {
+            ModelLoader loader = new ModelLoader(rt.plugins());
+            Backend be = loader.backend(backendName);
+            switch (op) {
+                case matmul -> matmul(be, out);
+                case score, generate -> model(loader, be, job, out);
             }
-            out.flush();
+        } catch (IOException e) {
+            throw new UncheckedIOException(e.getMessage(), e);
         }
     }
 
-    private Backend backend(PluginCatalog catalog) {
-        List<PluginCatalog.Entry> backends = catalog.list(Kind.BACKEND);
-        if (backendName != null) {
-            return catalog.find(Kind.BACKEND, backendName, Backend.class).orElseThrow(() -> new ParameterException(spec.commandLine(),
-                    "no backend named '" + backendName + "'; registered: " + backends.stream().map(PluginCatalog.Entry::name).toList()));
+    private void matmul(Backend be, PrintWriter out) {
+        DType t = DType.valueOf(dtype.name().toUpperCase());
+        double median = matmulSeconds(be, t);
+        double gflops = 2.0 * m * n * k / median / 1e9;
+        out.printf("matmul %dx%dx%d %s on %s: %.1f GFLOP/s (median of %d, %.3f ms)%n", m, n, k, dtype, be.name(), gflops, repeats, median * 1e3);
+        out.printf("peak RSS: %s%n", peakRss());
+        out.flush();
+        double peak = be.measurePeakGflops();
+        if (Double.isNaN(peak)) {
+            out.printf("peak: not measurable on %s%n", be.name());
+        } else {
+            out.printf("f32 FMA peak of %s on %s (%d threads): %.1f GFLOP/s%n", be.name(), be.device(), Runtime.getRuntime().availableProcessors(), peak);
+            out.printf("ratio to peak: %.0f%% (%.1f / %.1f GFLOP/s)%n", 100 * gflops / peak, gflops, peak);
         }
-        return backends.stream().map(PluginCatalog.Entry::reference).sorted(java.util.Comparator.reverseOrder()).findFirst()
-                .map(r -> (Backend) catalog.service(r))
-                .orElseThrow(() -> new IllegalStateException("no backend is registered"));
+        out.flush();
     }
 
     private double matmulSeconds(Backend be, DType t) {
-        try (Scope s = Scope.open("bench")) {
+        try (Scope s = Scope.open("matmul")) {
             Random r = new Random(0);
             Tensor a = Tensors.of(be, t, r.doubles((long) m * k, -1, 1).toArray(), m, k);
             Tensor b = Tensors.of(be, t, r.doubles((long) k * n, -1, 1).toArray(), k, n);
             Tensor c = be.zeros(t, new int[] {m, n}, s);
-            for (int i = 0; i < 3; i++) {
-                be.matmul(a, false, b, false, c);
-            }
-            double[] times = new double[repeats];
-            for (int i = 0; i < repeats; i++) {
-                long t0 = System.nanoTime();
-                be.matmul(a, false, b, false, c);
-                times[i] = (System.nanoTime() - t0) / 1e9;
-            }
-            Arrays.sort(times);
-            return repeats % 2 == 1 ? times[repeats / 2] : (times[repeats / 2 - 1] + times[repeats / 2]) / 2;
+            return timeMedian(() -> be.matmul(a, false, b, false, c));
         }
+    }
+
+    private void model(ModelLoader loader, Backend be, Scope job, PrintWriter out) throws IOException {
+        if ((model == null) == (preset == null)) {
+            throw new ParameterException(spec.commandLine(), "--op " + op + " needs exactly one of --model DIR and --preset NAME");
+        }
+        Module module;
+        String name;
+        if (model != null) {
+            LoadedModel lm = loader.load(model, null, be, DType.F32, job);
+            lm.tokenizer().close();
+            module = lm.module();
+            name = model.getFileName().toString();
+        } else {
+            String json = PRESETS.get(preset);
+            if (json == null) {
+                throw new ParameterException(spec.commandLine(), "unknown --preset '" + preset + "'; known: " + PRESETS.keySet());
+            }
+            module = loader.create(ModelConfig.of(Files.createTempDirectory("attune-bench"), new ObjectMapper().readTree(json)), be, DType.F32, job);
+            name = preset;
+        }
+        if (!(module instanceof CausalLM lm)) {
+            throw new IllegalArgumentException(name + " is not a causal language model");
+        }
+        long params = module.namedParameters().values().stream().mapToLong(p -> p.value().numel()).sum();
+        Random r = new Random(1);
+        try (GradMode.Region ng = GradMode.noGrad()) {
+            if (op == Op.score) {
+                int len = Math.min(seq, lm.maxPositions());
+                long[] ids = r.longs(len, 0, lm.vocabSize()).toArray();
+                double secs = timeMedian(() -> {
+                    try (Scope s = Scope.open("score")) {
+                        lm.forward(Tensors.ofLongs(be, ids, 1, len), null, null);
+                    }
+                });
+                out.printf("score %s (%,d parameters) on %s, f32, 1 x %d tokens: %.3f s per sequence (median of %d)%n", name, params, be.name(), len, secs, repeats);
+                out.printf("peak RSS: %s%n", peakRss());
+                out.printf("score: %.1f tokens/s%n", len / secs);
+            } else {
+                long[] prompt = r.longs(16, 0, lm.vocabSize()).toArray();
+                double[] prefillAndDecode = new double[2];
+                double secs = timeMedian(() -> decode(lm, be, prompt, prefillAndDecode));
+                double decode = secs - prefillAndDecode[0];
+                out.printf("generate %s (%,d parameters) on %s, f32: 16-token prompt prefilled in %.3f s, then %d tokens decoded in %.3f s (median of %d)%n",
+                        name, params, be.name(), prefillAndDecode[0], newTokens, decode, repeats);
+                out.printf("peak RSS: %s%n", peakRss());
+                out.printf("generate: %.1f tokens/s%n", newTokens / decode);
+            }
+        }
+        out.flush();
+    }
+
+    /** Prefills the prompt (its seconds go to times[0]), then decodes greedily; the caller times the whole. */
+    private void decode(CausalLM lm, Backend be, long[] prompt, double[] times) {
+        try (Scope s = Scope.open("generate")) {
+            KvCache cache = lm.newCache(1, prompt.length + newTokens, s);
+            long t0 = System.nanoTime();
+            Tensor logits = lm.forward(Tensors.ofLongs(be, prompt, 1, prompt.length), null, cache);
+            times[0] = (System.nanoTime() - t0) / 1e9;
+            long next = argmaxLast(logits);
+            for (int i = 0; i < newTokens; i++) {
+                try (Scope step = Scope.open("step")) {
+                    next = argmaxLast(lm.forward(Tensors.ofLongs(be, new long[] {next}, 1, 1), null, cache));
+                }
+            }
+        }
+    }
+
+    private static long argmaxLast(Tensor logits) {
+        double[] v = Tensors.toDoubles(Views.slice(logits, 1, logits.size(1) - 1, logits.size(1)));
+        int best = 0;
+        for (int i = 1; i < v.length; i++) {
+            if (v[i] > v[best]) {
+                best = i;
+            }
+        }
+        return best;
+    }
+
+    private double timeMedian(Runnable body) {
+        for (int i = 0; i < Math.min(3, repeats); i++) {
+            body.run();
+        }
+        double[] times = new double[repeats];
+        for (int i = 0; i < repeats; i++) {
+            long t0 = System.nanoTime();
+            body.run();
+            times[i] = (System.nanoTime() - t0) / 1e9;
+        }
+        Arrays.sort(times);
+        return repeats % 2 == 1 ? times[repeats / 2] : (times[repeats / 2 - 1] + times[repeats / 2]) / 2;
+    }
+
+    /** The process's high-water resident set (VmHWM), where the OS reports it. */
+    static String peakRss() {
+        try {
+            for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {
+                if (line.startsWith("VmHWM:")) {
+                    long kb = Long.parseLong(line.replaceAll("[^0-9]", ""));
+                    return String.format("%.0f MiB", kb / 1024.0);
+                }
+            }
+        } catch (IOException | RuntimeException ignored) {
+            // not Linux: say so below
+        }
+        return "not reported on this OS";
     }
 }

@@ -45,6 +45,36 @@ public final class ModelLoader {
                 .orElseThrow(() -> new IllegalStateException("no backend is registered"));
     }
 
+    /**
+     * The model directory a {@code --model} value names: an existing directory, or the name of a
+     * model that ships with the distribution (imported once into the user's cache).
+     */
+    public static Path resolve(String model) throws IOException {
+        Path dir = Path.of(model);
+        if (Files.isDirectory(dir)) {
+            return dir;
+        }
+        if (model.equalsIgnoreCase(MiniLm.NAME) || model.equalsIgnoreCase("sentence-transformers/" + MiniLm.NAME)) {
+            return MiniLm.materialize(cacheDir());
+        }
+        if (Files.exists(dir)) {
+            throw new ModelLoadException(dir, "is not a directory; --model takes a Hugging Face model directory or " + MiniLm.NAME);
+        }
+        throw new ModelLoadException(dir.resolve("config.json"), "not found: " + model + " is not a Hugging Face model directory nor a known model name ("
+                + MiniLm.NAME + ")");
+    }
+
+    /** {@code $XDG_CACHE_HOME/attune/models}, else {@code ~/.cache/attune/models}. */
+    static Path cacheDir() {
+        String xdg = System.getenv("XDG_CACHE_HOME");
+        Path base = xdg != null && !xdg.isBlank() ? Path.of(xdg) : Path.of(System.getProperty("user.home"), ".cache");
+        return base.resolve("attune").resolve("models");
+    }
+
+    public LoadedModel load(String model, Path adapter, Backend backend, DType dtype, Scope scope) throws IOException {
+        return load(resolve(model), adapter, backend, dtype, scope);
+    }
+
     public LoadedModel load(Path dir, Path adapter, Backend backend, DType dtype, Scope scope) throws IOException {
         ModelConfig config = ModelConfig.read(dir);
         ModelFamily family = family(config);
@@ -63,6 +93,11 @@ public final class ModelLoader {
                     + " tokens but config.json's vocab_size is " + vocab + ": the tokenizer does not belong to this model");
         }
         return new LoadedModel(module, config, tokenizer, backend, eosIds(dir, config, tokenizer));
+    }
+
+    /** A model of the given config with zero weights, e.g. for a throughput benchmark. */
+    public Module create(ModelConfig config, Backend backend, DType dtype, Scope scope) throws IOException {
+        return family(config).create(config, backend, dtype, scope);
     }
 
     private ModelFamily family(ModelConfig config) throws ModelLoadException {

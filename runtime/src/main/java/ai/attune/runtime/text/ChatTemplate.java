@@ -43,10 +43,22 @@ public final class ChatTemplate {
         RenderResult r = jinja.renderForResult(template, ctx);
         for (TemplateError e : r.getErrors()) {
             if (e.getSeverity() == TemplateError.ErrorType.FATAL) {
-                throw new IllegalArgumentException("chat_template: " + e.getMessage());
+                throw new IllegalArgumentException("chat_template: " + rootMessage(e));
             }
         }
         return r.getOutput();
+    }
+
+    /** The template's own words when it called raise_exception, else Jinjava's message. */
+    private static String rootMessage(TemplateError e) {
+        Throwable t = e.getException();
+        while (t != null && t.getCause() != null) {
+            t = t.getCause();
+        }
+        if (t instanceof IllegalArgumentException && t.getMessage() != null && t.getMessage().startsWith("chat_template: ")) {
+            return t.getMessage().substring("chat_template: ".length());
+        }
+        return e.getMessage();
     }
 
     /** {@code raise_exception(msg)} inside a template. */

@@ -120,7 +120,8 @@ public final class JvmBackend implements Backend {
 
     @Override
     public void matmul(Tensor a, boolean transA, Tensor b, boolean transB, Tensor out) {
-        Matmul.matmul(this, gemm(), a, transA, b, transB, out);
+        Gemm g = gemm();
+        Matmul.matmul(this, g, pool, threads(), a, transA, b, transB, out);
     }
 
     @Override

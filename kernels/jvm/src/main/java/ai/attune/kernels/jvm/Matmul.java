@@ -20,6 +20,12 @@ final class Matmul {
     private Matmul() {}
 
     static void matmul(JvmBackend be, Gemm gemm, Tensor a, boolean transA, Tensor b, boolean transB, Tensor out) {
+        matmul(be, gemm, null, 1, a, transA, b, transB, out);
+    }
+
+    /** With a pool, products of a few f32 rows take the unpacked {@link Gemv} path (decoding). */
+    static void matmul(JvmBackend be, Gemm gemm, java.util.concurrent.ExecutorService pool, int threads,
+                       Tensor a, boolean transA, Tensor b, boolean transB, Tensor out) {
         int[] as = a.shape();
         int[] bs = b.shape();
         int ra = as.length;
@@ -51,11 +57,15 @@ final class Matmul {
                     offB += idx[d] * bBatch[d];
                 }
                 long offC = c.offset() + bi * (long) m * n;
+                Layout la = f64 ? null : layout(a2, transA);
+                Layout lb = f64 ? null : layout(b2, transB);
                 if (f64) {
                     gemmF64(transA, transB, m, n, k, a2, offA, b2, offB, c, offC);
+                } else if (pool != null && !scalarGemm(gemm) && m <= Gemv.MAX_ROWS && !la.trans
+                        && a2.dtype() == DType.F32 && b2.dtype() == DType.F32) {
+                    Gemv.gemv(pool, threads, lb.trans, m, n, k, Elementwise.seg(a2), offA, la.ld, Elementwise.seg(b2), offB, lb.ld,
+                            Elementwise.seg(c), offC, n);
                 } else {
-                    Layout la = layout(a2, transA);
-                    Layout lb = layout(b2, transB);
                     gemm.gemm(la.trans, lb.trans, m, n, k, 1f,
                             Elementwise.seg(a2), offA, la.ld, type(a2.dtype()),
                             Elementwise.seg(b2), offB, lb.ld, type(b2.dtype()),
@@ -75,6 +85,10 @@ final class Matmul {
     }
 
     private record Layout(boolean trans, int ld) {}
+
+    private static boolean scalarGemm(Gemm gemm) {
+        return gemm.isScalar();
+    }
 
     /** How a gemmable operand is handed to the GEMM: row-major with a leading dim, or transposed. */
     private static Layout layout(Tensor t, boolean trans) {

@@ -23,9 +23,12 @@ import static ai.attune.kernels.jvm.gemm.MicroKernel.NR;
  * rather than assigned, so a tile is never waited on before some thread has started it: a call made
  * from inside the same pool cannot deadlock, it just gets less help.
  *
- * <p>Instances are safe for concurrent use; each running task borrows a {@link Workspace} from the
- * instance and gives it back. With {@code -Dattune.jvm.scalar=true} (read at construction) every
- * call takes the reference loop of {@link ScalarGemm} instead.
+ * <p>Instances are safe for concurrent use; each running task borrows a {@link Workspace} (about
+ * 4.4 MiB of packing buffers) from the instance and gives it back, so an instance keeps one per
+ * thread that has worked for it at once. Segments must be readable from the pool's threads (global,
+ * auto or shared arenas); with a confined segment the call runs on the calling thread alone.
+ * With {@code -Dattune.jvm.scalar=true} (read at construction) every call takes the reference loop
+ * of {@link ScalarGemm} instead.
  */
 public final class Gemm {
 

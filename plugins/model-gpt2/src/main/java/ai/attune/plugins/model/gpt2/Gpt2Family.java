@@ -33,7 +33,7 @@ public final class Gpt2Family implements ModelFamily {
     }
 
     @Override
-    public Module load(ModelConfig config, SafetensorsReader weights, Backend backend, DType dtype, Scope scope) throws IOException {
+    public Module create(ModelConfig config, Backend backend, DType dtype, Scope scope) throws IOException {
         if (!accepts(config)) {
             throw config.error("model_type '" + config.modelType() + "' with architectures " + config.architectures()
                     + " is not GPT-2 (model_type 'gpt2' or architecture '" + ARCHITECTURE + "')");
@@ -41,7 +41,12 @@ public final class Gpt2Family implements ModelFamily {
         if (!dtype.isFloatingPoint()) {
             throw new ModelLoadException("GPT-2 parameters need a floating-point dtype, not " + dtype);
         }
-        Gpt2LMHeadModel model = new Gpt2LMHeadModel(Gpt2Config.from(config), backend, dtype, scope);
+        return new Gpt2LMHeadModel(Gpt2Config.from(config), backend, dtype, scope);
+    }
+
+    @Override
+    public Module load(ModelConfig config, SafetensorsReader weights, Backend backend, DType dtype, Scope scope) throws IOException {
+        Module model = create(config, backend, dtype, scope);
         Weights.load(model, weights, checkpointNames(weights));
         return model;
     }

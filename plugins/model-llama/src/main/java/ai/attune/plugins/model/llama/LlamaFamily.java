@@ -26,9 +26,13 @@ public final class LlamaFamily implements ModelFamily {
     }
 
     @Override
+    public Module create(ModelConfig config, Backend backend, DType dtype, Scope scope) throws IOException {
+        return new LlamaForCausalLM(LlamaConfig.from(config), backend, dtype, scope);
+    }
+
+    @Override
     public Module load(ModelConfig config, SafetensorsReader weights, Backend backend, DType dtype, Scope scope) throws IOException {
-        LlamaConfig cfg = LlamaConfig.from(config);
-        LlamaForCausalLM model = new LlamaForCausalLM(cfg, backend, dtype, scope);
+        Module model = create(config, backend, dtype, scope);
         Weights.load(model, weights, UnaryOperator.identity());
         return model;
     }

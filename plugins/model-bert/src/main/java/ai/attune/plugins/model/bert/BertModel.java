@@ -1,0 +1,81 @@
+package ai.attune.plugins.model.bert;
+
+import ai.attune.api.autograd.Ops;
+import ai.attune.api.autograd.Views;
+import ai.attune.api.model.SentenceEncoder;
+import ai.attune.api.nn.Module;
+import ai.attune.api.nn.ModuleList;
+import ai.attune.api.tensor.Backend;
+import ai.attune.api.tensor.DType;
+import ai.attune.api.tensor.ScalarOp;
+import ai.attune.api.tensor.Scope;
+import ai.attune.api.tensor.Tensor;
+
+/**
+ * transformers' {@code BertModel} without its pooler (Devlin et al. 2019), used as
+ * sentence-transformers uses it (Reimers and Gurevych 2019): token states, mean pooling over the
+ * attention mask, L2 normalisation. Parameter names are HF's, unprefixed:
+ * {@code embeddings.word_embeddings.weight}, {@code encoder.layer.3.attention.self.query.bias}, ...
+ */
+public final class BertModel extends Module implements SentenceEncoder {
+    /** sentence-transformers' floor on the token count, so an all-padding row divides by 1e-9, not 0. */
+    private static final double MIN_TOKENS = 1e-9;
+    /** {@code F.normalize}'s eps. */
+    private static final double MIN_NORM = 1e-12;
+
+    private final BertEmbeddings embeddings;
+    private final ModuleList<BertLayer> layers = new ModuleList<>();
+    private final int hiddenSize;
+
+    BertModel(BertConfig c, Backend be, DType dtype, Scope scope) {
+        this.embeddings = register("embeddings", new BertEmbeddings(c, be, dtype, scope));
+        register("encoder", new Encoder()).addChild("layer", layers);
+        for (int i = 0; i < c.numHiddenLayers(); i++) {
+            layers.add(new BertLayer(c, be, dtype, scope));
+        }
+        this.hiddenSize = c.hiddenSize();
+    }
+
+    /** {@code BertEncoder}: only a container, so the layers' paths read {@code encoder.layer.N}. */
+    static final class Encoder extends Module {
+    }
+
+    @Override
+    public Module module() {
+        return this;
+    }
+
+    @Override
+    public int dimension() {
+        return hiddenSize;
+    }
+
+    /**
+     * {@code last_hidden_state} [batch, t, hidden] for ids [batch, t] (i64), attention mask
+     * [batch, t] (1 = token, 0 = padding; null = no padding) and token types (null = all 0).
+     */
+    public Tensor forward(Tensor ids, Tensor attentionMask, Tensor tokenTypeIds) {
+        Tensor x = embeddings.forward(ids, tokenTypeIds); // [batch, t, hidden]
+        for (BertLayer layer : layers.items()) {
+            x = layer.forward(x, attentionMask);
+        }
+        return x;
+    }
+
+    /** Mean of the token states where the mask is 1, then L2-normalised: [batch, hidden]. */
+    @Override
+    public Tensor embed(Tensor ids, Tensor attentionMask, Tensor tokenTypeIds) {
+        Tensor hidden = forward(ids, attentionMask, tokenTypeIds); // [batch, t, hidden]
+        Tensor mean;
+        if (attentionMask == null) {
+            mean = Ops.mean(hidden, new int[] {1}, false); // [batch, hidden]
+        } else {
+            Tensor m = Views.unsqueeze(Ops.to(attentionMask, hidden.dtype()), -1); // [batch, t, 1]
+            Tensor summed = Ops.sum(Ops.mul(hidden, m), new int[] {1}, false);     // [batch, hidden]
+            Tensor count = Ops.scalar(ScalarOp.MAXIMUM, Ops.sum(m, new int[] {1}, false), MIN_TOKENS); // [batch, 1]
+            mean = Ops.div(summed, count);
+        }
+        Tensor norm = Ops.sqrt(Ops.sum(Ops.mul(mean, mean), new int[] {1}, true)); // [batch, 1]
+        return Ops.div(mean, Ops.scalar(ScalarOp.MAXIMUM, norm, MIN_NORM));
+    }
+}

@@ -1,0 +1,31 @@
+package ai.attune.plugins.model.bert;
+
+import ai.attune.api.autograd.Ops;
+import ai.attune.api.nn.LayerNorm;
+import ai.attune.api.nn.Linear;
+import ai.attune.api.nn.Module;
+import ai.attune.api.tensor.Backend;
+import ai.attune.api.tensor.DType;
+import ai.attune.api.tensor.Scope;
+import ai.attune.api.tensor.Tensor;
+
+/**
+ * transformers' {@code BertSelfOutput} and {@code BertOutput}, which differ only in the dense
+ * layer's input width: {@code LayerNorm(dropout(dense(h)) + residual)}, the post-LN residual.
+ */
+final class BertOutput extends Module {
+    private final Linear dense;
+    private final LayerNorm layerNorm;
+    private final Dropout dropout;
+
+    BertOutput(BertConfig c, Backend be, DType dtype, Scope scope, int in) {
+        this.dense = register("dense", new Linear(be, dtype, scope, in, c.hiddenSize(), true));
+        this.layerNorm = register("LayerNorm", new LayerNorm(be, dtype, scope, c.hiddenSize(), c.layerNormEps()));
+        this.dropout = new Dropout(c.hiddenDropoutProb());
+    }
+
+    /** h [batch, t, in] and the block's input [batch, t, hidden] to [batch, t, hidden]. */
+    Tensor forward(Tensor h, Tensor residual) {
+        return layerNorm.forward(Ops.add(dropout.apply(dense.forward(h)), residual));
+    }
+}
