@@ -130,6 +130,20 @@ public class LauncherIT {
     }
 
     @Test
+    public void aTokenizerFromAnotherModelIsRefused() throws Exception {
+        Path dir = java.nio.file.Files.createTempDirectory("attune-mismatch");
+        Path stories = Path.of(STORIES);
+        Path llama2 = Path.of("../../shared/tokenizers/llama2").toAbsolutePath().normalize();
+        java.nio.file.Files.createSymbolicLink(dir.resolve("config.json"), stories.resolve("config.json"));
+        java.nio.file.Files.createSymbolicLink(dir.resolve("model.safetensors"), stories.resolve("model.safetensors"));
+        java.nio.file.Files.createSymbolicLink(dir.resolve("tokenizer.json"), llama2.resolve("tokenizer.json"));
+        Result r = attune("generate", "--model", dir.toString(), "--prompt", "x");
+        assertEquals(1, r.code);
+        assertTrue(r.err, r.err.contains("attune: tokenizer.json: has 32000 tokens but config.json's vocab_size is 512: "
+                + "the tokenizer does not belong to this model"));
+    }
+
+    @Test
     public void aMissingModelDirectoryIsOneLine() throws Exception {
         Result r = attune("generate", "--model", "/nonexistent/model", "--prompt", "x");
         assertEquals(1, r.code);

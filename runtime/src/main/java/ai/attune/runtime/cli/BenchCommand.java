@@ -210,7 +210,10 @@ public final class BenchCommand implements Runnable {
     }
 
     private double timeMedian(Runnable body) {
-        for (int i = 0; i < Math.min(3, repeats); i++) {
+        // Warm up for at least a second: the JIT compiles the hot kernels in tiers, and a short
+        // warm-up would time the interpreter's and C1's versions.
+        long warmUntil = System.nanoTime() + 1_000_000_000L;
+        for (int i = 0; i < 3 || System.nanoTime() < warmUntil; i++) {
             body.run();
         }
         double[] times = new double[repeats];

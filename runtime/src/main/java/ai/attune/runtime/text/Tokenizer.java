@@ -40,16 +40,21 @@ public final class Tokenizer implements AutoCloseable {
         this.eosToken = tokenString(config.get("eos_token"));
     }
 
-    /** Loads {@code dir/tokenizer.json} and, if present, {@code dir/tokenizer_config.json}. */
+    /**
+     * Loads {@code dir/tokenizer.json} (or builds it from a byte-level BPE vocabulary and merges)
+     * and, if present, {@code dir/tokenizer_config.json}.
+     */
     public static Tokenizer load(Path dir) throws IOException {
         Path file = dir.resolve("tokenizer.json");
         ObjectMapper json = new ObjectMapper();
-        JsonNode tok;
+        String text;
         try {
-            tok = json.readTree(Files.readString(file));
+            text = Files.readString(file);
         } catch (NoSuchFileException e) {
-            throw new IOException(file + ": not found; the model directory needs a tokenizer.json");
+            text = ByteLevelBpeFiles.tokenizerJson(dir).orElseThrow(() -> new IOException(file
+                    + ": not found; the model directory needs a tokenizer.json (or vocab.json and merges.txt)"));
         }
+        JsonNode tok = json.readTree(text);
         Path cfgFile = dir.resolve("tokenizer_config.json");
         JsonNode cfg = Files.exists(cfgFile) ? json.readTree(Files.readString(cfgFile)) : json.createObjectNode();
         Map<String, Long> special = new HashMap<>();
@@ -70,7 +75,7 @@ public final class Tokenizer implements AutoCloseable {
         options.put("addSpecialTokens", "false");
         options.put("truncation", "false");
         options.put("padding", "false");
-        try (InputStream in = Files.newInputStream(file)) {
+        try (InputStream in = new java.io.ByteArrayInputStream(text.getBytes(java.nio.charset.StandardCharsets.UTF_8))) {
             return new Tokenizer(HuggingFaceTokenizer.newInstance(in, options), special, (int) (maxId + 1), cfg);
         } catch (RuntimeException e) {
             throw new IOException(file + ": cannot be loaded by the tokenizers library: " + e.getMessage(), e);

@@ -28,6 +28,16 @@ class TokenizerTest {
     }
 
     @Test
+    void gpt2FromItsOriginalVocabularyAndMerges() throws Exception {
+        // GPT-2's published ids: "Hello" 15496, " world" 995, "<|endoftext|>" 50256; no BOS is added.
+        try (Tokenizer t = Tokenizer.load(SHARED.resolve("tokenizers/gpt2"))) {
+            assertArrayEquals(new long[] {15496, 995}, t.encode("Hello world"));
+            assertEquals(" Hello world, it's me.", t.decode(t.encode(" Hello world, it's me.")));
+            assertEquals(50257, t.vocabSize());
+        }
+    }
+
+    @Test
     void stories260KDecodesTheKnownStory() throws Exception {
         long[] ids = {403, 407, 261, 378, 432, 383, 286, 261, 376, 298, 315, 421, 395, 317, 426, 338, 401, 396, 267, 337,
                 410, 408, 419, 292, 411, 322, 265, 282, 295, 433, 426, 385, 328, 432, 358, 394, 261, 370, 432, 352, 266, 268, 388, 426,

@@ -36,7 +36,9 @@ public final class OpCatalog {
         List<OpCase> c = new ArrayList<>();
         int[][][] pairs = {
                 s(d(3, 4), d(3, 4)), s(d(3, 4), d(4)), s(d(2, 1, 3), d(1, 5, 1)), s(d(1), d(3)),
-                s(d(), d(2, 3)), s(d(0, 3), d(3)), s(d(7, 1), d(1, 9))};
+                s(d(), d(2, 3)), s(d(0, 3), d(3)), s(d(7, 1), d(1, 9)),
+                // wider than a vector register, so SIMD loops and their tails both run
+                s(d(5, 37), d(5, 37)), s(d(6, 33), d(33))};
         for (BinaryOp op : new BinaryOp[] {BinaryOp.ADD, BinaryOp.SUB, BinaryOp.MUL, BinaryOp.DIV, BinaryOp.MAXIMUM, BinaryOp.MINIMUM, BinaryOp.POW}) {
             OpCase.Domain dom = op == BinaryOp.DIV || op == BinaryOp.POW ? POSITIVE : op == BinaryOp.MAXIMUM || op == BinaryOp.MINIMUM ? AWAY_FROM_ZERO : ANY;
             for (int[][] p : pairs) {
@@ -47,6 +49,7 @@ public final class OpCatalog {
             OpCase.Domain dom = op == ScalarOp.RDIV || op == ScalarOp.POW ? POSITIVE : AWAY_FROM_ZERO;
             double k = op == ScalarOp.POW ? 2.5 : op == ScalarOp.MAXIMUM || op == ScalarOp.MINIMUM ? 0.05 : -1.75;
             c.add(new OpCase(op.name().toLowerCase() + "_scalar", s(d(3, 5)), dom, (be, in) -> Ops.scalar(op, in[0], k)));
+            c.add(new OpCase(op.name().toLowerCase() + "_scalar", s(d(4, 45)), dom, (be, in) -> Ops.scalar(op, in[0], k)));
         }
         for (UnaryOp op : UnaryOp.values()) {
             OpCase.Domain dom = switch (op) {
@@ -54,7 +57,7 @@ public final class OpCatalog {
                 case ABS, RELU -> AWAY_FROM_ZERO;
                 default -> ANY;
             };
-            for (int[] shape : new int[][] {d(4, 5), d(1), d(0, 2), d(2, 3, 3)}) {
+            for (int[] shape : new int[][] {d(4, 5), d(1), d(0, 2), d(2, 3, 3), d(7, 41)}) {
                 c.add(new OpCase(op.name().toLowerCase(), s(shape), dom, (be, in) -> Ops.unary(op, in[0])));
             }
         }
@@ -112,6 +115,15 @@ public final class OpCatalog {
         c.add(new OpCase("to_f32_and_back", s(d(3, 3)), ANY, (be, in) -> Ops.to(Ops.mulScalar(Ops.to(in[0], ai.attune.api.tensor.DType.F64), 2.0), in[0].dtype())));
         attention(c);
         return c;
+    }
+
+    /**
+     * Ops that are piecewise constant, so finite differences say nothing about them (a cast to bf16
+     * rounds): compared with the reference backend, forward and backward, but not gradient-checked.
+     */
+    public static List<OpCase> nonSmoothCases() {
+        return List.of(new OpCase("to_bf16_and_back", s(d(3, 50)), ANY,
+                (be, in) -> Ops.to(Ops.mulScalar(Ops.to(in[0], ai.attune.api.tensor.DType.BF16), 2.0), in[0].dtype())));
     }
 
     private static void attention(List<OpCase> c) {

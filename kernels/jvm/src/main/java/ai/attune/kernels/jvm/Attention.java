@@ -1,15 +1,13 @@
 package ai.attune.kernels.jvm;
 
+import ai.attune.kernels.jvm.parallel.Parallel;
+
 import ai.attune.api.tensor.DType;
 import ai.attune.api.tensor.Shape;
 import ai.attune.api.tensor.Tensor;
 
 import java.util.Arrays;
-import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutorService;
-import java.util.concurrent.RejectedExecutionException;
-import java.util.concurrent.atomic.AtomicInteger;
-import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Supplier;
 
 /**
@@ -147,68 +145,7 @@ final class Attention {
 
         <S> void forEach(int count, long flops, Supplier<S> scratch, Body<S> body) {
             long workers = Math.min(Math.min(parallelism, count), Math.max(1, flops / MIN_PARALLEL_FLOPS));
-            if (executor == null || workers <= 1) {
-                if (count > 0) {
-                    S own = scratch.get();
-                    for (int u = 0; u < count; u++) {
-                        body.run(u, own);
-                    }
-                }
-                return;
-            }
-            AtomicInteger next = new AtomicInteger();
-            CountDownLatch done = new CountDownLatch(count);
-            AtomicReference<Throwable> failure = new AtomicReference<>();
-            Runnable worker = () -> {
-                S own = null;
-                for (int u; (u = next.getAndIncrement()) < count; ) {
-                    try {
-                        if (own == null) {
-                            own = scratch.get();
-                        }
-                        body.run(u, own);
-                    } catch (Throwable e) {
-                        failure.compareAndSet(null, e);
-                    } finally {
-                        done.countDown();
-                    }
-                }
-            };
-            for (long w = 1; w < workers; w++) {
-                try {
-                    executor.execute(worker);
-                } catch (RejectedExecutionException e) {
-                    break; // a pool that is shutting down: the caller claims the remaining units itself
-                }
-            }
-            worker.run();
-            awaitUninterruptibly(done);
-            Throwable e = failure.get();
-            if (e instanceof RuntimeException re) {
-                throw re;
-            }
-            if (e instanceof Error err) {
-                throw err;
-            }
-            if (e != null) {
-                throw new IllegalStateException(e);
-            }
-        }
-
-        /** Units still running write into the caller's outputs, so returning early on interrupt is not an option. */
-        private static void awaitUninterruptibly(CountDownLatch latch) {
-            boolean interrupted = false;
-            while (true) {
-                try {
-                    latch.await();
-                    break;
-                } catch (InterruptedException e) {
-                    interrupted = true;
-                }
-            }
-            if (interrupted) {
-                Thread.currentThread().interrupt();
-            }
+            Parallel.forEach(executor, (int) workers, count, scratch, s -> { }, body::run);
         }
     }
 

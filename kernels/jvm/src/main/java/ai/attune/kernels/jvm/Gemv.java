@@ -1,16 +1,14 @@
 package ai.attune.kernels.jvm;
 
+import ai.attune.kernels.jvm.parallel.Parallel;
+
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
 import java.lang.foreign.MemorySegment;
 import java.nio.ByteOrder;
-import java.util.ArrayList;
-import java.util.List;
-import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Future;
 
 /**
  * f32 matrix products with very few rows of A (decoding one token at a time). A packed GEMM would
@@ -37,26 +35,12 @@ final class Gemv {
             range(transB, m, 0, n, k, a, aOff, lda, b, bOff, ldb, c, cOff, ldc);
             return;
         }
-        List<Future<?>> futures = new ArrayList<>();
         int chunk = (n + parts - 1) / parts;
         // Column ranges are multiples of the vector length so the [k, n] layout's vector loads stay whole.
-        chunk = (chunk + S.length() - 1) / S.length() * S.length();
-        for (int start = chunk; start < n; start += chunk) {
-            int s0 = start;
-            int e0 = Math.min(n, start + chunk);
-            futures.add(pool.submit(() -> range(transB, m, s0, e0, k, a, aOff, lda, b, bOff, ldb, c, cOff, ldc)));
-        }
-        range(transB, m, 0, Math.min(n, chunk), k, a, aOff, lda, b, bOff, ldb, c, cOff, ldc);
-        for (Future<?> f : futures) {
-            try {
-                f.get();
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                throw new IllegalStateException("interrupted during matmul", e);
-            } catch (ExecutionException e) {
-                throw new IllegalStateException("matmul task failed: " + e.getCause(), e.getCause());
-            }
-        }
+        int width = (chunk + S.length() - 1) / S.length() * S.length();
+        int units = (n + width - 1) / width;
+        Parallel.forEach(pool, parts, units, () -> null, x -> { }, (u, x) ->
+                range(transB, m, u * width, Math.min(n, (u + 1) * width), k, a, aOff, lda, b, bOff, ldb, c, cOff, ldc));
     }
 
     private static void range(boolean transB, int m, int j0, int j1, int k, MemorySegment a, long aOff, int lda,

@@ -66,6 +66,9 @@ public final class JvmBackend implements Backend {
     @Override
     public void copy(Tensor src, Tensor dst) {
         Elementwise.checkOut(dst, src.shape(), "copy");
+        if (!scalar && FastElementwise.copy(src, dst)) {
+            return;
+        }
         Elementwise.copy(src, dst);
     }
 
@@ -90,16 +93,25 @@ public final class JvmBackend implements Backend {
 
     @Override
     public void binary(BinaryOp op, Tensor a, Tensor b, Tensor out) {
+        if (!scalar && FastElementwise.binary(op, a, b, out)) {
+            return;
+        }
         Elementwise.binary(op, a, b, out);
     }
 
     @Override
     public void scalar(ScalarOp op, Tensor a, double s, Tensor out) {
+        if (!scalar && FastElementwise.scalar(op, a, s, out)) {
+            return;
+        }
         Elementwise.scalar(op, a, s, out);
     }
 
     @Override
     public void unary(UnaryOp op, Tensor a, Tensor out) {
+        if (!scalar && FastElementwise.unary(op, a, out)) {
+            return;
+        }
         Elementwise.unary(op, a, out);
     }
 

@@ -1,14 +1,12 @@
 package ai.attune.kernels.jvm.gemm;
 
+import ai.attune.kernels.jvm.parallel.Parallel;
+
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.util.Objects;
 import java.util.concurrent.ConcurrentLinkedQueue;
-import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutorService;
-import java.util.concurrent.RejectedExecutionException;
-import java.util.concurrent.atomic.AtomicInteger;
-import java.util.concurrent.atomic.AtomicReference;
 
 import static ai.attune.kernels.jvm.gemm.MicroKernel.MR;
 import static ai.attune.kernels.jvm.gemm.MicroKernel.NR;
@@ -209,82 +207,7 @@ public final class Gemm {
 
     /** Runs tasks 0..count-1 on up to {@code workers} threads, this one included, and waits for all. */
     private void forEachTask(int count, int workers, Task body) {
-        if (workers <= 1) {
-            Workspace ws = borrow();
-            try {
-                for (int t = 0; t < count; t++) {
-                    body.run(t, ws);
-                }
-            } finally {
-                workspaces.add(ws);
-            }
-            return;
-        }
-        AtomicInteger next = new AtomicInteger();
-        CountDownLatch done = new CountDownLatch(count);
-        AtomicReference<Throwable> failure = new AtomicReference<>();
-        Runnable worker = () -> {
-            Workspace ws = null;
-            try {
-                ws = borrow();
-            } catch (Throwable e) {
-                failure.compareAndSet(null, e);
-            }
-            try {
-                // After a failure the remaining tasks are claimed but skipped: the latch must still
-                // reach zero, or the caller would wait forever.
-                for (int t; (t = next.getAndIncrement()) < count; ) {
-                    try {
-                        if (ws != null && failure.get() == null) {
-                            body.run(t, ws);
-                        }
-                    } catch (Throwable e) {
-                        failure.compareAndSet(null, e);
-                    } finally {
-                        done.countDown();
-                    }
-                }
-            } finally {
-                if (ws != null) {
-                    workspaces.add(ws);
-                }
-            }
-        };
-        for (int w = 1; w < workers; w++) {
-            try {
-                executor.execute(worker);
-            } catch (RejectedExecutionException e) {
-                break; // a shut-down pool: the calling thread claims the remaining tasks itself
-            }
-        }
-        worker.run();
-        awaitUninterruptibly(done);
-        Throwable e = failure.get();
-        if (e instanceof RuntimeException re) {
-            throw re;
-        }
-        if (e instanceof Error err) {
-            throw err;
-        }
-        if (e != null) {
-            throw new IllegalStateException(e);
-        }
-    }
-
-    /** Tasks still running write into the caller's C, so returning early on interrupt is not an option. */
-    private static void awaitUninterruptibly(CountDownLatch latch) {
-        boolean interrupted = false;
-        while (true) {
-            try {
-                latch.await();
-                break;
-            } catch (InterruptedException e) {
-                interrupted = true;
-            }
-        }
-        if (interrupted) {
-            Thread.currentThread().interrupt();
-        }
+        Parallel.forEach(executor, workers, count, this::borrow, workspaces::add, body::run);
     }
 
     private Workspace borrow() {

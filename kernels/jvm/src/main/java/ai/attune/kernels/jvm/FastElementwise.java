@@ -1,0 +1,172 @@
+package ai.attune.kernels.jvm;
+
+import ai.attune.api.tensor.BinaryOp;
+import ai.attune.api.tensor.DType;
+import ai.attune.api.tensor.ScalarOp;
+import ai.attune.api.tensor.Tensor;
+import ai.attune.api.tensor.UnaryOp;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorSpecies;
+
+import java.lang.foreign.MemorySegment;
+import java.nio.ByteOrder;
+import java.util.Arrays;
+
+/**
+ * Vector API paths for the elementwise cases that dominate a training step: contiguous f32
+ * tensors of one shape (or a row vector broadcast over rows, as a bias), and casts between f32
+ * and bf16. Each method returns false for any other case, which then takes the scalar path of
+ * {@link Elementwise}, the reference these are tested against.
+ */
+final class FastElementwise {
+    private static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
+    private static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
+
+    private FastElementwise() {}
+
+    private static boolean flatF32(Tensor t) {
+        return t.dtype() == DType.F32 && t.isContiguous();
+    }
+
+    static boolean binary(BinaryOp op, Tensor a, Tensor b, Tensor out) {
+        if (!(op == BinaryOp.ADD || op == BinaryOp.SUB || op == BinaryOp.MUL || op == BinaryOp.DIV)
+                || !flatF32(a) || !flatF32(b) || !flatF32(out) || !Arrays.equals(a.shape(), out.shape())) {
+            return false;
+        }
+        long n = out.numel();
+        MemorySegment sa = Elementwise.seg(a), sb = Elementwise.seg(b), so = Elementwise.seg(out);
+        long ao = a.offset() * 4, bo = b.offset() * 4, oo = out.offset() * 4;
+        if (Arrays.equals(b.shape(), out.shape())) {
+            lanes(op, sa, ao, sb, bo, so, oo, n);
+            return true;
+        }
+        int[] bs = b.shape();
+        int[] os = out.shape();
+        int row = os.length == 0 ? 1 : os[os.length - 1];
+        boolean rowVector = bs.length >= 1 && bs[bs.length - 1] == row && b.numel() == row && row > 0;
+        if (!rowVector) {
+            return false;
+        }
+        // b is one row broadcast over out's rows: a bias, a norm weight.
+        for (long r = 0; r < n / row; r++) {
+            lanes(op, sa, ao + r * row * 4, sb, bo, so, oo + r * row * 4, row);
+        }
+        return true;
+    }
+
+    private static void lanes(BinaryOp op, MemorySegment sa, long ao, MemorySegment sb, long bo, MemorySegment so, long oo, long n) {
+        long i = 0;
+        long bound = n - n % F.length();
+        for (; i < bound; i += F.length()) {
+            FloatVector x = FloatVector.fromMemorySegment(F, sa, ao + i * 4, LE);
+            FloatVector y = FloatVector.fromMemorySegment(F, sb, bo + i * 4, LE);
+            FloatVector r = switch (op) {
+                case ADD -> x.add(y);
+                case SUB -> x.sub(y);
+                case MUL -> x.mul(y);
+                default -> x.div(y);
+            };
+            r.intoMemorySegment(so, oo + i * 4, LE);
+        }
+        for (; i < n; i++) {
+            float x = sa.get(Elements.F32, ao + i * 4);
+            float y = sb.get(Elements.F32, bo + i * 4);
+            so.set(Elements.F32, oo + i * 4, (float) Elementwise.apply(op, x, y));
+        }
+    }
+
+    static boolean scalar(ScalarOp op, Tensor a, double s, Tensor out) {
+        if (!(op == ScalarOp.ADD || op == ScalarOp.MUL || op == ScalarOp.RSUB) || !flatF32(a) || !flatF32(out)) {
+            return false;
+        }
+        long n = out.numel();
+        MemorySegment sa = Elementwise.seg(a), so = Elementwise.seg(out);
+        long ao = a.offset() * 4, oo = out.offset() * 4;
+        float k = (float) s;
+        if ((double) k != s) {
+            return false; // a scalar that is no exact float would round differently from the double path
+        }
+        long i = 0;
+        long bound = n - n % F.length();
+        for (; i < bound; i += F.length()) {
+            FloatVector x = FloatVector.fromMemorySegment(F, sa, ao + i * 4, LE);
+            FloatVector r = switch (op) {
+                case ADD -> x.add(k);
+                case MUL -> x.mul(k);
+                default -> x.neg().add(k);
+            };
+            r.intoMemorySegment(so, oo + i * 4, LE);
+        }
+        for (; i < n; i++) {
+            float x = sa.get(Elements.F32, ao + i * 4);
+            so.set(Elements.F32, oo + i * 4, switch (op) {
+                case ADD -> x + k;
+                case MUL -> x * k;
+                default -> k - x;
+            });
+        }
+        return true;
+    }
+
+    static boolean unary(UnaryOp op, Tensor a, Tensor out) {
+        if (!flatF32(a) || !flatF32(out)) {
+            return false;
+        }
+        VectorOperators.Unary vop = switch (op) {
+            case NEG -> VectorOperators.NEG;
+            case ABS -> VectorOperators.ABS;
+            case EXP -> VectorOperators.EXP;
+            case TANH -> VectorOperators.TANH;
+            default -> null;
+        };
+        boolean composite = op == UnaryOp.SILU || op == UnaryOp.SIGMOID || op == UnaryOp.SQUARE || op == UnaryOp.RELU;
+        if (vop == null && !composite) {
+            return false;
+        }
+        long n = out.numel();
+        MemorySegment sa = Elementwise.seg(a), so = Elementwise.seg(out);
+        long ao = a.offset() * 4, oo = out.offset() * 4;
+        long i = 0;
+        long bound = n - n % F.length();
+        for (; i < bound; i += F.length()) {
+            FloatVector x = FloatVector.fromMemorySegment(F, sa, ao + i * 4, LE);
+            FloatVector r = switch (op) {
+                case SILU -> x.div(x.neg().lanewise(VectorOperators.EXP).add(1f));
+                case SIGMOID -> FloatVector.broadcast(F, 1f).div(x.neg().lanewise(VectorOperators.EXP).add(1f));
+                case SQUARE -> x.mul(x);
+                case RELU -> x.max(0f);
+                default -> x.lanewise(vop);
+            };
+            r.intoMemorySegment(so, oo + i * 4, LE);
+        }
+        for (; i < n; i++) {
+            so.set(Elements.F32, oo + i * 4, (float) Activations.forward(op, sa.get(Elements.F32, ao + i * 4)));
+        }
+        return true;
+    }
+
+    /** Contiguous f32 to bf16 (round to nearest even) and bf16 to f32, without the per-element dtype dispatch. */
+    static boolean copy(Tensor src, Tensor dst) {
+        if (!src.isContiguous() || !dst.isContiguous() || !Arrays.equals(src.shape(), dst.shape())) {
+            return false;
+        }
+        long n = src.numel();
+        MemorySegment s = Elementwise.seg(src), d = Elementwise.seg(dst);
+        if (src.dtype() == DType.F32 && dst.dtype() == DType.BF16) {
+            long so = src.offset() * 4, doff = dst.offset() * 2;
+            for (long i = 0; i < n; i++) {
+                d.set(Elements.I16, doff + i * 2, Elements.floatToBf16(s.get(Elements.F32, so + i * 4)));
+            }
+            return true;
+        }
+        if (src.dtype() == DType.BF16 && dst.dtype() == DType.F32) {
+            long so = src.offset() * 2, doff = dst.offset() * 4;
+            for (long i = 0; i < n; i++) {
+                d.set(Elements.F32, doff + i * 4, Elements.bf16ToFloat(s.get(Elements.I16, so + i * 2)));
+            }
+            return true;
+        }
+        return false;
+    }
+}
