@@ -55,6 +55,22 @@ final class Attention {
         forward(q, k, v, keyMask, causal, scale, out, lse, BLOCK_ROWS, BLOCK_COLS, executor, parallelism);
     }
 
+    /**
+     * The scalar reference path ({@code -Dattune.jvm.scalar=true}): the plain double loops of
+     * {@link AttentionF64} for every dtype, which the Vector API kernel is tested against.
+     */
+    static void forwardReference(Tensor q, Tensor k, Tensor v, Tensor keyMask, boolean causal, double scale, Tensor out, Tensor lse) {
+        Call c = Call.of(q, k, v, keyMask, causal, scale, out, lse, null, null, null, null, BLOCK_ROWS, BLOCK_COLS);
+        runForward(c, new AttentionF64(c), new Pool(null, 1));
+    }
+
+    /** The scalar reference of {@link #backward}. */
+    static void backwardReference(Tensor q, Tensor k, Tensor v, Tensor keyMask, boolean causal, double scale, Tensor out, Tensor lse,
+                                  Tensor gradOut, Tensor gradQ, Tensor gradK, Tensor gradV) {
+        Call c = Call.of(q, k, v, keyMask, causal, scale, out, lse, gradOut, gradQ, gradK, gradV, BLOCK_ROWS, BLOCK_COLS);
+        runBackward(c, new AttentionF64(c), new Pool(null, 1));
+    }
+
     /** {@link #forward} with explicit tile sizes, so tests can cross tile edges on small inputs. */
     static void forward(Tensor q, Tensor k, Tensor v, Tensor keyMask, boolean causal, double scale, Tensor out, Tensor lse,
                         int br, int bc, ExecutorService executor, int parallelism) {

@@ -208,6 +208,10 @@ public final class JvmBackend implements Backend {
 
     @Override
     public void attention(Tensor q, Tensor k, Tensor v, Tensor keyMask, boolean causal, double scale, Tensor out, Tensor lse) {
+        if (scalar) {
+            Attention.forwardReference(q, k, v, keyMask, causal, scale, out, lse);
+            return;
+        }
         gemm();
         Attention.forward(q, k, v, keyMask, causal, scale, out, lse, pool, threads());
     }
@@ -215,6 +219,10 @@ public final class JvmBackend implements Backend {
     @Override
     public void attentionBackward(Tensor q, Tensor k, Tensor v, Tensor keyMask, boolean causal, double scale, Tensor out, Tensor lse,
                                   Tensor gradOut, Tensor gradQ, Tensor gradK, Tensor gradV) {
+        if (scalar) {
+            Attention.backwardReference(q, k, v, keyMask, causal, scale, out, lse, gradOut, gradQ, gradK, gradV);
+            return;
+        }
         gemm();
         Attention.backward(q, k, v, keyMask, causal, scale, out, lse, gradOut, gradQ, gradK, gradV, pool, threads());
     }
