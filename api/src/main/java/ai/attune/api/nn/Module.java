@@ -14,6 +14,7 @@ import java.util.function.BiConsumer;
 public abstract class Module {
     private final Map<String, Module> children = new LinkedHashMap<>();
     private final Map<String, Parameter> parameters = new LinkedHashMap<>();
+    private boolean training;
 
     /** Registers a child module under an attribute name; returns it for field initialisers. */
     protected <M extends Module> M register(String name, M child) {
@@ -31,6 +32,16 @@ public abstract class Module {
     public <M extends Module> M addChild(String name, M child) {
         children.putIfAbsent(name, child);
         return child;
+    }
+
+    /** Training mode ({@code module.train()}): dropout is active. Off by default, as after loading. */
+    public boolean isTraining() {
+        return training;
+    }
+
+    /** Sets training mode on this module and every descendant ({@code train()} / {@code eval()}). */
+    public void setTraining(boolean training) {
+        walk("", (p, m) -> m.training = training);
     }
 
     /** Replaces a child, e.g. a Linear with a LoRA-wrapped Linear. */

@@ -3,18 +3,34 @@ package ai.attune.api.spi;
 import ai.attune.api.nn.Module;
 import ai.attune.api.nn.Parameter;
 
+import java.io.IOException;
+import java.nio.file.Path;
 import java.util.List;
 
 /**
  * A fine-tuning method (full, LoRA, QLoRA, adapters, prefix or prompt tuning), registered with
  * {@code attune.method=<name>}; names and config keys are PEFT's ({@code lora}, {@code r},
  * {@code lora_alpha}, {@code target_modules}, ...).
+ *
+ * @param <C> the config record, bound from the recipe's block of the method's name
  */
 public interface Method<C> {
     String PROPERTY = "attune.method";
 
     Class<C> configType();
 
-    /** Prepares the model in place (wrapping or freezing modules) and returns the parameters to train. */
-    List<Parameter> apply(Module model, C config);
+    /** The config with the method's defaults. */
+    C defaultConfig();
+
+    /**
+     * Prepares the model in place (wrapping modules, freezing the base) and returns the parameters
+     * to train, in a stable order. Everything else must end up with {@code trainable = false}.
+     */
+    List<Parameter> apply(Module model, C config, MethodContext context) throws IOException;
+
+    /**
+     * Writes the trained result to {@code out}, which does not exist yet: a PEFT adapter directory,
+     * or a full Hugging Face model directory.
+     */
+    void save(Module model, C config, MethodContext context, Path out) throws IOException;
 }

@@ -1,0 +1,103 @@
+package ai.attune.api.model;
+
+import ai.attune.api.io.SafetensorsWriter;
+import ai.attune.api.nn.Module;
+import ai.attune.api.nn.Parameter;
+import ai.attune.api.tensor.Tensor;
+
+import java.io.IOException;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.nio.file.FileAlreadyExistsException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Map;
+import java.util.UUID;
+import java.util.stream.Stream;
+
+/**
+ * Writes a Hugging Face model directory: every parameter under its dotted name in
+ * {@code model.safetensors}, plus the base directory's config, tokenizer and generation files.
+ * The directory is built under a temporary name beside {@code out} and renamed into place, so a
+ * half-written model never exists under its final name.
+ */
+public final class ModelDirectoryWriter {
+    /** Files of a model directory that travel with its weights. */
+    public static final List<String> COMPANION_FILES = List.of("config.json", "generation_config.json", "tokenizer.json",
+            "tokenizer_config.json", "special_tokens_map.json", "vocab.json", "merges.txt", "tokenizer.model",
+            "modules.json", "sentence_bert_config.json");
+
+    private ModelDirectoryWriter() {}
+
+    /** Writes {@code model}'s parameters and {@code baseDir}'s companion files to {@code out}. */
+    public static void write(Module model, Path baseDir, Path out) throws IOException {
+        write(model.namedParameters(), baseDir, out);
+    }
+
+    public static void write(Map<String, Parameter> params, Path baseDir, Path out) throws IOException {
+        if (Files.exists(out)) {
+            throw new FileAlreadyExistsException(out + ": already exists; choose a new output directory");
+        }
+        Path parent = out.toAbsolutePath().getParent();
+        Files.createDirectories(parent);
+        Path tmp = parent.resolve("." + out.getFileName() + ".tmp-" + UUID.randomUUID().toString().substring(0, 8));
+        Files.createDirectory(tmp);
+        try (Arena arena = Arena.ofConfined()) {
+            SafetensorsWriter w = new SafetensorsWriter();
+            for (Map.Entry<String, Parameter> e : params.entrySet()) {
+                w.add(e.getKey(), e.getValue().value().dtype(), longs(e.getValue().value().shape()), bytes(e.getValue().value(), arena));
+            }
+            w.write(tmp.resolve("model.safetensors"));
+            copyCompanions(baseDir, tmp);
+            Files.move(tmp, out, StandardCopyOption.ATOMIC_MOVE);
+        } catch (IOException | RuntimeException e) {
+            deleteTree(tmp);
+            throw e;
+        }
+    }
+
+    /** Copies the companion files {@code baseDir} has into {@code dir}. */
+    public static void copyCompanions(Path baseDir, Path dir) throws IOException {
+        for (String f : COMPANION_FILES) {
+            Path src = baseDir.resolve(f);
+            if (Files.isRegularFile(src)) {
+                Files.copy(src, dir.resolve(f), StandardCopyOption.REPLACE_EXISTING);
+            }
+        }
+    }
+
+    /** A tensor's raw little-endian bytes, contiguous, in an arena the caller owns. */
+    public static MemorySegment bytes(Tensor t, Arena arena) {
+        Tensor c = t;
+        if (!t.isContiguous()) {
+            c = t.backend().zeros(t.dtype(), t.shape(), ai.attune.api.tensor.Scope.current());
+            t.backend().copy(t, c);
+        }
+        MemorySegment seg = arena.allocate(Math.max(1, c.numel() * c.dtype().byteSize()), 8).asSlice(0, c.numel() * c.dtype().byteSize());
+        c.backend().copyToBytes(c, seg);
+        return seg;
+    }
+
+    public static long[] longs(int[] shape) {
+        long[] out = new long[shape.length];
+        for (int i = 0; i < shape.length; i++) {
+            out[i] = shape[i];
+        }
+        return out;
+    }
+
+    /** Removes a directory tree, best effort (cleanup after a failed write). */
+    public static void deleteTree(Path root) {
+        if (!Files.exists(root)) {
+            return;
+        }
+        try (Stream<Path> walk = Files.walk(root)) {
+            walk.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+        } catch (IOException ignored) {
+            // the temporary directory is named as such; leaving it is harmless
+        }
+    }
+}
