@@ -7,7 +7,7 @@ import ai.attune.api.tensor.Scope;
 import ai.attune.api.tensor.Tensor;
 
 /** {@code torch.nn.Linear}: {@code y = x @ weight^T + bias}, weight [out, in], bias [out] (optional). */
-public class Linear extends Module {
+public class Linear extends LinearLayer {
     private final Parameter weight;
     private final Parameter bias;
 
@@ -22,25 +22,25 @@ public class Linear extends Module {
         this.bias = bias == null ? null : register("bias", bias);
     }
 
+    @Override
     public Parameter weight() {
         return weight;
     }
 
     /** The bias, or null. */
+    @Override
     public Parameter bias() {
         return bias;
     }
 
-    public int inFeatures() {
-        return weight.value().size(1);
-    }
-
-    public int outFeatures() {
-        return weight.value().size(0);
+    @Override
+    public boolean fanInFanOut() {
+        return false;
     }
 
     /** x [..., in] to [..., out]. */
-    public Tensor forward(Tensor x) {
+    @Override
+    protected Tensor base(Tensor x) {
         return F.linear(x, weight.value(), bias == null ? null : bias.value());
     }
 }

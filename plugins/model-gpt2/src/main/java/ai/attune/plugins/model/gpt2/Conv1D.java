@@ -2,7 +2,7 @@ package ai.attune.plugins.model.gpt2;
 
 import ai.attune.api.autograd.Ops;
 import ai.attune.api.autograd.Views;
-import ai.attune.api.nn.Module;
+import ai.attune.api.nn.LinearLayer;
 import ai.attune.api.nn.Parameter;
 import ai.attune.api.tensor.Backend;
 import ai.attune.api.tensor.DType;
@@ -14,7 +14,7 @@ import ai.attune.api.tensor.Tensor;
  * stored transposed, [in, out], as the original TensorFlow GPT-2 kept it; {@code y = x @ W + b}.
  * PEFT adapts it with {@code fan_in_fan_out=True} for that reason.
  */
-public class Conv1D extends Module {
+public class Conv1D extends LinearLayer {
     private final Parameter weight;
     private final Parameter bias;
 
@@ -24,25 +24,25 @@ public class Conv1D extends Module {
     }
 
     /** [in, out]. */
+    @Override
     public Parameter weight() {
         return weight;
     }
 
     /** [out]. */
+    @Override
     public Parameter bias() {
         return bias;
     }
 
-    public int inFeatures() {
-        return weight.value().size(0);
-    }
-
-    public int outFeatures() {
-        return weight.value().size(1);
+    @Override
+    public boolean fanInFanOut() {
+        return true;
     }
 
     /** x [..., in] to [..., out], as one GEMM over all leading dims. */
-    public Tensor forward(Tensor x) {
+    @Override
+    protected Tensor base(Tensor x) {
         int[] xs = x.shape();
         Tensor x2 = Views.reshape(x, -1, inFeatures()); // [rows, in]
         Tensor y = Ops.add(Ops.matmul(x2, weight.value()), bias.value()); // [rows, out]
