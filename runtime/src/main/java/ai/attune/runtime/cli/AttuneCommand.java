@@ -13,7 +13,8 @@ import java.util.Properties;
         mixinStandardHelpOptions = true,
         versionProvider = AttuneCommand.Version.class,
         description = "Fine-tunes language models on the JVM with hot-swappable plugin techniques.",
-        subcommands = {PluginsCommand.class, GenerateCommand.class, ScoreCommand.class, EmbedCommand.class, BenchCommand.class, HelpCommand.class})
+        subcommands = {PluginsCommand.class, TrainCommand.class, ExportCommand.class, GenerateCommand.class, ScoreCommand.class, EmbedCommand.class,
+                DataCommand.class, BenchCommand.class, HelpCommand.class})
 public final class AttuneCommand implements Runnable {
     @picocli.CommandLine.Spec
     picocli.CommandLine.Model.CommandSpec spec;

@@ -1,0 +1,73 @@
+package ai.attune.runtime.data;
+
+import ai.attune.runtime.text.ChatTemplate;
+import ai.attune.runtime.text.Tokenizer;
+
+import java.util.Arrays;
+import java.util.List;
+
+/**
+ * Tokenizes a conversation with the model's chat template and puts labels on the assistant turns
+ * only. A turn's tokens are found by rendering the conversation up to it with the generation prompt
+ * (where the assistant starts) and up to its end (where it stops), and tokenizing those prefixes:
+ * it works for any template, with no per-template markers. The span keeps the template's
+ * end-of-turn token (EOS, so the model learns to stop) and drops what the template writes after
+ * it, such as ChatML's newline.
+ */
+final class ChatLabels {
+    private ChatLabels() {}
+
+    static Example tokenize(Sample.Chat chat, Encoder encoder) throws DataException {
+        List<ChatTemplate.Message> messages = chat.messages();
+        Tokenizer tok = encoder.tokenizer();
+        // The template writes the special tokens itself (bos_token etc.), so nothing is added here.
+        long[] ids = tok.encodeRaw(render(chat, encoder, messages, false));
+        long[] labels = new long[ids.length];
+        Arrays.fill(labels, Example.IGNORE);
+        boolean anyAssistant = false;
+        for (int i = 0; i < messages.size(); i++) {
+            if (!messages.get(i).role().equals("assistant")) {
+                continue;
+            }
+            anyAssistant = true;
+            long[] before = tok.encodeRaw(render(chat, encoder, messages.subList(0, i), true));
+            long[] through = tok.encodeRaw(render(chat, encoder, messages.subList(0, i + 1), false));
+            if (!isPrefix(before, through) || !isPrefix(through, ids)) {
+                throw chat.row().error("messages[" + i + "]: the chat template does not render this turn as a continuation of the"
+                        + " conversation before it (or its tokens merge across the turn boundary), so its tokens cannot be told apart");
+            }
+            int end = endOfTurn(ids, before.length, through.length, encoder.eosId());
+            System.arraycopy(ids, before.length, labels, before.length, end - before.length);
+        }
+        if (!anyAssistant) {
+            throw chat.row().error("no \"assistant\" message: a chat row trains on assistant turns, and this one has none");
+        }
+        return new Example(ids, labels);
+    }
+
+    private static String render(Sample.Chat chat, Encoder encoder, List<ChatTemplate.Message> messages, boolean generationPrompt)
+            throws DataException {
+        Tokenizer tok = encoder.tokenizer();
+        try {
+            return encoder.chatTemplate().render(messages, generationPrompt, tok.bosToken(), tok.eosToken());
+        } catch (RuntimeException e) {
+            // The template's own raise_exception (e.g. roles must alternate) is the most useful message.
+            String m = e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage().lines().findFirst().orElse("");
+            throw chat.row().error(m.startsWith("chat_template") ? m : "chat_template: " + m);
+        }
+    }
+
+    /** End (exclusive) of the labelled part of [start, stop): through the last EOS in it, else all of it. */
+    static int endOfTurn(long[] ids, int start, int stop, long eosId) {
+        for (int t = stop - 1; t >= start; t--) {
+            if (ids[t] == eosId) {
+                return t + 1;
+            }
+        }
+        return stop;
+    }
+
+    private static boolean isPrefix(long[] prefix, long[] of) {
+        return prefix.length <= of.length && Arrays.equals(prefix, 0, prefix.length, of, 0, prefix.length);
+    }
+}

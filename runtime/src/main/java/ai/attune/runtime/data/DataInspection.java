@@ -1,0 +1,109 @@
+package ai.attune.runtime.data;
+
+import ai.attune.runtime.text.Tokenizer;
+import com.fasterxml.jackson.databind.ObjectMapper;
+
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+
+/**
+ * What {@code attune data inspect} reports about a data file: rows, empty rows, exact and near
+ * duplicates, and, given a tokenizer, token lengths and how many rows a length limit would cut;
+ * for classification, the class balance. Rows are checked exactly as training reads them, so a
+ * file that inspects cleanly also loads.
+ */
+public record DataInspection(String file, String format, int rows, int empty, Duplicates.Counts duplicates,
+                             Map<String, Integer> classes, LengthHistogram lengths, Integer limit) {
+    /** A class this many times larger than the smallest is worth a warning (a common rule of thumb; 1:1.5 still trains fine). */
+    public static final double IMBALANCE_WARNING = 1.5;
+
+    /**
+     * @param tokenizer null to skip token lengths
+     * @param vocabSize the model's vocabulary size, to check pre-tokenized ids (with a tokenizer)
+     * @param limit     the length limit to count truncations against, or null
+     */
+    public static DataInspection of(Path file, String format, Tokenizer tokenizer, int vocabSize, Integer limit,
+                                    String textColumn, String labelColumn) throws IOException {
+        String name = DataException.name(file);
+        if (format.equals(DataSpec.CLASSIFICATION)) {
+            ClassificationData data = ClassificationData.load(file, textColumn, labelColumn);
+            List<String> texts = data.rows().stream().map(ClassificationData.LabeledText::text).toList();
+            int empty = (int) texts.stream().filter(t -> t.isBlank()).count();
+            int[] lengths = null;
+            if (tokenizer != null) {
+                lengths = texts.stream().mapToInt(t -> tokenizer.encode(t).length).toArray();
+            }
+            return new DataInspection(name, format, texts.size(), empty, Duplicates.count(Duplicates.find(texts)), data.counts(),
+                    lengths == null ? null : new LengthHistogram(lengths), limit);
+        }
+        if (!DataSpec.CAUSAL_FORMATS.contains(format)) {
+            throw new IllegalArgumentException("unknown format " + format + "; use one of " + String.join(", ", DataSpec.CAUSAL_FORMATS)
+                    + " or " + DataSpec.CLASSIFICATION);
+        }
+        Encoder encoder = tokenizer == null ? null : Encoder.of(format, tokenizer, vocabSize);
+        List<Row> rows = new RowReader().read(file);
+        ObjectMapper json = new ObjectMapper();
+        List<String> texts = new ArrayList<>();
+        List<Integer> lengths = new ArrayList<>();
+        int empty = 0;
+        for (Row row : rows) {
+            Sample s = Sample.parse(format, row, json);
+            if (Duplicates.normalize(s.text()).isEmpty()) {
+                empty++; // training skips these, so they are neither compared nor measured
+                continue;
+            }
+            texts.add(s.text());
+            if (encoder != null) {
+                lengths.add(s.tokenize(encoder).length());
+            }
+        }
+        return new DataInspection(name, format, rows.size(), empty, Duplicates.count(Duplicates.find(texts)), null,
+                encoder == null ? null : new LengthHistogram(lengths.stream().mapToInt(Integer::intValue).toArray()), limit);
+    }
+
+    /** The report as printed, one line each. */
+    public List<String> lines() {
+        List<String> out = new ArrayList<>();
+        out.add(file + ": " + Duplicates.plural(rows, "row") + " (format " + format + ")");
+        out.add("empty rows: " + empty);
+        out.add("exact duplicates: " + duplicates.exact());
+        out.add("near duplicates: " + duplicates.near() + " (MinHash Jaccard >= " + Duplicates.THRESHOLD + ")");
+        if (classes != null) {
+            out.add("classes: " + classes.size());
+            int width = classes.keySet().stream().mapToInt(String::length).max().orElse(0);
+            for (var e : classes.entrySet()) {
+                out.add(String.format(Locale.ROOT, "  %-" + width + "s %6d  %5.1f%%", e.getKey(), e.getValue(), 100.0 * e.getValue() / rows));
+            }
+            imbalanceWarning().ifPresent(out::add);
+        }
+        if (lengths != null) {
+            out.addAll(lengths.lines());
+            if (limit != null) {
+                int cut = lengths.longerThan(limit);
+                int measured = lengths.lengths().length;
+                out.add(String.format(Locale.ROOT, "longer than %d tokens (truncated or rejected by training): %d of %d rows (%.1f%%)",
+                        limit, cut, measured, measured == 0 ? 0.0 : 100.0 * cut / measured));
+            }
+        }
+        return out;
+    }
+
+    private java.util.Optional<String> imbalanceWarning() {
+        if (classes.size() < 2) {
+            return java.util.Optional.of("warning: only one class (" + classes.keySet().iterator().next() + "); a classifier needs at least two");
+        }
+        var largest = classes.entrySet().iterator().next();
+        var smallest = classes.entrySet().stream().reduce((a, b) -> b).orElseThrow();
+        double ratio = (double) largest.getValue() / smallest.getValue();
+        if (ratio <= IMBALANCE_WARNING) {
+            return java.util.Optional.empty();
+        }
+        return java.util.Optional.of(String.format(Locale.ROOT,
+                "warning: the largest class (%s, %d rows) is %.2fx the smallest (%s, %d rows); consider data.balance: oversample or undersample",
+                largest.getKey(), largest.getValue(), ratio, smallest.getKey(), smallest.getValue()));
+    }
+}

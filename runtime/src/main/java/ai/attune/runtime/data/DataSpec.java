@@ -1,0 +1,39 @@
+package ai.attune.runtime.data;
+
+import java.util.List;
+
+/**
+ * The recipe's {@code data} block.
+ *
+ * @param format    tokens | text | prompt_completion | alpaca | chat (causal LM, {@link TrainingData}),
+ *                  or classification ({@link ClassificationData})
+ * @param maxSeqLen longest sequence in tokens; 0 means the model's position limit
+ * @param truncate  cut longer sequences to the limit (keeping the head) instead of failing
+ * @param dedup     remove exact and near duplicates (they are counted and logged either way)
+ * @param balance   null, oversample or undersample: equalize class counts (classification only)
+ */
+public record DataSpec(String format, int maxSeqLen, boolean truncate, boolean dedup, String balance) {
+    public static final List<String> CAUSAL_FORMATS = List.of("tokens", "text", "prompt_completion", "alpaca", "chat");
+    public static final String CLASSIFICATION = "classification";
+
+    public DataSpec {
+        if (format == null || !(CAUSAL_FORMATS.contains(format) || format.equals(CLASSIFICATION))) {
+            throw new IllegalArgumentException("data.format is " + format + "; use one of " + String.join(", ", CAUSAL_FORMATS)
+                    + " or " + CLASSIFICATION);
+        }
+        if (maxSeqLen < 0) {
+            throw new IllegalArgumentException("data.max_seq_len is " + maxSeqLen + "; use a positive number of tokens (or 0 for the model's limit)");
+        }
+        if (balance != null && !balance.equals("oversample") && !balance.equals("undersample")) {
+            throw new IllegalArgumentException("data.balance is " + balance + "; use oversample or undersample (or leave it out)");
+        }
+        if (balance != null && !format.equals(CLASSIFICATION)) {
+            throw new IllegalArgumentException("data.balance applies to classification data only, not to format " + format);
+        }
+    }
+
+    /** The length limit for a model with {@code modelMaxPositions} positions. */
+    public int limit(int modelMaxPositions) {
+        return maxSeqLen == 0 ? modelMaxPositions : Math.min(maxSeqLen, modelMaxPositions);
+    }
+}

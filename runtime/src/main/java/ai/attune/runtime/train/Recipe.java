@@ -1,0 +1,67 @@
+package ai.attune.runtime.train;
+
+import com.fasterxml.jackson.annotation.JsonProperty;
+import com.fasterxml.jackson.databind.JsonNode;
+
+import java.nio.file.Path;
+
+/**
+ * A training recipe as bound from YAML. Keys follow transformers' TrainingArguments and PEFT where
+ * those have names; the method's own block (e.g. {@code lora:}) and the optimizer's extra keys
+ * are bound later to the plugin's config type, so a plugin owns its keys.
+ */
+public record Recipe(Path source, Path model, String method, JsonNode methodConfig, Data data, Train train, Path output) {
+
+    /** The {@code data:} block. */
+    public record Data(
+            @JsonProperty("format") String format,
+            @JsonProperty("path") Path path,
+            @JsonProperty("eval_path") Path evalPath,
+            @JsonProperty("general_eval_path") Path generalEvalPath,
+            @JsonProperty("shuffle") Boolean shuffle,
+            @JsonProperty("max_seq_len") Integer maxSeqLen,
+            @JsonProperty("truncate") Boolean truncate,
+            @JsonProperty("dedup") Boolean dedup,
+            @JsonProperty("balance") String balance) {
+        boolean shuffleOn() {
+            return shuffle == null || shuffle;
+        }
+
+        int maxSeqLenOr(int fallback) {
+            return maxSeqLen == null ? fallback : maxSeqLen;
+        }
+    }
+
+    /** The {@code train:} block. */
+    public record Train(
+            @JsonProperty("micro_batch_size") Integer microBatchSize,
+            @JsonProperty("gradient_accumulation_steps") Integer gradientAccumulationSteps,
+            @JsonProperty("max_steps") Integer maxSteps,
+            @JsonProperty("epochs") Double epochs,
+            @JsonProperty("seed") Long seed,
+            @JsonProperty("optimizer") JsonNode optimizer,
+            @JsonProperty("schedule") Schedule schedule,
+            @JsonProperty("max_grad_norm") Double maxGradNorm,
+            @JsonProperty("eval_every") Integer evalEvery,
+            @JsonProperty("save_every") Integer saveEvery) {
+
+        int microBatch() {
+            return microBatchSize == null ? 4 : microBatchSize;
+        }
+
+        int accumulation() {
+            return gradientAccumulationSteps == null ? 1 : gradientAccumulationSteps;
+        }
+
+        long seedOr0() {
+            return seed == null ? 0 : seed;
+        }
+
+        double clip() {
+            return maxGradNorm == null ? 1.0 : maxGradNorm;
+        }
+    }
+
+    /** {@code train.schedule}: transformers' scheduler name and warmup. */
+    public record Schedule(@JsonProperty("name") String name, @JsonProperty("warmup_steps") Integer warmupSteps) {}
+}

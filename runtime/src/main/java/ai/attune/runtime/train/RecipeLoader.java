@@ -1,0 +1,265 @@
+package ai.attune.runtime.train;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.DeserializationFeature;
+import com.fasterxml.jackson.databind.JsonMappingException;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.exc.UnrecognizedPropertyException;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.util.Collection;
+import java.util.Iterator;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Set;
+import java.util.stream.Collectors;
+
+/**
+ * Reads a recipe YAML, applies {@code --set a.b=c} overrides and binds it strictly: an unknown
+ * key, a wrong type or a missing required key is a {@link RecipeException} naming the file and the
+ * key path, with a "did you mean" when a known key is close.
+ */
+public final class RecipeLoader {
+    static final Set<String> TOP_LEVEL = Set.of("model", "method", "data", "train", "output");
+
+    private final ObjectMapper yaml = strict(new ObjectMapper(new YAMLFactory()));
+    private final ObjectMapper json = strict(new ObjectMapper());
+
+    private static ObjectMapper strict(ObjectMapper m) {
+        return m.enable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES)
+                .enable(DeserializationFeature.FAIL_ON_NULL_FOR_PRIMITIVES)
+                .disable(DeserializationFeature.ACCEPT_FLOAT_AS_INT);
+    }
+
+    /** The recipe tree with overrides applied, before binding (also what a run directory stores). */
+    public ObjectNode read(Path file, List<String> overrides) throws IOException {
+        JsonNode root;
+        try {
+            root = yaml.readTree(Files.readString(file));
+        } catch (NoSuchFileException e) {
+            throw new RecipeException(file + ": recipe not found");
+        } catch (JsonProcessingException e) {
+            throw new RecipeException(file.getFileName() + ": not valid YAML: " + e.getOriginalMessage());
+        }
+        if (!(root instanceof ObjectNode obj)) {
+            throw new RecipeException(file.getFileName() + ": a recipe is a YAML mapping of keys (model, method, data, train, output)");
+        }
+        for (String o : overrides) {
+            set(obj, o, file);
+        }
+        return obj;
+    }
+
+    /** Binds a recipe tree; {@code methodNames} are the registered methods, whose blocks may appear at the top level. */
+    public Recipe bind(Path file, ObjectNode root, Collection<String> methodNames) {
+        String where = file.getFileName().toString();
+        Set<String> allowed = new LinkedHashSet<>(TOP_LEVEL);
+        allowed.addAll(methodNames);
+        for (Iterator<String> it = root.fieldNames(); it.hasNext(); ) {
+            String key = it.next();
+            if (!allowed.contains(key)) {
+                throw new RecipeException(where + ": unknown key '" + key + "'" + didYouMean(key, allowed));
+            }
+        }
+        String method = text(root, "method", where, "full");
+        if (!methodNames.contains(method)) {
+            throw new RecipeException(where + ": method '" + method + "' is not installed; installed methods: " + methodNames);
+        }
+        Path model = Path.of(required(root, "model", where).asText());
+        Path output = Path.of(required(root, "output", where).asText());
+        Recipe.Data data = bindBlock(root, "data", Recipe.Data.class, where);
+        Recipe.Train train = bindBlock(root, "train", Recipe.Train.class, where);
+        validate(where, data, train);
+        JsonNode methodBlock = root.get(method);
+        return new Recipe(file, model, method, methodBlock == null ? json.createObjectNode() : methodBlock, data, train, output);
+    }
+
+    /** Binds a plugin's config block over its defaults, strictly, naming keys by their recipe path. */
+    public <C> C bindConfig(JsonNode block, C defaults, Class<C> type, String path, String where) {
+        ObjectNode merged = json.valueToTree(defaults);
+        if (block != null && !block.isNull()) {
+            if (!block.isObject()) {
+                throw new RecipeException(where + ": '" + path + "' must be a mapping, found " + block);
+            }
+            block.fields().forEachRemaining(e -> merged.set(e.getKey(), e.getValue()));
+        }
+        try {
+            return json.treeToValue(merged, type);
+        } catch (UnrecognizedPropertyException e) {
+            List<String> known = e.getKnownPropertyIds().stream().map(Object::toString).toList();
+            throw new RecipeException(where + ": unknown key '" + path + "." + e.getPropertyName() + "'"
+                    + didYouMean(e.getPropertyName(), known) + "; known keys: " + known);
+        } catch (JsonMappingException e) {
+            // A config record that refuses a value (r <= 0, ...) says why in its own words.
+            String why = e.getCause() instanceof IllegalArgumentException iae ? iae.getMessage() : e.getOriginalMessage();
+            throw new RecipeException(where + ": " + path + keyPath(e) + ": " + firstLine(why));
+        } catch (IllegalArgumentException | JsonProcessingException e) {
+            throw new RecipeException(where + ": " + path + ": " + firstLine(e.getMessage()));
+        }
+    }
+
+    private <T> T bindBlock(ObjectNode root, String key, Class<T> type, String where) {
+        JsonNode block = root.get(key);
+        if (block == null || block.isNull()) {
+            throw new RecipeException(where + ": missing key '" + key + "'");
+        }
+        try {
+            return json.treeToValue(block, type);
+        } catch (UnrecognizedPropertyException e) {
+            List<String> known = e.getKnownPropertyIds().stream().map(Object::toString).toList();
+            throw new RecipeException(where + ": unknown key '" + key + keyPath(e) + "'" + didYouMean(e.getPropertyName(), known));
+        } catch (JsonMappingException e) {
+            throw new RecipeException(where + ": key '" + key + keyPath(e) + "' " + typeProblem(e));
+        } catch (JsonProcessingException e) {
+            throw new RecipeException(where + ": key '" + key + "': " + firstLine(e.getOriginalMessage()));
+        }
+    }
+
+    private static void validate(String where, Recipe.Data data, Recipe.Train train) {
+        if (data.format() == null) {
+            throw new RecipeException(where + ": missing key 'data.format' (tokens, text, prompt_completion, alpaca, chat)");
+        }
+        if (data.path() == null) {
+            throw new RecipeException(where + ": missing key 'data.path'");
+        }
+        if (!Files.isRegularFile(data.path())) {
+            throw new RecipeException(where + ": data.path '" + data.path() + "' is not a file");
+        }
+        for (Path p : new Path[] {data.evalPath(), data.generalEvalPath()}) {
+            if (p != null && !Files.isRegularFile(p)) {
+                throw new RecipeException(where + ": data file '" + p + "' is not a file");
+            }
+        }
+        if (train.microBatch() <= 0 || train.accumulation() <= 0) {
+            throw new RecipeException(where + ": train.micro_batch_size and train.gradient_accumulation_steps must be positive");
+        }
+        if ((train.maxSteps() == null) == (train.epochs() == null)) {
+            throw new RecipeException(where + ": give exactly one of train.max_steps and train.epochs");
+        }
+        if (train.maxSteps() != null && train.maxSteps() <= 0 || train.epochs() != null && !(train.epochs() > 0)) {
+            throw new RecipeException(where + ": train.max_steps / train.epochs must be positive");
+        }
+        if (train.optimizer() == null || !train.optimizer().hasNonNull("name") || !train.optimizer().hasNonNull("lr")) {
+            throw new RecipeException(where + ": train.optimizer needs a name and an lr, e.g. {name: adamw, lr: 2e-4}");
+        }
+        if (!train.optimizer().get("lr").isNumber()) {
+            throw new RecipeException(where + ": key 'train.optimizer.lr' must be a number, found " + train.optimizer().get("lr"));
+        }
+        if (train.clip() < 0) {
+            throw new RecipeException(where + ": train.max_grad_norm must be >= 0 (0 disables clipping)");
+        }
+    }
+
+    private void set(ObjectNode root, String override, Path file) {
+        int eq = override.indexOf('=');
+        if (eq <= 0) {
+            throw new RecipeException("--set '" + override + "': expected key.path=value");
+        }
+        String[] path = override.substring(0, eq).split("\\.");
+        JsonNode value;
+        try {
+            value = yaml.readTree(override.substring(eq + 1));
+        } catch (JsonProcessingException e) {
+            throw new RecipeException("--set '" + override + "': the value is not valid YAML");
+        }
+        ObjectNode node = root;
+        for (int i = 0; i < path.length - 1; i++) {
+            JsonNode child = node.get(path[i]);
+            if (!(child instanceof ObjectNode)) {
+                child = node.putObject(path[i]);
+            }
+            node = (ObjectNode) child;
+        }
+        node.set(path[path.length - 1], value == null ? json.nullNode() : value);
+    }
+
+    private static JsonNode required(ObjectNode root, String key, String where) {
+        JsonNode n = root.get(key);
+        if (n == null || n.isNull() || n.asText().isBlank()) {
+            throw new RecipeException(where + ": missing key '" + key + "'");
+        }
+        return n;
+    }
+
+    private static String text(ObjectNode root, String key, String where, String fallback) {
+        JsonNode n = root.get(key);
+        if (n == null || n.isNull()) {
+            return fallback;
+        }
+        if (!n.isTextual()) {
+            throw new RecipeException(where + ": key '" + key + "' must be a string, found " + n);
+        }
+        return n.asText();
+    }
+
+    private static String keyPath(JsonMappingException e) {
+        return e.getPath().stream().map(r -> r.getFieldName() != null ? "." + r.getFieldName() : "[" + r.getIndex() + "]")
+                .collect(Collectors.joining());
+    }
+
+    private static String typeProblem(JsonMappingException e) {
+        String m = firstLine(e.getOriginalMessage());
+        if (m.contains("Cannot deserialize value of type `java.lang.Integer`") || m.contains("`int`")) {
+            return "must be an integer";
+        }
+        if (m.contains("`java.lang.Double`") || m.contains("`double`")) {
+            return "must be a number";
+        }
+        if (m.contains("`java.lang.Boolean`") || m.contains("`boolean`")) {
+            return "must be true or false";
+        }
+        return "is invalid: " + m;
+    }
+
+    static String firstLine(String s) {
+        return s == null ? "" : s.lines().findFirst().orElse("");
+    }
+
+    /** " (did you mean 'x'?)" for the closest known key within edit distance 2, or one the key begins; else "". */
+    static String didYouMean(String key, Collection<String> known) {
+        String best = null;
+        int bestDist = 3;
+        for (String k : known) {
+            int d = distance(key, k);
+            if (d < bestDist) {
+                best = k;
+                bestDist = d;
+            }
+        }
+        if (best == null && key.length() >= 3) {
+            best = known.stream().filter(k -> k.startsWith(key)).findFirst().orElse(null);
+        }
+        return best == null ? "" : " (did you mean '" + best + "'?)";
+    }
+
+    /** Levenshtein distance. */
+    static int distance(String a, String b) {
+        int[] prev = new int[b.length() + 1];
+        int[] cur = new int[b.length() + 1];
+        for (int j = 0; j <= b.length(); j++) {
+            prev[j] = j;
+        }
+        for (int i = 1; i <= a.length(); i++) {
+            cur[0] = i;
+            for (int j = 1; j <= b.length(); j++) {
+                int sub = prev[j - 1] + (a.charAt(i - 1) == b.charAt(j - 1) ? 0 : 1);
+                cur[j] = Math.min(sub, Math.min(prev[j] + 1, cur[j - 1] + 1));
+            }
+            int[] t = prev;
+            prev = cur;
+            cur = t;
+        }
+        return prev[b.length()];
+    }
+
+    /** The tree as YAML, for the run directory's copy of the recipe as run. */
+    public String toYaml(ObjectNode root) throws JsonProcessingException {
+        return yaml.writeValueAsString(root);
+    }
+}

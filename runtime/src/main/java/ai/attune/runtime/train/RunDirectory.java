@@ -1,0 +1,134 @@
+package ai.attune.runtime.train;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+
+import java.io.BufferedWriter;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import java.util.stream.Stream;
+
+/**
+ * A run's directory, the source of truth about it: {@code recipe.yaml} as run, {@code events.jsonl}
+ * (one JSON object per line), {@code checkpoint-<step>/} directories and the final output in
+ * {@code final/}.
+ */
+public final class RunDirectory {
+    static final String RECIPE = "recipe.yaml";
+    static final String EVENTS = "events.jsonl";
+    static final String CHECKPOINT_PREFIX = "checkpoint-";
+
+    private final Path dir;
+    private final ObjectMapper json = new ObjectMapper();
+    private BufferedWriter events;
+
+    public RunDirectory(Path dir) {
+        this.dir = dir;
+    }
+
+    public Path path() {
+        return dir;
+    }
+
+    public Path finalOutput() {
+        return dir.resolve("final");
+    }
+
+    /** Starts a new run: the directory must be absent or empty. */
+    public void create(String recipeYaml) throws IOException {
+        if (Files.isDirectory(dir)) {
+            try (Stream<Path> s = Files.list(dir)) {
+                if (s.findAny().isPresent()) {
+                    throw new RecipeException("output directory " + dir + " already holds a run; resume it with --resume " + dir
+                            + " or choose another output");
+                }
+            }
+        } else if (Files.exists(dir)) {
+            throw new RecipeException("output " + dir + " is a file, not a directory");
+        }
+        Files.createDirectories(dir);
+        writeAtomically(dir.resolve(RECIPE), recipeYaml);
+    }
+
+    String recipe() throws IOException {
+        Path p = dir.resolve(RECIPE);
+        if (!Files.exists(p)) {
+            throw new RecipeException(dir + " is not a run directory: it has no " + RECIPE);
+        }
+        return Files.readString(p);
+    }
+
+    /** The newest complete checkpoint, if any (complete ones are renamed into place whole). */
+    Optional<Path> latestCheckpoint() throws IOException {
+        if (!Files.isDirectory(dir)) {
+            return Optional.empty();
+        }
+        try (Stream<Path> s = Files.list(dir)) {
+            return s.filter(p -> p.getFileName().toString().matches(CHECKPOINT_PREFIX + "\\d+"))
+                    .filter(p -> Files.exists(p.resolve(Checkpoint.STATE)))
+                    .max((a, b) -> Long.compare(stepOf(a), stepOf(b)));
+        }
+    }
+
+    static long stepOf(Path checkpoint) {
+        return Long.parseLong(checkpoint.getFileName().toString().substring(CHECKPOINT_PREFIX.length()));
+    }
+
+    Path checkpointDir(long step) {
+        return dir.resolve(CHECKPOINT_PREFIX + step);
+    }
+
+    /**
+     * Opens events.jsonl for appending, first dropping the step and eval events after {@code step}:
+     * a resumed run repeats those steps and must not report them twice.
+     */
+    void openEvents(long keepUpToStep) throws IOException {
+        Path file = dir.resolve(EVENTS);
+        if (Files.exists(file) && keepUpToStep >= 0) {
+            List<String> kept = new ArrayList<>();
+            for (String line : Files.readAllLines(file, StandardCharsets.UTF_8)) {
+                try {
+                    JsonNode n = json.readTree(line);
+                    if (n != null && (!n.has("step") || n.get("step").asLong() <= keepUpToStep)) {
+                        kept.add(line);
+                    }
+                } catch (IOException e) {
+                    // a line cut short by a crash: drop it
+                }
+            }
+            writeAtomically(file, kept.isEmpty() ? "" : String.join("\n", kept) + "\n");
+        }
+        events = Files.newBufferedWriter(file, StandardCharsets.UTF_8, StandardOpenOption.CREATE, StandardOpenOption.APPEND);
+    }
+
+    /** Appends one event and flushes it, so a crash loses at most the line being written. */
+    void event(ObjectNode e) throws IOException {
+        events.write(json.writeValueAsString(e));
+        events.write('\n');
+        events.flush();
+    }
+
+    ObjectNode newEvent(String type) {
+        return json.createObjectNode().put("type", type);
+    }
+
+    void close() throws IOException {
+        if (events != null) {
+            events.close();
+        }
+    }
+
+    static void writeAtomically(Path target, String text) throws IOException {
+        Path tmp = target.resolveSibling("." + target.getFileName() + ".tmp");
+        Files.writeString(tmp, text, StandardCharsets.UTF_8);
+        Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+    }
+}

@@ -1,0 +1,210 @@
+package ai.attune.runtime.train;
+
+import ai.attune.api.autograd.Autograd;
+import ai.attune.api.autograd.F;
+import ai.attune.api.autograd.GradMode;
+import ai.attune.api.autograd.Ops;
+import ai.attune.api.autograd.Views;
+import ai.attune.api.model.CausalLM;
+import ai.attune.api.nn.Module;
+import ai.attune.api.nn.Parameter;
+import ai.attune.api.optim.GradClip;
+import ai.attune.api.optim.LrSchedule;
+import ai.attune.api.spi.Method;
+import ai.attune.api.spi.MethodContext;
+import ai.attune.api.spi.Optimizer;
+import ai.attune.api.spi.OptimizerState;
+import ai.attune.api.tensor.Backend;
+import ai.attune.api.tensor.Scope;
+import ai.attune.api.tensor.Tensor;
+import ai.attune.api.tensor.Tensors;
+import ai.attune.runtime.data.Example;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+
+import java.io.IOException;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.function.Consumer;
+
+/**
+ * One training run: the loop shared by every method and optimizer. Its semantics are pinned so
+ * results match an independent PyTorch loop: the loss of a step is the summed token NLL of all its
+ * micro-batches divided by the step's target-token count (so accumulation equals the full batch),
+ * clipping is {@code clip_grad_norm_} over the trainable parameters, and the schedule is
+ * transformers' {@code get_scheduler}.
+ */
+public final class TrainingRun {
+    /** What the loop needs, assembled by the caller from the registry and the recipe. */
+    public record Setup(CausalLM model, Method<Object> method, Object methodConfig, Optimizer<Object> optimizer, Object optimizerConfig,
+                        LrSchedule schedule, MethodContext context, int microBatch, int accumulation, long maxSteps,
+                        boolean shuffle, double maxGradNorm, int evalEvery, int saveEvery) {}
+
+    /** How a run ended. */
+    public record Result(long steps, double lastLoss, Double evalLoss, Double generalPplBefore, Double generalPplAfter) {}
+
+    private final Setup s;
+    private final List<Example> train;
+    private final List<Example> eval;
+    private final List<Example> general;
+    private final RunDirectory run;
+    private final Consumer<ObjectNode> progress;
+
+    public TrainingRun(Setup setup, List<Example> train, List<Example> eval, List<Example> general, RunDirectory run, Consumer<ObjectNode> progress) {
+        this.s = setup;
+        this.train = train;
+        this.eval = eval;
+        this.general = general;
+        this.run = run;
+        this.progress = progress;
+    }
+
+    /** Trains from scratch, or from the run directory's latest checkpoint when {@code resume}. */
+    public Result run(boolean resume) throws IOException {
+        Module module = s.model().module();
+        Backend be = s.context().backend();
+        List<Parameter> trainable = s.method().apply(module, s.methodConfig(), s.context());
+        Map<String, Parameter> named = new LinkedHashMap<>();
+        module.namedParameters().forEach((n, p) -> {
+            if (p.trainable()) {
+                named.put(n, p);
+            }
+        });
+        OptimizerState state = new OptimizerState(s.context().scope());
+        Checkpoint.Position pos = new Checkpoint.Position(0, 0);
+        if (resume) {
+            var latest = run.latestCheckpoint();
+            if (latest.isPresent()) {
+                pos = Checkpoint.load(latest.get(), named, state);
+            }
+        }
+        run.openEvents(resume ? pos.step() : -1);
+        DataOrder order = new DataOrder(train.size(), s.shuffle(), s.context().seed());
+        Double before = null;
+        if (!general.isEmpty() && pos.step() == 0) {
+            before = Math.exp(meanNll(general));
+            run.event(run.newEvent("general_eval").put("step", 0).put("general_ppl", before));
+        }
+        double lastLoss = Double.NaN;
+        Double lastEval = null;
+        Double generalAfter = null;
+        long cursor = pos.cursor();
+        for (long step = pos.step(); step < s.maxSteps(); step++) {
+            long t0 = System.nanoTime();
+            module.setTraining(true);
+            List<MicroBatch> batches = new ArrayList<>();
+            long targets = 0;
+            for (int k = 0; k < s.accumulation(); k++) {
+                List<Example> rows = new ArrayList<>();
+                for (int r = 0; r < s.microBatch(); r++) {
+                    rows.add(train.get(order.exampleAt(cursor++)));
+                }
+                MicroBatch mb = MicroBatch.of(rows);
+                targets += mb.targetCount();
+                batches.add(mb);
+            }
+            if (targets == 0) {
+                throw new IllegalStateException("step " + (step + 1) + ": no example in the step has a target token (every label is -100)");
+            }
+            double loss = 0;
+            long tokens = 0;
+            for (int k = 0; k < batches.size(); k++) {
+                MicroBatch mb = batches.get(k);
+                s.context().dropout().startMicroBatch(step, k);
+                try (Scope micro = Scope.open("micro-batch")) {
+                    Tensor stepLoss = Ops.mulScalar(nllSum(mb, be), 1.0 / targets);
+                    Autograd.backward(stepLoss);
+                    loss += Tensors.item(stepLoss);
+                }
+                tokens += mb.tokens();
+            }
+            double gradNorm = s.maxGradNorm() > 0 ? GradClip.clipGradNorm(trainable, s.maxGradNorm()) : GradClip.gradNorm(trainable);
+            if (!Double.isFinite(loss) || !Double.isFinite(gradNorm)) {
+                String kept = run.latestCheckpoint().map(p -> "; the last good checkpoint is " + p).orElse("; no checkpoint was saved");
+                throw new IllegalStateException("step " + (step + 1) + ": the loss is " + loss + " (gradient norm " + gradNorm + "): training stopped" + kept);
+            }
+            double lr = s.schedule().lr((int) step);
+            try (Scope opt = Scope.open("optimizer")) {
+                s.optimizer().step(trainable, state, s.optimizerConfig(), lr);
+            }
+            Autograd.zeroGrad(trainable.stream().map(Parameter::value).toList());
+            lastLoss = loss;
+            double secs = (System.nanoTime() - t0) / 1e9;
+            ObjectNode e = run.newEvent("step").put("step", step + 1).put("loss", loss).put("lr", lr).put("grad_norm", gradNorm)
+                    .put("tokens_per_second", tokens / secs).put("rss_mb", rssMb());
+            run.event(e);
+            progress.accept(e);
+            long done = step + 1;
+            if (s.evalEvery() > 0 && done % s.evalEvery() == 0 || done == s.maxSteps()) {
+                if (!eval.isEmpty()) {
+                    lastEval = meanNll(eval);
+                    run.event(run.newEvent("eval").put("step", done).put("eval_loss", lastEval).put("eval_ppl", Math.exp(lastEval)));
+                }
+                if (!general.isEmpty()) {
+                    generalAfter = Math.exp(meanNll(general));
+                    ObjectNode g = run.newEvent("general_eval").put("step", done).put("general_ppl", generalAfter);
+                    if (before != null) {
+                        g.put("general_ppl_change", generalAfter - before);
+                    }
+                    run.event(g);
+                }
+            }
+            if (s.saveEvery() > 0 && done % s.saveEvery() == 0 && done < s.maxSteps()) {
+                Checkpoint.save(run.checkpointDir(done), named, state, new Checkpoint.Position(done, cursor), s.context().seed());
+                run.event(run.newEvent("checkpoint").put("step", done).put("path", run.checkpointDir(done).toString()));
+            }
+        }
+        module.setTraining(false);
+        if (!java.nio.file.Files.exists(run.finalOutput())) {
+            s.method().save(module, s.methodConfig(), s.context(), run.finalOutput());
+        }
+        run.event(run.newEvent("done").put("step", s.maxSteps()).put("output", run.finalOutput().toString()));
+        run.close();
+        return new Result(s.maxSteps(), lastLoss, lastEval, before, generalAfter);
+    }
+
+    /** Summed next-token NLL of a micro-batch: logits [mb * t, vocab] against targets [mb * t]. */
+    private Tensor nllSum(MicroBatch mb, Backend be) {
+        Tensor logits = s.model().forward(mb.idsTensor(be), mb.maskTensor(be), null); // [mb, t, vocab]
+        Tensor flat = Views.reshape(logits, mb.rows() * mb.length(), -1);
+        return F.crossEntropy(flat, mb.targetsTensor(be), MicroBatch.IGNORE, F.Reduction.SUM);
+    }
+
+    /** Mean NLL per target token over a data set, without gradients. */
+    double meanNll(List<Example> data) {
+        Module module = s.model().module();
+        boolean was = module.isTraining();
+        module.setTraining(false);
+        double sum = 0;
+        long count = 0;
+        try (GradMode.Region ng = GradMode.noGrad()) {
+            for (int i = 0; i < data.size(); i += s.microBatch()) {
+                MicroBatch mb = MicroBatch.of(data.subList(i, Math.min(data.size(), i + s.microBatch())));
+                if (mb.targetCount() == 0) {
+                    continue;
+                }
+                try (Scope e = Scope.open("eval")) {
+                    sum += Tensors.item(nllSum(mb, s.context().backend()));
+                    count += mb.targetCount();
+                }
+            }
+        } finally {
+            module.setTraining(was);
+        }
+        return count == 0 ? Double.NaN : sum / count;
+    }
+
+    static double rssMb() {
+        try {
+            for (String line : java.nio.file.Files.readAllLines(java.nio.file.Path.of("/proc/self/status"))) {
+                if (line.startsWith("VmRSS:")) {
+                    return Long.parseLong(line.replaceAll("[^0-9]", "")) / 1024.0;
+                }
+            }
+        } catch (IOException | RuntimeException ignored) {
+            // not Linux
+        }
+        return Double.NaN;
+    }
+}
