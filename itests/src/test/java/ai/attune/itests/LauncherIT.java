@@ -4,6 +4,7 @@ import org.junit.Test;
 
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
@@ -17,22 +18,43 @@ public class LauncherIT {
     record Result(int code, String out, String err) {}
 
     static Result attune(String... args) throws IOException, InterruptedException {
-        Path launcher = Path.of(System.getProperty("attune.distribution"), "bin", "attune");
+        return attuneIn(Path.of("").toAbsolutePath(), args);
+    }
+
+    /** Starts the launcher in {@code workDir} without waiting (output to files under the itest dir). */
+    static Process start(Path workDir, String... args) throws IOException {
+        Path launcher = Path.of(System.getProperty("attune.distribution"), "bin", "attune").toAbsolutePath();
         List<String> cmd = new java.util.ArrayList<>(List.of(launcher.toString()));
         cmd.addAll(List.of(args));
-        ProcessBuilder pb = new ProcessBuilder(cmd);
+        ProcessBuilder pb = new ProcessBuilder(cmd).directory(workDir.toFile());
         // CI may leave a pre-25 java on PATH; the launcher must find a JDK 25 on its own or via JAVA_HOME.
         pb.environment().put("JAVA_HOME", System.getProperty("java.home"));
         // Imported models go to a cache of the build's, not the user's.
-        pb.environment().put("XDG_CACHE_HOME", Path.of(System.getProperty("attune.itest.dir"), "cache").toString());
+        pb.environment().put("XDG_CACHE_HOME", Path.of(System.getProperty("attune.itest.dir"), "cache").toAbsolutePath().toString());
+        Path logs = Files.createDirectories(Path.of(System.getProperty("attune.itest.dir"), "logs"));
+        pb.redirectOutput(Files.createTempFile(logs, "out", ".txt").toFile());
+        pb.redirectError(Files.createTempFile(logs, "err", ".txt").toFile());
+        return pb.start();
+    }
+
+    static Result attuneIn(Path workDir, String... args) throws IOException, InterruptedException {
+        Path launcher = Path.of(System.getProperty("attune.distribution"), "bin", "attune").toAbsolutePath();
+        List<String> cmd = new java.util.ArrayList<>(List.of(launcher.toString()));
+        cmd.addAll(List.of(args));
+        ProcessBuilder pb = new ProcessBuilder(cmd).directory(workDir.toFile());
+        pb.environment().put("JAVA_HOME", System.getProperty("java.home"));
+        pb.environment().put("XDG_CACHE_HOME", Path.of(System.getProperty("attune.itest.dir"), "cache").toAbsolutePath().toString());
+        Path logs = Files.createDirectories(Path.of(System.getProperty("attune.itest.dir"), "logs"));
+        Path out = Files.createTempFile(logs, "out", ".txt");
+        Path err = Files.createTempFile(logs, "err", ".txt");
+        pb.redirectOutput(out.toFile());
+        pb.redirectError(err.toFile());
         Process p = pb.start();
-        if (!p.waitFor(120, TimeUnit.SECONDS)) {
+        if (!p.waitFor(300, TimeUnit.SECONDS)) {
             p.destroyForcibly();
             throw new AssertionError("attune " + String.join(" ", args) + " did not finish");
         }
-        return new Result(p.exitValue(),
-                new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8),
-                new String(p.getErrorStream().readAllBytes(), StandardCharsets.UTF_8));
+        return new Result(p.exitValue(), Files.readString(out, StandardCharsets.UTF_8), Files.readString(err, StandardCharsets.UTF_8));
     }
 
     @Test

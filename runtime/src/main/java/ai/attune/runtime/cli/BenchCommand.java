@@ -87,6 +87,15 @@ public final class BenchCommand implements Runnable {
     @Option(names = "--new-tokens", defaultValue = "64", description = "generate: tokens to decode after a 16-token prompt (default ${DEFAULT-VALUE}).")
     int newTokens;
 
+    @Option(names = "--method", description = "Benchmark training steps with this method (full, lora, ...) on --model or --preset; ends with a JSON line.")
+    String method;
+
+    @Option(names = "--batch", defaultValue = "4", description = "training: sequences per step (default ${DEFAULT-VALUE}).")
+    int batch;
+
+    @Option(names = "--steps", defaultValue = "5", description = "training: timed optimizer steps after one warm-up step (default ${DEFAULT-VALUE}).")
+    int steps;
+
     @Override
     public void run() {
         if (m <= 0 || n <= 0 || k <= 0 || repeats <= 0 || seq <= 0 || newTokens <= 0) {
@@ -96,6 +105,10 @@ public final class BenchCommand implements Runnable {
         try (AttuneRuntime rt = AttuneRuntime.boot(RuntimeLayout.fromSystem()); Scope job = Scope.open("bench")) {
             ModelLoader loader = new ModelLoader(rt.plugins());
             Backend be = loader.backend(backendName);
+            if (method != null) {
+                new TrainingBench(rt.plugins(), loader, be, out).run(modelModule(loader, be, job), method, batch, seq, steps);
+                return;
+            }
             switch (op) {
                 case matmul -> matmul(be, out);
                 case score, generate -> model(loader, be, job, out);
@@ -132,25 +145,33 @@ public final class BenchCommand implements Runnable {
         }
     }
 
-    private void model(ModelLoader loader, Backend be, Scope job, PrintWriter out) throws IOException {
+    /** The benchmarked model: a checkpoint, or a preset shape with zero weights; with its name and directory. */
+    record Named(Module module, String name, Path dir) {}
+
+    private Named modelModule(ModelLoader loader, Backend be, Scope job) throws IOException {
         if ((model == null) == (preset == null)) {
-            throw new ParameterException(spec.commandLine(), "--op " + op + " needs exactly one of --model DIR and --preset NAME");
+            throw new ParameterException(spec.commandLine(), "a model benchmark needs exactly one of --model DIR and --preset NAME");
         }
-        Module module;
-        String name;
         if (model != null) {
             LoadedModel lm = loader.load(model, null, be, DType.F32, job);
             lm.tokenizer().close();
-            module = lm.module();
-            name = model.getFileName().toString();
-        } else {
-            String json = PRESETS.get(preset);
-            if (json == null) {
-                throw new ParameterException(spec.commandLine(), "unknown --preset '" + preset + "'; known: " + PRESETS.keySet());
-            }
-            module = loader.create(ModelConfig.of(Files.createTempDirectory("attune-bench"), new ObjectMapper().readTree(json)), be, DType.F32, job);
-            name = preset;
+            return new Named(lm.module(), model.getFileName().toString(), model);
         }
+        String json = PRESETS.get(preset);
+        if (json == null) {
+            throw new ParameterException(spec.commandLine(), "unknown --preset '" + preset + "'; known: " + PRESETS.keySet());
+        }
+        Path dir = Files.createTempDirectory("attune-bench");
+        Files.writeString(dir.resolve("config.json"), json);
+        dir.toFile().deleteOnExit();
+        dir.resolve("config.json").toFile().deleteOnExit();
+        return new Named(loader.create(ModelConfig.of(dir, new ObjectMapper().readTree(json)), be, DType.F32, job), preset, dir);
+    }
+
+    private void model(ModelLoader loader, Backend be, Scope job, PrintWriter out) throws IOException {
+        Named named = modelModule(loader, be, job);
+        Module module = named.module();
+        String name = named.name();
         if (!(module instanceof CausalLM lm)) {
             throw new IllegalArgumentException(name + " is not a causal language model");
         }

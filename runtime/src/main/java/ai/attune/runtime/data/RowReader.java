@@ -21,7 +21,12 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 
-/** Reads a {@code .jsonl} or {@code .csv} file into {@link Row}s, skipping blank lines. */
+/**
+ * Reads a {@code .jsonl} or {@code .csv} file into {@link Row}s, skipping blank lines; a
+ * {@code .txt} file gives one {@code text} row per paragraph (blank-line separated, line breaks
+ * inside a paragraph joined with spaces), which suits prose wrapped at a fixed width; a file with
+ * no blank line at all has one row per line, as the {@code text} loader of Hugging Face datasets.
+ */
 public final class RowReader {
     private final ObjectMapper json = new ObjectMapper();
 
@@ -36,7 +41,52 @@ public final class RowReader {
         if (name.endsWith(".csv")) {
             return readCsv(file);
         }
-        throw new DataException(file + ": unknown data file type; use .jsonl (one JSON object per line) or .csv (with a header row)");
+        if (name.endsWith(".txt")) {
+            return readParagraphs(file);
+        }
+        throw new DataException(file + ": unknown data file type; use .jsonl (one JSON object per line), .csv (with a header row) or .txt (paragraphs)");
+    }
+
+    private List<Row> readParagraphs(Path file) throws IOException {
+        boolean paragraphs;
+        try (var lines = Files.lines(file, StandardCharsets.UTF_8)) {
+            paragraphs = lines.anyMatch(String::isBlank);
+        } catch (java.io.UncheckedIOException e) {
+            throw new DataException(file + ": not UTF-8 text");
+        }
+        List<Row> rows = new ArrayList<>();
+        StringBuilder para = new StringBuilder();
+        int start = 0;
+        int lineNo = 0;
+        try (BufferedReader r = Files.newBufferedReader(file, StandardCharsets.UTF_8)) {
+            String line;
+            while ((line = r.readLine()) != null) {
+                lineNo++;
+                if (line.isBlank() || !paragraphs) {
+                    flush(file, rows, para, start);
+                    if (line.isBlank()) {
+                        continue;
+                    }
+                }
+                if (para.isEmpty()) {
+                    start = lineNo;
+                } else {
+                    para.append(' ');
+                }
+                para.append(line.strip());
+            }
+            flush(file, rows, para, start);
+        } catch (CharacterCodingException e) {
+            throw new DataException(file, lineNo + 1, "not UTF-8 text");
+        }
+        return rows;
+    }
+
+    private void flush(Path file, List<Row> rows, StringBuilder para, int start) {
+        if (!para.isEmpty()) {
+            rows.add(new Row(file, start, json.createObjectNode().put("text", para.toString())));
+            para.setLength(0);
+        }
     }
 
     private List<Row> readJsonl(Path file) throws IOException {

@@ -192,11 +192,26 @@ class TrainingDataTest {
     }
 
     @Test
+    void textFilesAreParagraphsOrLines() throws IOException {
+        Path p = dir.resolve("prose.txt");
+        Files.writeString(p, "Call me Ishmael. Some years\nago, never mind how long.\n\n\nIt is a way I have\nof driving off the spleen.\n");
+        TrainingData prose = TrainingData.load(p, new DataSpec("text", 64, false, false, null), tok, 512, 512);
+        assertEquals(2, prose.examples().size());
+        assertArrayEquals(tok.encode("Call me Ishmael. Some years ago, never mind how long."), prose.examples().get(0).inputIds());
+        Path l = dir.resolve("lines.txt");
+        Files.writeString(l, "The birch canoe slid.\nGlue the sheet.\nIt is easy to tell.\n");
+        TrainingData lines = TrainingData.load(l, new DataSpec("text", 64, false, false, null), tok, 512, 512);
+        assertEquals(3, lines.examples().size());
+        assertArrayEquals(tok.encode("Glue the sheet."), lines.examples().get(1).inputIds());
+    }
+
+    @Test
     void setupProblemsFailBeforeAnyRow() throws IOException {
-        Path f = dir.resolve("x.txt");
+        Path f = dir.resolve("x.parquet");
         Files.writeString(f, "hello\n");
         DataException e = assertThrows(DataException.class, () -> TrainingData.load(f, new DataSpec("text", 64, false, false, null), tok, 512, 512));
-        assertTrue(e.getMessage().endsWith("x.txt: unknown data file type; use .jsonl (one JSON object per line) or .csv (with a header row)"), e.getMessage());
+        assertTrue(e.getMessage().endsWith("x.parquet: unknown data file type; use .jsonl (one JSON object per line), .csv (with a header row) or .txt (paragraphs)"),
+                e.getMessage());
         Path c = dir.resolve("c.jsonl");
         Files.writeString(c, "{\"messages\": []}\n");
         e = assertThrows(DataException.class, () -> TrainingData.load(c, new DataSpec("chat", 64, false, false, null), tok, 512, 512));

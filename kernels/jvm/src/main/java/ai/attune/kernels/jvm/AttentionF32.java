@@ -142,12 +142,12 @@ final class AttentionF32 implements Attention.Kernel<AttentionF32.Forward, Atten
         FloatVector mv = FloatVector.broadcast(SPECIES, mNew);
         FloatVector sumV = FloatVector.zero(SPECIES);
         for (int x = 0; x < width; x += LANES) {
-            FloatVector p = FloatVector.fromArray(SPECIES, f.s, o + x).sub(mv).lanewise(VectorOperators.EXP);
+            FloatVector p = VectorMath.exp(FloatVector.fromArray(SPECIES, f.s, o + x).sub(mv));
             p.intoArray(f.s, o + x);
             sumV = sumV.add(p);
         }
         float alpha = (float) Math.exp(mOld - mNew); // 0 when m was -inf
-        f.l[r] = f.l[r] * alpha + sumV.reduceLanes(VectorOperators.ADD);
+        f.l[r] = f.l[r] * alpha + VectorMath.sum(sumV);
         f.m[r] = mNew;
         if (alpha != 1f) {
             scaleRow(f.acc, r * dp, alpha);
@@ -221,7 +221,7 @@ final class AttentionF32 implements Attention.Kernel<AttentionF32.Forward, Atten
         FloatVector lv = FloatVector.broadcast(SPECIES, lse);
         FloatVector dv = FloatVector.broadcast(SPECIES, dRow);
         for (int x = 0; x < width; x += LANES) {
-            FloatVector p = masked(bw.s, o, bw.bias, x, end).sub(lv).lanewise(VectorOperators.EXP);
+            FloatVector p = VectorMath.exp(masked(bw.s, o, bw.bias, x, end).sub(lv));
             p.intoArray(bw.s, o + x);
             p.mul(FloatVector.fromArray(SPECIES, bw.ds, o + x).sub(dv)).intoArray(bw.ds, o + x);
         }
@@ -242,7 +242,7 @@ final class AttentionF32 implements Attention.Kernel<AttentionF32.Forward, Atten
                         sum = FloatVector.fromArray(SPECIES, bw.q, r * dp + x)
                                 .fma(FloatVector.fromArray(SPECIES, bw.dO, r * dp + x), sum);
                     }
-                    bw.dRow[g * s + i0 + r] = sum.reduceLanes(VectorOperators.ADD);
+                    bw.dRow[g * s + i0 + r] = VectorMath.sum(sum);
                     bw.lse[g * s + i0 + r] = (float) c.lse().get(b, h, i0 + r);
                 }
             }

@@ -6,7 +6,6 @@ import ai.attune.api.tensor.ScalarOp;
 import ai.attune.api.tensor.Tensor;
 import ai.attune.api.tensor.UnaryOp;
 import jdk.incubator.vector.FloatVector;
-import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
 import java.lang.foreign.MemorySegment;
@@ -113,15 +112,11 @@ final class FastElementwise {
         if (!flatF32(a) || !flatF32(out)) {
             return false;
         }
-        VectorOperators.Unary vop = switch (op) {
-            case NEG -> VectorOperators.NEG;
-            case ABS -> VectorOperators.ABS;
-            case EXP -> VectorOperators.EXP;
-            case TANH -> VectorOperators.TANH;
-            default -> null;
+        boolean handled = switch (op) {
+            case NEG, ABS, EXP, TANH, SILU, SIGMOID, SQUARE, RELU -> true;
+            default -> false;
         };
-        boolean composite = op == UnaryOp.SILU || op == UnaryOp.SIGMOID || op == UnaryOp.SQUARE || op == UnaryOp.RELU;
-        if (vop == null && !composite) {
+        if (!handled) {
             return false;
         }
         long n = out.numel();
@@ -132,11 +127,15 @@ final class FastElementwise {
         for (; i < bound; i += F.length()) {
             FloatVector x = FloatVector.fromMemorySegment(F, sa, ao + i * 4, LE);
             FloatVector r = switch (op) {
-                case SILU -> x.div(x.neg().lanewise(VectorOperators.EXP).add(1f));
-                case SIGMOID -> FloatVector.broadcast(F, 1f).div(x.neg().lanewise(VectorOperators.EXP).add(1f));
+                // VectorMath, not lanewise(EXP): the latter's bits differ between interpreter and JIT.
+                case SILU -> x.div(VectorMath.exp(x.neg()).add(1f));
+                case SIGMOID -> FloatVector.broadcast(F, 1f).div(VectorMath.exp(x.neg()).add(1f));
+                case EXP -> VectorMath.exp(x);
+                case TANH -> VectorMath.tanh(x);
                 case SQUARE -> x.mul(x);
                 case RELU -> x.max(0f);
-                default -> x.lanewise(vop);
+                case ABS -> x.abs();
+                default -> x.neg();
             };
             r.intoMemorySegment(so, oo + i * 4, LE);
         }

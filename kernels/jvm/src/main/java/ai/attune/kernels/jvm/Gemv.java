@@ -3,7 +3,6 @@ package ai.attune.kernels.jvm;
 import ai.attune.kernels.jvm.parallel.Parallel;
 
 import jdk.incubator.vector.FloatVector;
-import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
 import java.lang.foreign.MemorySegment;
@@ -69,7 +68,7 @@ final class Gemv {
             acc1 = FloatVector.fromMemorySegment(S, x, xo + (p + step) * 4L, LE)
                     .fma(FloatVector.fromMemorySegment(S, y, yo + (p + step) * 4L, LE), acc1);
         }
-        float sum = acc0.add(acc1).reduceLanes(VectorOperators.ADD);
+        float sum = VectorMath.sum(acc0.add(acc1));
         for (; p < k; p++) {
             sum += x.get(Elements.F32, xo + p * 4L) * y.get(Elements.F32, yo + p * 4L);
         }

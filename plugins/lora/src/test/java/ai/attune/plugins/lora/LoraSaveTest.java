@@ -77,8 +77,13 @@ class LoraSaveTest {
             Module fresh = Fixtures.stories(be, DType.F32, job);
             LoraAdapter.read(out).mergeInto(fresh);
             double d = Fixtures.maxAbsDiff(want, Fixtures.logits(fresh, IDS));
-            System.out.printf("PEFT round trip: max |LoraAdapter-merged - unmerged LoRA| logits = %.3g%n", d);
-            assertTrue(d <= 1e-5, "merged from the saved adapter: " + d);
+            double top = 0;
+            for (double v : want) {
+                top = Math.max(top, Math.abs(v));
+            }
+            // Merging rounds W + s*B@A to f32 once per weight, so the logits differ by f32 rounding
+            // through 5 layers: bounded relative to the largest logit, as the all-linear case below.
+            assertTrue(d <= 2e-6 * top, "merged from the saved adapter: " + d + " (largest logit " + top + ")");
 
             Module resumed = Fixtures.stories(be, DType.F32, job);
             LoraConfig from = new LoraConfig(4, 16, 0.05, TargetModules.of("q_proj", "v_proj"), false, null, "none", out.toString(), null);

@@ -1,0 +1,99 @@
+package ai.attune.itests;
+
+import org.junit.Test;
+
+import java.lang.foreign.MemorySegment;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+
+import static org.junit.Assert.assertEquals;
+import static org.junit.Assert.assertFalse;
+import static org.junit.Assert.assertTrue;
+
+/**
+ * Training from the launcher, as a user runs it: the shipped LoRA recipe, a run killed with
+ * SIGKILL after a checkpoint and resumed (bit for bit equal to an uninterrupted run), the adapter
+ * used by generate, and export of the merged model.
+ */
+public class TrainLauncherIT {
+    static final Path RECIPE = Path.of("../examples/lora-stories260k.yaml").toAbsolutePath().normalize();
+
+    static List<String> small(Path out) {
+        return List.of("--set", "train.max_steps=8", "--set", "train.save_every=2", "--set", "train.eval_every=4",
+                "--set", "train.micro_batch_size=4", "--set", "train.gradient_accumulation_steps=1", "--set", "output=" + out);
+    }
+
+    static String[] args(String first, Path recipe, List<String> rest) {
+        List<String> all = new java.util.ArrayList<>(List.of(first, recipe.toString()));
+        all.addAll(rest);
+        return all.toArray(new String[0]);
+    }
+
+    @Test
+    public void killedRunResumesBitForBitAndItsAdapterIsUsable() throws Exception {
+        Path base = Files.createTempDirectory("attune-train");
+        Path whole = base.resolve("whole");
+        Path killed = base.resolve("killed");
+        // The launcher resolves the recipe's relative paths against the working directory: the repository root.
+        LauncherIT.Result r = LauncherIT.attuneIn(RECIPE.getParent().getParent(), args("train", RECIPE, small(whole)));
+        assertEquals(r.err(), 0, r.code());
+        assertTrue(r.out(), r.out().startsWith("trained 8 steps: loss "));
+
+        Process p = LauncherIT.start(RECIPE.getParent().getParent(), args("train", RECIPE, small(killed)));
+        Path checkpoint = killed.resolve("checkpoint-4");
+        long deadline = System.currentTimeMillis() + 120_000;
+        while (!Files.exists(checkpoint.resolve("trainer_state.json")) && System.currentTimeMillis() < deadline && p.isAlive()) {
+            Thread.sleep(20);
+        }
+        assertTrue("checkpoint-4 appeared", Files.exists(checkpoint));
+        p.destroyForcibly(); // SIGKILL: no shutdown hook, no flush
+        p.waitFor(30, TimeUnit.SECONDS);
+        assertFalse("the run was stopped before its end", Files.exists(killed.resolve("final")));
+
+        LauncherIT.Result resumed = LauncherIT.attuneIn(RECIPE.getParent().getParent(), new String[] {"train", "--resume", killed.toString()});
+        assertEquals(resumed.err(), 0, resumed.code());
+        try (var a = ai.attune.api.io.SafetensorsFile.open(whole.resolve("final/adapter_model.safetensors"));
+             var b = ai.attune.api.io.SafetensorsFile.open(killed.resolve("final/adapter_model.safetensors"))) {
+            assertEquals(a.names(), b.names());
+            for (String name : a.names()) {
+                MemorySegment x = a.data(name);
+                assertEquals(name + " differs after resume", -1L, x.mismatch(b.data(name)));
+            }
+        }
+        long steps = Files.readAllLines(killed.resolve("events.jsonl")).stream().filter(l -> l.contains("\"type\":\"step\"")).count();
+        assertEquals(8, steps);
+
+        LauncherIT.Result gen = LauncherIT.attune("generate", "--model", LauncherIT.STORIES, "--adapter", whole.resolve("final").toString(),
+                "--prompt", "The whale", "--max-new-tokens", "12");
+        assertEquals(gen.err(), 0, gen.code());
+        Path merged = base.resolve("merged");
+        LauncherIT.Result exp = LauncherIT.attune("export", "--model", LauncherIT.STORIES, "--adapter", whole.resolve("final").toString(),
+                "--out", merged.toString());
+        assertEquals(exp.err(), 0, exp.code());
+        LauncherIT.Result gen2 = LauncherIT.attune("generate", "--model", merged.toString(), "--prompt", "The whale", "--max-new-tokens", "12");
+        assertEquals("the merged model continues as base + adapter does", gen.out(), gen2.out());
+    }
+
+    @Test
+    public void aRecipeTypoNamesTheKeyAndSuggestsOne() throws Exception {
+        Path base = Files.createTempDirectory("attune-train");
+        LauncherIT.Result r = LauncherIT.attuneIn(RECIPE.getParent().getParent(),
+                args("train", RECIPE, List.of("--set", "train.micro_batch=2", "--set", "output=" + base.resolve("x"))));
+        assertEquals(1, r.code());
+        assertTrue(r.err(), r.err().contains("attune: lora-stories260k.yaml: unknown key 'train.micro_batch' (did you mean 'micro_batch_size'?)"));
+        assertFalse(Files.exists(base.resolve("x")));
+    }
+
+    @Test
+    public void anOutputHoldingARunIsNotOverwritten() throws Exception {
+        Path out = Files.createTempDirectory("attune-train").resolve("run");
+        Files.createDirectories(out);
+        Files.writeString(out.resolve("recipe.yaml"), "model: other\n");
+        LauncherIT.Result r = LauncherIT.attuneIn(RECIPE.getParent().getParent(), args("train", RECIPE, small(out)));
+        assertEquals(1, r.code());
+        assertTrue(r.err(), r.err().contains("already holds a run"));
+        assertEquals("model: other\n", Files.readString(out.resolve("recipe.yaml")));
+    }
+}

@@ -1,0 +1,101 @@
+package ai.attune.runtime.cli;
+
+import ai.attune.api.autograd.Autograd;
+import ai.attune.api.autograd.F;
+import ai.attune.api.autograd.Views;
+import ai.attune.api.model.CausalLM;
+import ai.attune.api.nn.DropoutSeeds;
+import ai.attune.api.nn.Parameter;
+import ai.attune.api.spi.Kind;
+import ai.attune.api.spi.Method;
+import ai.attune.api.spi.MethodContext;
+import ai.attune.api.spi.Optimizer;
+import ai.attune.api.spi.OptimizerState;
+import ai.attune.api.tensor.Backend;
+import ai.attune.api.tensor.DType;
+import ai.attune.api.tensor.Scope;
+import ai.attune.api.tensor.Tensor;
+import ai.attune.api.tensor.Tensors;
+import ai.attune.runtime.host.PluginCatalog;
+import ai.attune.runtime.model.ModelLoader;
+import com.fasterxml.jackson.databind.ObjectMapper;
+
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Random;
+
+/**
+ * Training throughput: forward, backward and an AdamW step on random tokens, with the method's
+ * default config. Model FLOPs utilisation counts 6 FLOPs per parameter per token for full
+ * fine-tuning and 4 for frozen-base methods (no weight gradients), against the measured FMA peak.
+ */
+final class TrainingBench {
+    private final PluginCatalog catalog;
+    private final Backend be;
+    private final PrintWriter out;
+
+    TrainingBench(PluginCatalog catalog, ModelLoader loader, Backend be, PrintWriter out) {
+        this.catalog = catalog;
+        this.be = be;
+        this.out = out;
+    }
+
+    @SuppressWarnings("unchecked")
+    void run(BenchCommand.Named named, String methodName, int batch, int seq, int steps) throws IOException {
+        if (!(named.module() instanceof CausalLM lm)) {
+            throw new IllegalArgumentException(named.name() + " is not a causal language model");
+        }
+        Method<Object> method = catalog.find(Kind.METHOD, methodName, Method.class).orElseThrow(() -> new IllegalArgumentException(
+                "no method named '" + methodName + "'; installed: " + catalog.list(Kind.METHOD).stream().map(PluginCatalog.Entry::name).toList()));
+        Optimizer<Object> adamw = catalog.find(Kind.OPTIMIZER, "adamw", Optimizer.class)
+                .orElseThrow(() -> new IllegalStateException("the adamw optimizer is not installed"));
+        Scope job = Scope.current();
+        MethodContext ctx = new MethodContext(be, DType.F32, job, 0, new DropoutSeeds(0), named.dir());
+        List<Parameter> trainable = method.apply(lm.module(), method.defaultConfig(), ctx);
+        lm.module().setTraining(true);
+        long total = lm.module().namedParameters().values().stream().mapToLong(p -> p.value().numel()).sum();
+        long trained = trainable.stream().mapToLong(p -> p.value().numel()).sum();
+        OptimizerState state = new OptimizerState(job);
+        Random r = new Random(0);
+        int len = Math.min(seq, lm.maxPositions());
+        double[] times = new double[steps];
+        for (int s = -1; s < steps; s++) {
+            long[] ids = r.longs((long) batch * len, 0, lm.vocabSize()).toArray();
+            long t0 = System.nanoTime();
+            try (Scope step = Scope.open("step")) {
+                Tensor logits = lm.forward(Tensors.ofLongs(be, ids, batch, len), null, null); // [b, t, vocab]
+                long[] targets = new long[ids.length];
+                for (int i = 0; i < ids.length; i++) {
+                    targets[i] = (i + 1) % len == 0 ? -100 : ids[i + 1];
+                }
+                Tensor loss = F.crossEntropy(Views.reshape(logits, batch * len, -1), Tensors.ofLongs(be, targets, ids.length), -100, F.Reduction.MEAN);
+                Autograd.backward(loss);
+                adamw.step(trainable, state, adamw.defaultConfig(), 1e-4);
+                Autograd.zeroGrad(trainable.stream().map(Parameter::value).toList());
+            }
+            if (s >= 0) {
+                times[s] = (System.nanoTime() - t0) / 1e9;
+            }
+        }
+        Arrays.sort(times);
+        double median = steps % 2 == 1 ? times[steps / 2] : (times[steps / 2 - 1] + times[steps / 2]) / 2;
+        double tokensPerSecond = batch * (double) len / median;
+        double flopsPerToken = (trained == total ? 6.0 : 4.0) * total;
+        double peak = be.measurePeakGflops();
+        double mfu = flopsPerToken * tokensPerSecond / (peak * 1e9);
+        double rss = peakRssMb();
+        out.printf("train %s with %s: %,d parameters, %,d trained; batch %d x %d tokens; %d steps after a warm-up step%n",
+                named.name(), methodName, total, trained, batch, len, steps);
+        var json = new ObjectMapper().createObjectNode().put("tokens_per_second", tokensPerSecond).put("step_ms_median", median * 1e3)
+                .put("peak_rss_mb", rss).put("mfu", mfu);
+        out.println(json);
+        out.flush();
+    }
+
+    private static double peakRssMb() {
+        String s = BenchCommand.peakRss();
+        return s.endsWith(" MiB") ? Double.parseDouble(s.substring(0, s.length() - 4)) : Double.NaN;
+    }
+}
