@@ -157,6 +157,33 @@ class TrainingLoopReferenceTest {
     }
 
     @Test
+    void aNonFiniteLossStopsTheRunNamingTheStepAndKeepsTheLastCheckpoint() throws Exception {
+        JvmBackend be = new JvmBackend();
+        Path run = dir.resolve("nan");
+        try (Scope job = Scope.open("job")) {
+            Bigram model = new Bigram(be, job, V);
+            double[] w = initial();
+            w[1 * V + 2] = Double.POSITIVE_INFINITY; // row 1 holds an inf logit: its softmax is NaN
+            be.copy(Tensors.of(be, DType.F32, w, V, V), model.table.weight().value());
+            MethodContext ctx = new MethodContext(be, DType.F32, job, 0, new DropoutSeeds(0), run);
+            @SuppressWarnings({"unchecked", "rawtypes"})
+            Optimizer<Object> adamw = (Optimizer) new AdamWOptimizer();
+            TrainingRun.Setup setup = new TrainingRun.Setup(model, new Bigram.AllParameters(), new Object(), adamw, AdamWConfig.DEFAULTS,
+                    LrSchedule.of("constant", LR, 0, 4), ctx, 1, 1, 4, false, CLIP, 0, 1);
+            RunDirectory rd = new RunDirectory(run);
+            rd.create("test: true\n");
+            // Rows 0 and 1 need no row-1 logits; row 2 ([0, 1, 2]) does, at step 3.
+            List<Example> data = List.of(data().get(1), data().get(4), data().get(0));
+            IllegalStateException e = org.junit.jupiter.api.Assertions.assertThrows(IllegalStateException.class,
+                    () -> new TrainingRun(setup, data, List.of(), List.of(), rd, x -> { }).run(false));
+            assertEquals("step 3: the loss is NaN (gradient norm NaN): training stopped; the last good checkpoint is " + run.resolve("checkpoint-2"),
+                    e.getMessage());
+        }
+        org.junit.jupiter.api.Assertions.assertTrue(Files.exists(run.resolve("checkpoint-2/trainer_state.json")));
+        org.junit.jupiter.api.Assertions.assertFalse(Files.exists(run.resolve("final")));
+    }
+
+    @Test
     void gradientAccumulationEqualsTheFullBatch() throws Exception {
         double[] full = attune(4, 1, 4, dir.resolve("full"))[0];
         double[] halves = attune(2, 2, 4, dir.resolve("halves"))[0];
