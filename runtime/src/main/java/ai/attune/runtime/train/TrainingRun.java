@@ -50,14 +50,21 @@ public final class TrainingRun {
     private final List<Example> general;
     private final RunDirectory run;
     private final Consumer<ObjectNode> progress;
+    private final StepControl control;
 
     public TrainingRun(Setup setup, List<Example> train, List<Example> eval, List<Example> general, RunDirectory run, Consumer<ObjectNode> progress) {
+        this(setup, train, eval, general, run, progress, StepControl.NONE);
+    }
+
+    public TrainingRun(Setup setup, List<Example> train, List<Example> eval, List<Example> general, RunDirectory run,
+                       Consumer<ObjectNode> progress, StepControl control) {
         this.s = setup;
         this.train = train;
         this.eval = eval;
         this.general = general;
         this.run = run;
         this.progress = progress;
+        this.control = control;
     }
 
     /** Trains from scratch, or from the run directory's latest checkpoint when {@code resume}. */
@@ -90,7 +97,15 @@ public final class TrainingRun {
         Double lastEval = null;
         Double generalAfter = null;
         long cursor = pos.cursor();
+        Optimizer<Object> optimizer = s.optimizer();
         for (long step = pos.step(); step < s.maxSteps(); step++) {
+            try {
+                control.beforeStep(step);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new java.util.concurrent.CancellationException("interrupted before step " + (step + 1));
+            }
+            optimizer = control.optimizer(optimizer);
             long t0 = System.nanoTime();
             module.setTraining(true);
             List<MicroBatch> batches = new ArrayList<>();
@@ -126,7 +141,7 @@ public final class TrainingRun {
             }
             double lr = s.schedule().lr((int) step);
             try (Scope opt = Scope.open("optimizer")) {
-                s.optimizer().step(trainable, state, s.optimizerConfig(), lr);
+                optimizer.step(trainable, state, s.optimizerConfig(), lr);
             }
             Autograd.zeroGrad(trainable.stream().map(Parameter::value).toList());
             lastLoss = loss;

@@ -1,0 +1,134 @@
+package ai.attune.runtime.train;
+
+import ai.attune.api.model.CausalLM;
+import ai.attune.api.nn.DropoutSeeds;
+import ai.attune.api.optim.LrSchedule;
+import ai.attune.api.spi.Kind;
+import ai.attune.api.spi.Method;
+import ai.attune.api.spi.MethodContext;
+import ai.attune.api.spi.Optimizer;
+import ai.attune.api.tensor.DType;
+import ai.attune.api.tensor.Scope;
+import ai.attune.runtime.data.DataSpec;
+import ai.attune.runtime.data.Example;
+import ai.attune.runtime.data.TrainingData;
+import ai.attune.runtime.host.PluginCatalog;
+import ai.attune.runtime.model.LoadedModel;
+import ai.attune.runtime.model.ModelLoader;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.function.Consumer;
+
+/**
+ * A training job as the command line and the lab server run it: the recipe bound against the
+ * installed plugins, the run directory created or reopened, then the model, data, method,
+ * optimizer and schedule assembled from the registry and handed to {@link TrainingRun}.
+ */
+public final class TrainJob {
+    /** A bound recipe with its run directory, checked before any expensive work. */
+    public record Prepared(Recipe recipe, RunDirectory runDir, boolean resume) {}
+
+    private final PluginCatalog catalog;
+    private final PrintWriter log;
+    private final RecipeLoader loader = new RecipeLoader();
+
+    /** {@code log} receives what the data readers changed (dedup, truncation), one line each. */
+    public TrainJob(PluginCatalog catalog, PrintWriter log) {
+        this.catalog = catalog;
+        this.log = log;
+    }
+
+    /**
+     * Binds a recipe tree. With {@code resumeDir} the run's own recipe is used ({@code tree} may be
+     * null, or must equal it); otherwise a new run directory is created at the recipe's output.
+     */
+    public Prepared prepare(Path source, ObjectNode tree, Path resumeDir) throws IOException {
+        List<String> methods = catalog.list(Kind.METHOD).stream().map(PluginCatalog.Entry::name).toList();
+        if (resumeDir != null) {
+            Path stored = resumeDir.resolve(RunDirectory.RECIPE);
+            ObjectNode own = loader.read(stored, List.of());
+            if (tree != null && !tree.equals(own)) {
+                throw new RecipeException(resumeDir + " holds a different run than " + source + "; resume it without a recipe, or start a new output");
+            }
+            return new Prepared(loader.bind(stored, own, methods), new RunDirectory(resumeDir), true);
+        }
+        Recipe recipe = loader.bind(source, tree, methods);
+        RunDirectory runDir = new RunDirectory(recipe.output());
+        runDir.create(loader.toYaml(tree));
+        return new Prepared(recipe, runDir, false);
+    }
+
+    /** Loads everything the recipe names into {@code job} and runs it to the end (or until {@code control} stops it). */
+    @SuppressWarnings("unchecked")
+    public TrainingRun.Result run(Prepared p, Scope job, Consumer<ObjectNode> progress, StepControl control) throws IOException {
+        Recipe recipe = p.recipe();
+        String where = recipe.source().getFileName().toString();
+        ModelLoader models = new ModelLoader(catalog);
+        Path modelDir = ModelLoader.resolve(recipe.model().toString());
+        LoadedModel m = models.load(modelDir, null, models.backend(null), DType.F32, job);
+        try (var tok = m.tokenizer()) {
+            if (!(m.module() instanceof CausalLM lm)) {
+                throw new RecipeException(where + ": model " + modelDir + " is not a causal language model");
+            }
+            Method<Object> method = catalog.find(Kind.METHOD, recipe.method(), Method.class).orElseThrow();
+            Object methodConfig = loader.bindConfig(recipe.methodConfig(), method.defaultConfig(), method.configType(), recipe.method(), where);
+            String optName = recipe.train().optimizer().get("name").asText();
+            Optimizer<Object> optimizer = catalog.find(Kind.OPTIMIZER, optName, Optimizer.class).orElseThrow(() -> new RecipeException(
+                    where + ": train.optimizer.name '" + optName + "' is not installed; installed: "
+                            + catalog.list(Kind.OPTIMIZER).stream().map(PluginCatalog.Entry::name).toList()));
+            ObjectNode optBlock = ((ObjectNode) recipe.train().optimizer()).deepCopy();
+            optBlock.remove(List.of("name", "lr"));
+            Object optConfig = loader.bindConfig(optBlock, optimizer.defaultConfig(), optimizer.configType(), "train.optimizer", where);
+            double lr = recipe.train().optimizer().get("lr").asDouble();
+
+            Recipe.Data d = recipe.data();
+            DataSpec dataSpec = dataSpec(d, d.format(), where);
+            List<Example> train = load(d.path(), dataSpec, tok, lm);
+            List<Example> eval = d.evalPath() == null ? List.of() : load(d.evalPath(), dataSpec, tok, lm);
+            List<Example> general = d.generalEvalPath() == null ? List.of()
+                    : load(d.generalEvalPath(), dataSpec(new Recipe.Data("text", d.generalEvalPath(), null, null, false, d.maxSeqLen(), true, false, null), "text", where), tok, lm);
+
+            Recipe.Train t = recipe.train();
+            int mb = t.microBatch();
+            int ga = t.accumulation();
+            long steps = t.maxSteps() != null ? t.maxSteps() : (long) Math.ceil(t.epochs() * train.size() / (double) (mb * ga));
+            String scheduleName = t.schedule() == null || t.schedule().name() == null ? "linear" : t.schedule().name();
+            int warmup = t.schedule() == null || t.schedule().warmupSteps() == null ? 0 : t.schedule().warmupSteps();
+            LrSchedule schedule;
+            try {
+                schedule = LrSchedule.of(scheduleName, lr, warmup, (int) steps);
+            } catch (IllegalArgumentException e) {
+                throw new RecipeException(where + ": train.schedule.name: " + e.getMessage());
+            }
+            long seed = t.seedOr0();
+            MethodContext ctx = new MethodContext(m.backend(), DType.F32, job, seed, new DropoutSeeds(seed), modelDir);
+            TrainingRun.Setup setup = new TrainingRun.Setup(lm, method, methodConfig, optimizer, optConfig, schedule, ctx, mb, ga, steps,
+                    d.shuffleOn(), t.clip(), t.evalEvery() == null ? 0 : t.evalEvery(), t.saveEvery() == null ? 0 : t.saveEvery());
+            return new TrainingRun(setup, train, eval, general, p.runDir(), progress, control).run(p.resume());
+        }
+    }
+
+    /** Total optimizer steps a prepared recipe will take, for progress displays; -1 when it depends on the data size. */
+    public static long plannedSteps(Prepared p) {
+        return p.recipe().train().maxSteps() == null ? -1 : p.recipe().train().maxSteps();
+    }
+
+    private List<Example> load(Path file, DataSpec dataSpec, ai.attune.runtime.text.Tokenizer tok, CausalLM lm) throws IOException {
+        TrainingData data = TrainingData.load(file, dataSpec, tok, lm.vocabSize(), lm.maxPositions());
+        data.log().forEach(line -> log.println("data: " + file.getFileName() + ": " + line));
+        return data.examples();
+    }
+
+    private static DataSpec dataSpec(Recipe.Data d, String format, String where) {
+        try {
+            return new DataSpec(format, d.maxSeqLen() == null ? 0 : d.maxSeqLen(), d.truncate() != null && d.truncate(),
+                    d.dedup() != null && d.dedup(), d.balance());
+        } catch (IllegalArgumentException e) {
+            throw new RecipeException(where + ": data: " + e.getMessage());
+        }
+    }
+}
