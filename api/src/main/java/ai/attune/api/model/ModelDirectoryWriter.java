@@ -1,5 +1,6 @@
 package ai.attune.api.model;
 
+import ai.attune.api.io.AtomicDirectory;
 import ai.attune.api.io.SafetensorsWriter;
 import ai.attune.api.nn.Module;
 import ai.attune.api.nn.Parameter;
@@ -8,15 +9,11 @@ import ai.attune.api.tensor.Tensor;
 import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
-import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
-import java.util.Comparator;
 import java.util.List;
 import java.util.Map;
-import java.util.UUID;
-import java.util.stream.Stream;
 
 /**
  * Writes a Hugging Face model directory: every parameter under its dotted name in
@@ -38,25 +35,16 @@ public final class ModelDirectoryWriter {
     }
 
     public static void write(Map<String, Parameter> params, Path baseDir, Path out) throws IOException {
-        if (Files.exists(out)) {
-            throw new FileAlreadyExistsException(out + ": already exists; choose a new output directory");
-        }
-        Path parent = out.toAbsolutePath().getParent();
-        Files.createDirectories(parent);
-        Path tmp = parent.resolve("." + out.getFileName() + ".tmp-" + UUID.randomUUID().toString().substring(0, 8));
-        Files.createDirectory(tmp);
-        try (Arena arena = Arena.ofConfined()) {
-            SafetensorsWriter w = new SafetensorsWriter();
-            for (Map.Entry<String, Parameter> e : params.entrySet()) {
-                w.add(e.getKey(), e.getValue().value().dtype(), longs(e.getValue().value().shape()), bytes(e.getValue().value(), arena));
+        AtomicDirectory.create(out, tmp -> {
+            try (Arena arena = Arena.ofConfined()) {
+                SafetensorsWriter w = new SafetensorsWriter();
+                for (Map.Entry<String, Parameter> e : params.entrySet()) {
+                    w.add(e.getKey(), e.getValue().value().dtype(), longs(e.getValue().value().shape()), bytes(e.getValue().value(), arena));
+                }
+                w.write(tmp.resolve("model.safetensors"));
+                copyCompanions(baseDir, tmp);
             }
-            w.write(tmp.resolve("model.safetensors"));
-            copyCompanions(baseDir, tmp);
-            Files.move(tmp, out, StandardCopyOption.ATOMIC_MOVE);
-        } catch (IOException | RuntimeException e) {
-            deleteTree(tmp);
-            throw e;
-        }
+        });
     }
 
     /** Copies the companion files {@code baseDir} has into {@code dir}. */
@@ -91,13 +79,6 @@ public final class ModelDirectoryWriter {
 
     /** Removes a directory tree, best effort (cleanup after a failed write). */
     public static void deleteTree(Path root) {
-        if (!Files.exists(root)) {
-            return;
-        }
-        try (Stream<Path> walk = Files.walk(root)) {
-            walk.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
-        } catch (IOException ignored) {
-            // the temporary directory is named as such; leaving it is harmless
-        }
+        AtomicDirectory.deleteTree(root);
     }
 }

@@ -72,7 +72,15 @@ public final class GenerateCommand implements Runnable {
                     throw new IllegalArgumentException(model.model + " is not a causal language model (" + m.config().modelType() + ")");
                 }
                 long t0 = System.nanoTime();
-                Generator.Result r = new Generator(lm, m.backend(), tok, m.eosIds()).generate(tok.encode(prompt), maxNewTokens, sampling, stops);
+                long[] ids = tok.encode(prompt);
+                if (ids.length == 0) {
+                    // An empty prompt starts from BOS, as transformers' generate does for models whose tokenizer adds none (GPT-2).
+                    long bos = tok.bosId().orElse(m.config().node("bos_token_id").asLong(-1));
+                    if (bos >= 0) {
+                        ids = new long[] {bos};
+                    }
+                }
+                Generator.Result r = new Generator(lm, m.backend(), tok, m.eosIds()).generate(ids, maxNewTokens, sampling, stops);
                 double secs = (System.nanoTime() - t0) / 1e9;
                 PrintWriter out = spec.commandLine().getOut();
                 out.println(r.text());

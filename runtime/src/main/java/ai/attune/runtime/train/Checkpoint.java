@@ -1,5 +1,6 @@
 package ai.attune.runtime.train;
 
+import ai.attune.api.io.AtomicDirectory;
 import ai.attune.api.io.SafetensorsFile;
 import ai.attune.api.io.SafetensorsWriter;
 import ai.attune.api.model.ModelDirectoryWriter;
@@ -16,9 +17,7 @@ import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.util.Map;
-import java.util.UUID;
 
 /**
  * A resumable training state: the trainable weights, the optimizer state, and the step and data
@@ -36,32 +35,26 @@ final class Checkpoint {
     private Checkpoint() {}
 
     static void save(Path dir, Map<String, Parameter> trainable, OptimizerState opt, Position pos, long seed) throws IOException {
-        Path tmp = dir.resolveSibling("." + dir.getFileName() + ".tmp-" + UUID.randomUUID().toString().substring(0, 8));
-        Files.createDirectories(tmp);
-        try (Arena arena = Arena.ofConfined(); Scope staging = Scope.open("checkpoint")) {
-            SafetensorsWriter w = new SafetensorsWriter();
-            for (var e : trainable.entrySet()) {
-                add(w, e.getKey(), e.getValue().value(), arena);
-            }
-            w.write(tmp.resolve(WEIGHTS));
-            SafetensorsWriter o = new SafetensorsWriter();
-            for (var p : opt.named(trainable).entrySet()) {
-                for (var s : p.getValue().entrySet()) {
-                    add(o, p.getKey() + "/" + s.getKey(), s.getValue(), arena);
+        // A checkpoint of the same step can exist from an earlier attempt of a resumed run: replace it.
+        AtomicDirectory.replace(dir, tmp -> {
+            try (Arena arena = Arena.ofConfined(); Scope staging = Scope.open("checkpoint")) {
+                SafetensorsWriter w = new SafetensorsWriter();
+                for (var e : trainable.entrySet()) {
+                    add(w, e.getKey(), e.getValue().value(), arena);
                 }
+                w.write(tmp.resolve(WEIGHTS));
+                SafetensorsWriter o = new SafetensorsWriter();
+                for (var p : opt.named(trainable).entrySet()) {
+                    for (var s : p.getValue().entrySet()) {
+                        add(o, p.getKey() + "/" + s.getKey(), s.getValue(), arena);
+                    }
+                }
+                o.write(tmp.resolve(OPTIMIZER));
+                ObjectNode state = new ObjectMapper().createObjectNode()
+                        .put("step", pos.step()).put("cursor", pos.cursor()).put("optimizer_step", opt.step()).put("seed", seed);
+                Files.writeString(tmp.resolve(STATE), state.toPrettyString());
             }
-            o.write(tmp.resolve(OPTIMIZER));
-            ObjectNode state = new ObjectMapper().createObjectNode()
-                    .put("step", pos.step()).put("cursor", pos.cursor()).put("optimizer_step", opt.step()).put("seed", seed);
-            Files.writeString(tmp.resolve(STATE), state.toPrettyString());
-            if (Files.exists(dir)) {
-                ModelDirectoryWriter.deleteTree(dir); // a checkpoint of the same step from a run that was resumed earlier
-            }
-            Files.move(tmp, dir, StandardCopyOption.ATOMIC_MOVE);
-        } catch (IOException | RuntimeException e) {
-            ModelDirectoryWriter.deleteTree(tmp);
-            throw e;
-        }
+        });
     }
 
     private static void add(SafetensorsWriter w, String name, Tensor t, Arena arena) {

@@ -1,5 +1,6 @@
 package ai.attune.plugins.lora;
 
+import ai.attune.api.io.AtomicDirectory;
 import ai.attune.api.io.SafetensorsFile;
 import ai.attune.api.io.SafetensorsWriter;
 import ai.attune.api.model.ModelDirectoryWriter;
@@ -12,15 +13,12 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 
 import java.io.IOException;
 import java.lang.foreign.Arena;
-import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.util.HashSet;
 import java.util.Map;
 import java.util.Set;
-import java.util.UUID;
 
 /**
  * A PEFT LoRA adapter directory: {@code adapter_config.json} and {@code adapter_model.safetensors}
@@ -47,26 +45,17 @@ final class PeftAdapterDir {
      * a half-written adapter never exists under its final name.
      */
     static void write(Path out, ObjectNode config, Map<String, LoraLayer> layers) throws IOException {
-        if (Files.exists(out)) {
-            throw new FileAlreadyExistsException(out + ": already exists; choose a new output directory");
-        }
-        Path parent = out.toAbsolutePath().getParent();
-        Files.createDirectories(parent);
-        Path tmp = parent.resolve("." + out.getFileName() + ".tmp-" + UUID.randomUUID().toString().substring(0, 8));
-        Files.createDirectory(tmp);
-        try (Arena arena = Arena.ofConfined(); Scope staging = Scope.open("lora-save")) {
-            SafetensorsWriter w = new SafetensorsWriter().putMetadata("format", "pt");
-            for (Map.Entry<String, LoraLayer> e : layers.entrySet()) {
-                add(w, keyA(e.getKey()), e.getValue().loraA().weight().value(), arena);
-                add(w, keyB(e.getKey()), e.getValue().loraB().weight().value(), arena);
+        AtomicDirectory.create(out, tmp -> {
+            try (Arena arena = Arena.ofConfined(); Scope staging = Scope.open("lora-save")) {
+                SafetensorsWriter w = new SafetensorsWriter().putMetadata("format", "pt");
+                for (Map.Entry<String, LoraLayer> e : layers.entrySet()) {
+                    add(w, keyA(e.getKey()), e.getValue().loraA().weight().value(), arena);
+                    add(w, keyB(e.getKey()), e.getValue().loraB().weight().value(), arena);
+                }
+                w.write(tmp.resolve(WEIGHTS));
+                Files.writeString(tmp.resolve(CONFIG), new ObjectMapper().writerWithDefaultPrettyPrinter().writeValueAsString(config));
             }
-            w.write(tmp.resolve(WEIGHTS));
-            Files.writeString(tmp.resolve(CONFIG), new ObjectMapper().writerWithDefaultPrettyPrinter().writeValueAsString(config));
-            Files.move(tmp, out, StandardCopyOption.ATOMIC_MOVE);
-        } catch (IOException | RuntimeException e) {
-            ModelDirectoryWriter.deleteTree(tmp);
-            throw e;
-        }
+        });
     }
 
     private static void add(SafetensorsWriter w, String key, Tensor t, Arena arena) {
