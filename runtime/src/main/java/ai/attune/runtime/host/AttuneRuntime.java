@@ -51,6 +51,11 @@ public final class AttuneRuntime implements AutoCloseable {
 
     /** Boots with extra framework properties (e.g. a faster FileInstall poll in tests). */
     public static AttuneRuntime boot(RuntimeLayout layout, Map<String, String> extra) {
+        return boot(layout, extra, Vertx::vertx);
+    }
+
+    /** Boots with a Vert.x instance of the caller's making, e.g. one with metrics enabled for the lab server. */
+    public static AttuneRuntime boot(RuntimeLayout layout, Map<String, String> extra, java.util.function.Supplier<Vertx> vertxFactory) {
         List<Path> jars = bundleJars(layout.plugins());
         Path cache;
         try {
@@ -77,7 +82,7 @@ public final class AttuneRuntime implements AutoCloseable {
         try {
             fw.init();
             BundleContext ctx = fw.getBundleContext();
-            vertx = Vertx.vertx();
+            vertx = vertxFactory.get();
             ServiceRegistration<Vertx> reg = ctx.registerService(Vertx.class, vertx, null);
             List<Bundle> installed = new ArrayList<>();
             for (Path jar : jars) {

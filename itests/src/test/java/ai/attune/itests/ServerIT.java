@@ -1,0 +1,143 @@
+package ai.attune.itests;
+
+import org.junit.Test;
+
+import java.net.ServerSocket;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+import static org.junit.Assert.assertEquals;
+import static org.junit.Assert.assertTrue;
+
+/**
+ * {@code attune serve} as a process on loopback: the shipped LoRA recipe submitted over REST and
+ * its adapter downloaded; then the server killed with SIGKILL mid-job, restarted, the job found
+ * interrupted and resumed to completion.
+ */
+public class ServerIT {
+    static final Path REPO = TrainLauncherIT.RECIPE.getParent().getParent();
+    final HttpClient http = HttpClient.newHttpClient();
+
+    static int freePort() throws Exception {
+        try (ServerSocket s = new ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
+            return s.getLocalPort();
+        }
+    }
+
+    Process serve(int port, Path runs, Path token) throws Exception {
+        return LauncherIT.start(REPO, "serve", "--port", String.valueOf(port), "--runs", runs.toString(),
+                "--data-root", REPO.getParent().toString(), "--token-file", token.toString());
+    }
+
+    HttpResponse<String> call(int port, String method, String path, String body, String token) throws Exception {
+        HttpRequest req = HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + path)).timeout(Duration.ofSeconds(30))
+                .header("Authorization", "Bearer " + token)
+                .method(method, body == null ? HttpRequest.BodyPublishers.noBody() : HttpRequest.BodyPublishers.ofString(body)).build();
+        return http.send(req, HttpResponse.BodyHandlers.ofString());
+    }
+
+    /** Waits until the server answers (it prints nothing we could wait on through the log file reliably). */
+    void awaitUp(int port, Path token, Process p) throws Exception {
+        long deadline = System.currentTimeMillis() + 120_000;
+        while (System.currentTimeMillis() < deadline && p.isAlive()) {
+            try {
+                if (Files.exists(token) && call(port, "GET", "/jobs", null, Files.readString(token).strip()).statusCode() == 200) {
+                    return;
+                }
+            } catch (java.io.IOException notYet) {
+                // not listening yet
+            }
+            Thread.sleep(100);
+        }
+        throw new AssertionError("the server did not come up on port " + port);
+    }
+
+    String awaitState(int port, String token, String id, String... states) throws Exception {
+        long deadline = System.currentTimeMillis() + 240_000;
+        String body = "";
+        while (System.currentTimeMillis() < deadline) {
+            body = call(port, "GET", "/jobs/" + id, null, token).body();
+            for (String s : states) {
+                if (body.contains("\"state\":\"" + s + "\"")) {
+                    return s;
+                }
+            }
+            Thread.sleep(100);
+        }
+        throw new AssertionError("job " + id + " never reached " + String.join("|", states) + ": " + body);
+    }
+
+    static String recipe() throws Exception {
+        // the server accepts YAML as well as JSON; overrides as `attune train --set` would apply them
+        return Files.readString(TrainLauncherIT.RECIPE).replace("max_steps: 60", "max_steps: 6").replace("save_every: 20", "save_every: 2")
+                .replace("eval_every: 20", "eval_every: 2").replace("micro_batch_size: 8", "micro_batch_size: 4")
+                .replace("gradient_accumulation_steps: 2", "gradient_accumulation_steps: 1");
+    }
+
+    static String id(String body) {
+        Matcher m = Pattern.compile("\"id\":\"([^\"]+)\"").matcher(body);
+        assertTrue(body, m.find());
+        return m.group(1);
+    }
+
+    @Test
+    public void submitDownloadKillRestartResume() throws Exception {
+        Path base = Files.createTempDirectory("attune-serve");
+        Path runs = base.resolve("runs");
+        Path tokenFile = base.resolve("conf/server.token");
+        int port = freePort();
+        Process server = serve(port, runs, tokenFile);
+        try {
+            awaitUp(port, tokenFile, server);
+            assertEquals("rw-------", java.nio.file.attribute.PosixFilePermissions.toString(Files.getPosixFilePermissions(tokenFile)));
+            String token = Files.readString(tokenFile).strip();
+            assertEquals(401, call(port, "GET", "/jobs", null, "wrong").statusCode());
+
+            HttpResponse<String> sub = call(port, "POST", "/jobs", recipe(), token);
+            assertEquals(sub.body(), 201, sub.statusCode());
+            String first = id(sub.body());
+            assertEquals("completed", awaitState(port, token, first, "completed", "failed"));
+            HttpResponse<byte[]> adapter = http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + "/jobs/" + first
+                    + "/artifacts/final/adapter_model.safetensors")).header("Authorization", "Bearer " + token).build(), HttpResponse.BodyHandlers.ofByteArray());
+            assertEquals(200, adapter.statusCode());
+            assertTrue(java.util.Arrays.equals(Files.readAllBytes(runs.resolve(first).resolve("final/adapter_model.safetensors")), adapter.body()));
+
+            String second = id(call(port, "POST", "/jobs", recipe(), token).body());
+            Path checkpoint = runs.resolve(second).resolve("checkpoint-2/trainer_state.json");
+            long deadline = System.currentTimeMillis() + 120_000;
+            while (!Files.exists(checkpoint) && System.currentTimeMillis() < deadline) {
+                Thread.sleep(20);
+            }
+            assertTrue("checkpoint-2 appeared", Files.exists(checkpoint));
+        } finally {
+            server.destroyForcibly(); // SIGKILL: no shutdown hook runs
+            server.waitFor(30, TimeUnit.SECONDS);
+        }
+
+        Process again = serve(port, runs, tokenFile);
+        try {
+            awaitUp(port, tokenFile, again);
+            String token = Files.readString(tokenFile).strip();
+            String list = call(port, "GET", "/jobs", null, token).body();
+            String second = list.substring(list.lastIndexOf("\"id\":\"") + 6).split("\"")[0];
+            // killed mid-run it is interrupted; only a run that had already finished comes back completed
+            if (awaitState(port, token, second, "interrupted", "completed").equals("interrupted")) {
+                assertEquals(200, call(port, "POST", "/jobs/" + second + "/resume", null, token).statusCode());
+            }
+            assertEquals("completed", awaitState(port, token, second, "completed", "failed"));
+            long steps = Files.readAllLines(runs.resolve(second).resolve("events.jsonl")).stream().filter(l -> l.contains("\"type\":\"step\"")).count();
+            assertEquals(6, steps);
+        } finally {
+            again.destroy();
+            again.waitFor(30, TimeUnit.SECONDS);
+        }
+    }
+}

@@ -1,0 +1,41 @@
+package ai.attune.runtime.server;
+
+import ai.attune.api.tensor.Scope;
+import ai.attune.runtime.host.PluginCatalog;
+import ai.attune.runtime.train.StepControl;
+import ai.attune.runtime.train.TrainJob;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+
+import java.io.PrintWriter;
+import java.nio.file.Path;
+import java.util.function.Consumer;
+
+/** Runs jobs with {@link TrainJob}, looking techniques up in the registry when each job starts. */
+public final class TrainJobRunner implements JobRunner {
+    private final Supplier catalog;
+    private final PrintWriter log;
+
+    /** The catalog is read anew per job, so a bundle dropped into deploy/ serves the next job. */
+    public interface Supplier {
+        PluginCatalog get();
+    }
+
+    public TrainJobRunner(Supplier catalog, PrintWriter log) {
+        this.catalog = catalog;
+        this.log = log;
+    }
+
+    @Override
+    public void create(Path runDir, ObjectNode recipe) throws Exception {
+        new TrainJob(catalog.get(), log).prepare(runDir.resolve("recipe.yaml"), recipe, null);
+    }
+
+    @Override
+    public void run(Path runDir, StepControl control, Consumer<ObjectNode> steps) throws Exception {
+        // Reopening the run directory both starts a new run and continues one from its latest checkpoint.
+        TrainJob job = new TrainJob(catalog.get(), log);
+        try (Scope scope = Scope.open("job")) {
+            job.run(job.prepare(null, null, runDir), scope, steps, control);
+        }
+    }
+}
