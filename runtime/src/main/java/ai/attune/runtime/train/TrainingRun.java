@@ -44,6 +44,8 @@ public final class TrainingRun {
     /** How a run ended. */
     public record Result(long steps, double lastLoss, Double evalLoss, Double generalPplBefore, Double generalPplAfter) {}
 
+    private static final com.fasterxml.jackson.databind.ObjectMapper JSON = new com.fasterxml.jackson.databind.ObjectMapper();
+
     private final Setup s;
     private final List<Example> train;
     private final List<Example> eval;
@@ -97,7 +99,9 @@ public final class TrainingRun {
         Double lastEval = null;
         Double generalAfter = null;
         long cursor = pos.cursor();
-        Optimizer<Object> optimizer = s.optimizer();
+        // Announced before the first step, so a swap can be judged against it even while the job waits at step 0.
+        Optimizer<Object> optimizer = control.optimizer(s.optimizer());
+        Object optimizerConfig = s.optimizerConfig();
         for (long step = pos.step(); step < s.maxSteps(); step++) {
             try {
                 control.beforeStep(step);
@@ -105,7 +109,12 @@ public final class TrainingRun {
                 Thread.currentThread().interrupt();
                 throw new java.util.concurrent.CancellationException("interrupted before step " + (step + 1));
             }
-            optimizer = control.optimizer(optimizer);
+            Optimizer<Object> next = control.optimizer(optimizer);
+            if (next != optimizer) {
+                // A replaced plugin has its own config class (its own class loader): carry the values over by their keys.
+                optimizerConfig = JSON.convertValue(optimizerConfig, next.configType());
+                optimizer = next;
+            }
             long t0 = System.nanoTime();
             module.setTraining(true);
             List<MicroBatch> batches = new ArrayList<>();
@@ -141,7 +150,7 @@ public final class TrainingRun {
             }
             double lr = s.schedule().lr((int) step);
             try (Scope opt = Scope.open("optimizer")) {
-                optimizer.step(trainable, state, s.optimizerConfig(), lr);
+                optimizer.step(trainable, state, optimizerConfig, lr);
             }
             Autograd.zeroGrad(trainable.stream().map(Parameter::value).toList());
             lastLoss = loss;
