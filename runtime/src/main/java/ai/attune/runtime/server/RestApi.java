@@ -41,6 +41,8 @@ final class RestApi {
     Router router() {
         Router r = Router.router(vertx);
         r.route().handler(this::authenticate);
+        // The bridge comes before the body handler: a WebSocket upgrade has no body to read, and reading it breaks the upgrade.
+        r.route("/eventbus/*").subRouter(SockJSHandler.create(vertx).bridge(bridgeOptions()));
         r.route().handler(BodyHandler.create(false).setBodyLimit(bodyLimit));
         r.post("/jobs").handler(ctx -> blocking(ctx, 201, () -> json.createObjectNode().put("id", jobs.submit(ctx.body().asString()))));
         r.get("/jobs").handler(ctx -> blocking(ctx, 200, () -> {
@@ -66,7 +68,6 @@ final class RestApi {
                 ctx.fail(ar.cause());
             }
         }));
-        r.route("/eventbus/*").subRouter(SockJSHandler.create(vertx).bridge(bridgeOptions()));
         r.route().failureHandler(this::failure);
         return r;
     }
