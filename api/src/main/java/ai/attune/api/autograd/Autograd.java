@@ -80,7 +80,8 @@ public final class Autograd {
     private static void accumulateLeaf(Tensor leaf, Tensor g) {
         Tensor grad = leaf.grad();
         if (grad == null) {
-            grad = leaf.backend().zeros(leaf.dtype(), leaf.shape(), leaf.storage().scope());
+            Tensor spare = leaf.takeSpareGrad();
+            grad = spare != null ? spare : leaf.backend().zeros(leaf.dtype(), leaf.shape(), leaf.storage().scope());
             leaf.backend().copy(g, grad);
             leaf.setGrad(grad);
         } else {
@@ -116,10 +117,10 @@ public final class Autograd {
         return postOrder;
     }
 
-    /** Sets every given tensor's gradient to null ({@code zero_grad(set_to_none=True)}). */
+    /** Drops every given tensor's gradient ({@code zero_grad(set_to_none=True)}), keeping the storage for reuse. */
     public static void zeroGrad(Iterable<Tensor> tensors) {
         for (Tensor t : tensors) {
-            t.setGrad(null);
+            t.clearGrad();
         }
     }
 

@@ -22,6 +22,7 @@ public final class Tensor {
 
     private boolean requiresGrad;
     private Tensor grad;
+    private Tensor spareGrad;
     private Node gradFn;
     private int outputIndex;
     private String name;
@@ -127,6 +128,25 @@ public final class Tensor {
 
     public void setGrad(Tensor grad) {
         this.grad = grad;
+    }
+
+    /**
+     * Drops the gradient ({@code zero_grad(set_to_none=True)}) but keeps its storage for the next
+     * backward: a leaf's gradient lives in the leaf's long-lived scope, where a fresh allocation
+     * every step would never be freed before the job ends.
+     */
+    public void clearGrad() {
+        if (grad != null) {
+            spareGrad = grad;
+            grad = null;
+        }
+    }
+
+    /** The storage of the last cleared gradient, handed over once (null if none). */
+    public Tensor takeSpareGrad() {
+        Tensor s = spareGrad;
+        spareGrad = null;
+        return s;
     }
 
     /** The node that produced this tensor, or null for a leaf. */
