@@ -74,8 +74,15 @@ class AutogradTest {
             }
             // d/dw sum(w^2) = 2w, twice; the grad lives in the job scope, past the step scopes.
             assertArrayEquals(new double[] {8, 12}, Tensors.toDoubles(w.grad()), 1e-12);
+            Tensor first = w.grad();
             Autograd.zeroGrad(List.of(w));
             assertNull(w.grad());
+            try (Scope step = Scope.open("step")) {
+                Autograd.backward(Ops.sum(Ops.mul(w, w)));
+            }
+            // A cleared gradient's storage serves the next backward: the job's scope must not grow per step.
+            org.junit.jupiter.api.Assertions.assertSame(first.storage(), w.grad().storage());
+            assertArrayEquals(new double[] {4, 6}, Tensors.toDoubles(w.grad()), 1e-12);
         }
     }
 
