@@ -15,7 +15,7 @@ import java.util.concurrent.LinkedBlockingQueue;
 
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
-/** The event-bus bridge over a raw WebSocket: the handshake needs the token. */
+/** The event-bus bridge over a raw WebSocket: per-address permissions, and the handshake needs the token. */
 class BridgeTest {
     @TempDir
     Path dir;
@@ -40,6 +40,24 @@ class BridgeTest {
         return HttpClient.newHttpClient().newWebSocketBuilder().connectTimeout(Duration.ofSeconds(5))
                 .buildAsync(URI.create("ws://127.0.0.1:" + f.server.port() + "/eventbus/websocket" + (token == null ? "" : "?access_token=" + token)), frames)
                 .join();
+    }
+
+    /** Granted addresses answer; others are refused with access_denied (the raw transport sends binary frames). */
+    @Test
+    void grantedAddressesAnswerAndOthersAreRefused() throws Exception {
+        try (ServerFixture f = new ServerFixture(dir.resolve("runs"), dir, new FakeRunner(1))) {
+            java.util.concurrent.LinkedBlockingQueue<String> frames = new java.util.concurrent.LinkedBlockingQueue<>();
+            io.vertx.core.http.WebSocket ws = f.vertx.createWebSocketClient().connect(new io.vertx.core.http.WebSocketConnectOptions()
+                    .setHost("127.0.0.1").setPort(f.server.port()).setURI("/eventbus/websocket?access_token=" + ServerFixture.TOKEN)).await();
+            ws.handler(b -> frames.add(b.toString()));
+            ws.writeTextMessage("{\"type\":\"send\",\"address\":\"attune.jobs.list\",\"replyAddress\":\"r1\",\"body\":{}}").await();
+            org.junit.jupiter.api.Assertions.assertEquals("{\"type\":\"rec\",\"address\":\"r1\",\"body\":{\"jobs\":[]}}",
+                    frames.poll(20, java.util.concurrent.TimeUnit.SECONDS));
+            ws.writeTextMessage("{\"type\":\"send\",\"address\":\"attune.internal.shutdown\",\"replyAddress\":\"r2\",\"body\":{}}").await();
+            org.junit.jupiter.api.Assertions.assertEquals("{\"type\":\"err\",\"body\":\"access_denied\"}",
+                    frames.poll(20, java.util.concurrent.TimeUnit.SECONDS));
+            ws.close().await();
+        }
     }
 
     @Test
