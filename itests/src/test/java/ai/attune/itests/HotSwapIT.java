@@ -58,7 +58,7 @@ public class HotSwapIT {
             HttpClient http = HttpClient.newHttpClient();
             String base = "http://127.0.0.1:" + port;
             awaitListening(http, base + "/plugins", token, server);
-            String recipe = Files.readString(repo.resolve("examples/lora-stories260k.yaml"))
+            String recipe = Files.readString(repo.resolve("examples/lora-moby-dick.yaml"))
                     .replace("max_steps: 60", "max_steps: 40").replace("save_every: 20", "save_every: 0").replace("eval_every: 20", "eval_every: 0");
             String id = send(http, base + "/jobs", token, recipe).replaceAll(".*\"id\":\"([^\"]+)\".*", "$1");
             // Remove the plugin once the job is past its first steps: the step under way finishes on the old bundle.

@@ -18,7 +18,7 @@ import static org.junit.Assert.assertTrue;
  * used by generate, and export of the merged model.
  */
 public class TrainLauncherIT {
-    static final Path RECIPE = Path.of("../examples/lora-stories260k.yaml").toAbsolutePath().normalize();
+    static final Path RECIPE = Path.of("../examples/lora-moby-dick.yaml").toAbsolutePath().normalize();
 
     static List<String> small(Path out) {
         return List.of("--set", "train.max_steps=8", "--set", "train.save_every=2", "--set", "train.eval_every=4",
@@ -82,7 +82,7 @@ public class TrainLauncherIT {
         LauncherIT.Result r = LauncherIT.attuneIn(RECIPE.getParent().getParent(),
                 args("train", RECIPE, List.of("--set", "train.micro_batch=2", "--set", "output=" + base.resolve("x"))));
         assertEquals(1, r.code());
-        assertTrue(r.err(), r.err().contains("attune: lora-stories260k.yaml: unknown key 'train.micro_batch' (did you mean 'micro_batch_size'?)"));
+        assertTrue(r.err(), r.err().contains("attune: lora-moby-dick.yaml: unknown key 'train.micro_batch' (did you mean 'micro_batch_size'?)"));
         assertFalse(Files.exists(base.resolve("x")));
     }
 

@@ -60,8 +60,8 @@ class LoraAdapterMergeTest {
 
     double[][] baseAndMerged(double expectedScaling) throws Exception {
         JvmBackend be = new JvmBackend();
-        try (Scope s = Scope.open(); SafetensorsReader w = SafetensorsReader.openModelDir(Stories260KTest.DIR)) {
-            Module m = new LlamaFamily().load(ModelConfig.read(Stories260KTest.DIR), w, be, DType.F32, s);
+        try (Scope s = Scope.open(); SafetensorsReader w = SafetensorsReader.openModelDir(PretrainedTinyLlamaTest.DIR)) {
+            Module m = new LlamaFamily().load(ModelConfig.read(PretrainedTinyLlamaTest.DIR), w, be, DType.F32, s);
             double[] base = Tensors.toDoubles(m.namedParameters().get("model.layers.0.self_attn.q_proj.weight").value());
             LoraAdapter.read(adapter).mergeInto(m);
             double[] merged = Tensors.toDoubles(m.namedParameters().get("model.layers.0.self_attn.q_proj.weight").value());

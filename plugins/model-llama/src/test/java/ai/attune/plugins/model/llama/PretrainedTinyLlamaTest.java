@@ -20,7 +20,7 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
 /** The real pretrained stories260K: its known greedy continuation of BOS (see ../shared/models/README.md). */
-class Stories260KTest {
+class PretrainedTinyLlamaTest {
     static final Path DIR = Path.of("../../../shared/models/stories260K");
     static final long[] GOLDEN = {403, 407, 261, 378, 432, 383, 286, 261, 376, 298, 315, 421, 395, 317, 426, 338, 401, 396, 267, 337,
             410, 408, 419, 292, 411, 322, 265, 282, 295, 433, 426, 385, 328, 432, 358, 394, 261, 370, 432, 352, 266, 268, 388, 426,
