@@ -166,6 +166,24 @@ public class LauncherIT {
     }
 
     @Test
+    public void setfitRefusesUnusableDataInOneLine() throws Exception {
+        Path dir = java.nio.file.Files.createTempDirectory("attune-setfit");
+        Path one = dir.resolve("one.csv");
+        java.nio.file.Files.writeString(one, "text,label\nhello there,greeting\nhi,greeting\n");
+        Result r = attune("setfit", "--train", one.toString(), "--eval", one.toString());
+        assertEquals(r.err, 1, r.code);
+        assertTrue(r.err, r.err.contains("one.csv: only one class (greeting); a classifier needs at least 2"));
+        assertFalse(r.err, r.err.contains("\tat "));
+
+        Path noLabel = dir.resolve("nolabel.csv");
+        java.nio.file.Files.writeString(noLabel, "text,category\nhello,a\nbye,b\n");
+        Result r2 = attune("setfit", "--train", noLabel.toString(), "--eval", noLabel.toString());
+        assertEquals(r2.err, 1, r2.code);
+        assertTrue(r2.err, r2.err.lines().anyMatch(l -> l.startsWith("attune: ") && l.contains("nolabel.csv") && l.contains("label")));
+        assertFalse(r2.err, r2.err.contains("\tat "));
+    }
+
+    @Test
     public void aMissingModelDirectoryIsOneLine() throws Exception {
         Result r = attune("generate", "--model", "/nonexistent/model", "--prompt", "x");
         assertEquals(1, r.code);
