@@ -33,7 +33,9 @@ public final class BertFamily implements ModelFamily {
 
     @Override
     public BertModel create(ModelConfig config, Backend backend, DType dtype, Scope scope) throws IOException {
-        return new BertModel(BertConfig.from(config), backend, dtype, scope);
+        BertModel model = new BertModel(BertConfig.from(config), backend, dtype, scope);
+        model.setPooling(SentencePooling.of(config.dir()));
+        return model;
     }
 
     @Override

@@ -27,6 +27,8 @@ public final class BertModel extends Module implements SentenceEncoder {
     private final ModuleList<BertLayer> layers = new ModuleList<>();
     private final int hiddenSize;
 
+    private SentencePooling pooling = SentencePooling.DEFAULT;
+
     BertModel(BertConfig c, Backend be, DType dtype, Scope scope) {
         this.embeddings = register("embeddings", new BertEmbeddings(c, be, dtype, scope));
         register("encoder", new Encoder()).addChild("layer", layers);
@@ -66,16 +68,40 @@ public final class BertModel extends Module implements SentenceEncoder {
     @Override
     public Tensor embed(Tensor ids, Tensor attentionMask, Tensor tokenTypeIds) {
         Tensor hidden = forward(ids, attentionMask, tokenTypeIds); // [batch, t, hidden]
-        Tensor mean;
-        if (attentionMask == null) {
-            mean = Ops.mean(hidden, new int[] {1}, false); // [batch, hidden]
-        } else {
-            Tensor m = Views.unsqueeze(Ops.to(attentionMask, hidden.dtype()), -1); // [batch, t, 1]
-            Tensor summed = Ops.sum(Ops.mul(hidden, m), new int[] {1}, false);     // [batch, hidden]
-            Tensor count = Ops.scalar(ScalarOp.MAXIMUM, Ops.sum(m, new int[] {1}, false), MIN_TOKENS); // [batch, 1]
-            mean = Ops.div(summed, count);
+        Tensor pooled = switch (pooling.mode()) {
+            case CLS -> Views.reshape(Views.contiguous(Views.slice(hidden, 1, 0, 1)), hidden.size(0), hidden.size(2)); // [batch, hidden]
+            case MAX -> maxPool(hidden, attentionMask);
+            case MEAN -> meanPool(hidden, attentionMask);
+        };
+        if (!pooling.normalize()) {
+            return pooled;
         }
-        Tensor norm = Ops.sqrt(Ops.sum(Ops.mul(mean, mean), new int[] {1}, true)); // [batch, 1]
-        return Ops.div(mean, Ops.scalar(ScalarOp.MAXIMUM, norm, MIN_NORM));
+        Tensor norm = Ops.sqrt(Ops.sum(Ops.mul(pooled, pooled), new int[] {1}, true)); // [batch, 1]
+        return Ops.div(pooled, Ops.scalar(ScalarOp.MAXIMUM, norm, MIN_NORM));
+    }
+
+    private static Tensor meanPool(Tensor hidden, Tensor attentionMask) {
+        if (attentionMask == null) {
+            return Ops.mean(hidden, new int[] {1}, false); // [batch, hidden]
+        }
+        Tensor m = Views.unsqueeze(Ops.to(attentionMask, hidden.dtype()), -1); // [batch, t, 1]
+        Tensor summed = Ops.sum(Ops.mul(hidden, m), new int[] {1}, false);     // [batch, hidden]
+        Tensor count = Ops.scalar(ScalarOp.MAXIMUM, Ops.sum(m, new int[] {1}, false), MIN_TOKENS); // [batch, 1]
+        return Ops.div(summed, count);
+    }
+
+    /** Max over real tokens: padding is pushed to -1e9 first, as sentence-transformers does. */
+    private static Tensor maxPool(Tensor hidden, Tensor attentionMask) {
+        if (attentionMask == null) {
+            return Ops.amax(hidden, new int[] {1}, false);
+        }
+        Tensor m = Views.unsqueeze(Ops.to(attentionMask, hidden.dtype()), -1); // [batch, t, 1]
+        Tensor masked = Ops.add(Ops.mul(hidden, m), Ops.mulScalar(Ops.addScalar(m, -1.0), 1e9));
+        return Ops.amax(masked, new int[] {1}, false);
+    }
+
+    /** The pooling the model's directory declares (mean with normalisation by default). */
+    void setPooling(SentencePooling pooling) {
+        this.pooling = pooling;
     }
 }

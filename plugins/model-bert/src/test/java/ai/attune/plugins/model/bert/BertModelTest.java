@@ -128,6 +128,32 @@ class BertModelTest {
     }
 
     @Test
+    void sentenceTransformersModulesChooseThePooling() throws IOException {
+        TinyBert w = new TinyBert(5);
+        Path modelDir = w.write(dir.resolve("tiny"));
+        java.nio.file.Files.createDirectories(modelDir.resolve("1_Pooling"));
+        java.nio.file.Files.writeString(modelDir.resolve("modules.json"), """
+                [{"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},
+                 {"idx": 1, "name": "1", "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"}]""");
+        java.nio.file.Files.writeString(modelDir.resolve("1_Pooling/config.json"), "{\"pooling_mode_cls_token\": true, \"pooling_mode_mean_tokens\": false}");
+        try (Scope params = Scope.detached("params"); Scope s = Scope.open()) {
+            BertModel model = (BertModel) load(modelDir, DType.F32, params);
+            ai.attune.api.tensor.Backend be = model.module().namedParameters().values().iterator().next().value().backend();
+            int t = IDS[0].length;
+            Tensor ids = ai.attune.api.tensor.Tensors.ofLongs(be, flat(IDS), 2, t);
+            Tensor mask = ai.attune.api.tensor.Tensors.ofLongs(be, flat(MASK), 2, t);
+            double[] hidden = ai.attune.api.tensor.Tensors.toDoubles(model.forward(ids, mask, null)); // [2, t, h]
+            double[] cls = ai.attune.api.tensor.Tensors.toDoubles(model.embed(ids, mask, null)); // [2, h], not normalised
+            int h = cls.length / 2;
+            for (int b = 0; b < 2; b++) {
+                for (int j = 0; j < h; j++) {
+                    assertEquals(hidden[(b * t) * h + j], cls[b * h + j], 1e-6, "CLS pooling is token 0 of row " + b);
+                }
+            }
+        }
+    }
+
+    @Test
     void parameterNamesAreHuggingFaces() throws IOException {
         TinyBert w = new TinyBert(3);
         try (Scope params = Scope.detached("params")) {
