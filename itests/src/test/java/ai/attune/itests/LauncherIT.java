@@ -21,8 +21,8 @@ public class LauncherIT {
         return attuneIn(Path.of("").toAbsolutePath(), args);
     }
 
-    /** Starts the launcher in {@code workDir} without waiting (output to files under the itest dir). */
-    static Process start(Path workDir, String... args) throws IOException {
+    /** Starts the launcher in {@code workDir} without waiting; stdout and stderr go to the given files. */
+    static Process start(Path workDir, Path out, Path err, String... args) throws IOException {
         Path launcher = Path.of(System.getProperty("attune.distribution"), "bin", "attune").toAbsolutePath();
         List<String> cmd = new java.util.ArrayList<>(List.of(launcher.toString()));
         cmd.addAll(List.of(args));
@@ -31,25 +31,22 @@ public class LauncherIT {
         pb.environment().put("JAVA_HOME", System.getProperty("java.home"));
         // Imported models go to a cache of the build's, not the user's.
         pb.environment().put("XDG_CACHE_HOME", Path.of(System.getProperty("attune.itest.dir"), "cache").toAbsolutePath().toString());
-        Path logs = Files.createDirectories(Path.of(System.getProperty("attune.itest.dir"), "logs"));
-        pb.redirectOutput(Files.createTempFile(logs, "out", ".txt").toFile());
-        pb.redirectError(Files.createTempFile(logs, "err", ".txt").toFile());
+        pb.redirectOutput(out.toFile());
+        pb.redirectError(err.toFile());
         return pb.start();
     }
 
+    /** Starts the launcher in {@code workDir} without waiting, its output to files under the itest dir. */
+    static Process start(Path workDir, String... args) throws IOException {
+        Path logs = Files.createDirectories(Path.of(System.getProperty("attune.itest.dir"), "logs"));
+        return start(workDir, Files.createTempFile(logs, "out", ".txt"), Files.createTempFile(logs, "err", ".txt"), args);
+    }
+
     static Result attuneIn(Path workDir, String... args) throws IOException, InterruptedException {
-        Path launcher = Path.of(System.getProperty("attune.distribution"), "bin", "attune").toAbsolutePath();
-        List<String> cmd = new java.util.ArrayList<>(List.of(launcher.toString()));
-        cmd.addAll(List.of(args));
-        ProcessBuilder pb = new ProcessBuilder(cmd).directory(workDir.toFile());
-        pb.environment().put("JAVA_HOME", System.getProperty("java.home"));
-        pb.environment().put("XDG_CACHE_HOME", Path.of(System.getProperty("attune.itest.dir"), "cache").toAbsolutePath().toString());
         Path logs = Files.createDirectories(Path.of(System.getProperty("attune.itest.dir"), "logs"));
         Path out = Files.createTempFile(logs, "out", ".txt");
         Path err = Files.createTempFile(logs, "err", ".txt");
-        pb.redirectOutput(out.toFile());
-        pb.redirectError(err.toFile());
-        Process p = pb.start();
+        Process p = start(workDir, out, err, args);
         if (!p.waitFor(300, TimeUnit.SECONDS)) {
             p.destroyForcibly();
             throw new AssertionError("attune " + String.join(" ", args) + " did not finish");

@@ -35,16 +35,19 @@ public final class ModelDirectoryWriter {
     }
 
     public static void write(Map<String, Parameter> params, Path baseDir, Path out) throws IOException {
-        AtomicDirectory.create(out, tmp -> {
-            try (Arena arena = Arena.ofConfined()) {
-                SafetensorsWriter w = new SafetensorsWriter();
-                for (Map.Entry<String, Parameter> e : params.entrySet()) {
-                    w.add(e.getKey(), e.getValue().value().dtype(), longs(e.getValue().value().shape()), bytes(e.getValue().value(), arena));
-                }
-                w.write(tmp.resolve("model.safetensors"));
-                copyCompanions(baseDir, tmp);
+        AtomicDirectory.create(out, tmp -> writeInto(params, baseDir, tmp));
+    }
+
+    /** Writes the weights and companion files into an existing directory, e.g. one being assembled under {@link AtomicDirectory}. */
+    public static void writeInto(Map<String, Parameter> params, Path baseDir, Path dir) throws IOException {
+        try (Arena arena = Arena.ofConfined()) {
+            SafetensorsWriter w = new SafetensorsWriter();
+            for (Map.Entry<String, Parameter> e : params.entrySet()) {
+                w.add(e.getKey(), e.getValue().value().dtype(), longs(e.getValue().value().shape()), bytes(e.getValue().value(), arena));
             }
-        });
+            w.write(dir.resolve("model.safetensors"));
+            copyCompanions(baseDir, dir);
+        }
     }
 
     /** Copies the companion files {@code baseDir} has into {@code dir}. */
@@ -77,8 +80,4 @@ public final class ModelDirectoryWriter {
         return out;
     }
 
-    /** Removes a directory tree, best effort (cleanup after a failed write). */
-    public static void deleteTree(Path root) {
-        AtomicDirectory.deleteTree(root);
-    }
 }

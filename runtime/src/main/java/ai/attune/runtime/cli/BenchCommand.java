@@ -106,7 +106,7 @@ public final class BenchCommand implements Runnable {
             ModelLoader loader = new ModelLoader(rt.plugins());
             Backend be = loader.backend(backendName);
             if (method != null) {
-                new TrainingBench(rt.plugins(), loader, be, out).run(modelModule(loader, be, job), method, batch, seq, steps);
+                new TrainingBench(rt.plugins(), be, out).run(modelModule(loader, be, job), method, batch, seq, steps);
                 return;
             }
             switch (op) {

@@ -17,7 +17,6 @@ import ai.attune.api.tensor.Scope;
 import ai.attune.api.tensor.Tensor;
 import ai.attune.api.tensor.Tensors;
 import ai.attune.runtime.host.PluginCatalog;
-import ai.attune.runtime.model.ModelLoader;
 import com.fasterxml.jackson.databind.ObjectMapper;
 
 import java.io.IOException;
@@ -36,7 +35,7 @@ final class TrainingBench {
     private final Backend be;
     private final PrintWriter out;
 
-    TrainingBench(PluginCatalog catalog, ModelLoader loader, Backend be, PrintWriter out) {
+    TrainingBench(PluginCatalog catalog, Backend be, PrintWriter out) {
         this.catalog = catalog;
         this.be = be;
         this.out = out;

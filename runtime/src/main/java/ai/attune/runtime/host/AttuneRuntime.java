@@ -20,7 +20,6 @@ import java.util.Comparator;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.stream.Stream;
 
 /**
  * The embedded OSGi runtime every command and the lab server boot: Felix with the bundles of
@@ -100,7 +99,7 @@ public final class AttuneRuntime implements AutoCloseable {
             if (vertx != null) {
                 vertx.close();
             }
-            deleteTree(cache);
+            ai.attune.api.io.AtomicDirectory.deleteTree(cache);
             throw new RuntimeBootException("the runtime did not start: " + e.getMessage(), e);
         }
     }
@@ -136,7 +135,7 @@ public final class AttuneRuntime implements AutoCloseable {
         vertxRegistration.unregister();
         stopQuietly(framework);
         vertx.close().await();
-        deleteTree(cache);
+        ai.attune.api.io.AtomicDirectory.deleteTree(cache);
     }
 
     private static void stopQuietly(Framework fw) {
@@ -147,17 +146,6 @@ public final class AttuneRuntime implements AutoCloseable {
             if (e instanceof InterruptedException) {
                 Thread.currentThread().interrupt();
             }
-        }
-    }
-
-    private static void deleteTree(Path root) {
-        if (!Files.exists(root)) {
-            return;
-        }
-        try (Stream<Path> walk = Files.walk(root)) {
-            walk.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
-        } catch (IOException ignored) {
-            // a leftover temp cache is harmless and the OS cleans it
         }
     }
 }

@@ -21,7 +21,6 @@ import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.CancellationException;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.LinkedBlockingQueue;
-import java.util.stream.Stream;
 
 /**
  * The job queue and its workers: FIFO, {@code concurrency} jobs at a time, each on its own worker
@@ -82,7 +81,7 @@ public final class JobManager implements AutoCloseable {
             job = new Job(dir.getFileName().toString(), dir, java.time.Instant.now().toString(), opt, JobState.QUEUED);
             store.save(job);
         } catch (Exception e) {
-            deleteTree(dir);
+            ai.attune.api.io.AtomicDirectory.deleteTree(dir);
             if (e instanceof ApiException a) {
                 throw a;
             }
@@ -294,13 +293,6 @@ public final class JobManager implements AutoCloseable {
         return s == null ? "" : s.lines().findFirst().orElse("");
     }
 
-    private static void deleteTree(Path root) {
-        try (Stream<Path> walk = Files.walk(root)) {
-            walk.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
-        } catch (IOException ignored) {
-            // an empty reserved directory left behind has no job.json and is skipped on load
-        }
-    }
 
     /** Stops the workers; a job they were running is recorded as interrupted. */
     @Override

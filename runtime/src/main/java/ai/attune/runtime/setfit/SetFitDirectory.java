@@ -1,5 +1,6 @@
 package ai.attune.runtime.setfit;
 
+import ai.attune.api.io.AtomicDirectory;
 import ai.attune.api.model.ModelDirectoryWriter;
 import ai.attune.api.nn.Module;
 import com.fasterxml.jackson.databind.JsonNode;
@@ -8,14 +9,11 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 
 import java.io.IOException;
-import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.UUID;
 
 /**
  * A saved SetFit model, laid out as setfit's {@code save_pretrained} does: a sentence-transformers
@@ -43,14 +41,8 @@ public final class SetFitDirectory {
      * {@code out}, which must not exist; it appears whole or not at all.
      */
     public static void write(Module body, int dimension, Path baseDir, LogisticRegressionHead head, Path out) throws IOException {
-        if (Files.exists(out)) {
-            throw new FileAlreadyExistsException(out + ": already exists; choose a new --out directory");
-        }
-        Path parent = out.toAbsolutePath().getParent();
-        Files.createDirectories(parent);
-        Path tmp = parent.resolve("." + out.getFileName() + ".tmp-" + UUID.randomUUID().toString().substring(0, 8));
-        try {
-            ModelDirectoryWriter.write(body, baseDir, tmp);
+        AtomicDirectory.create(out, tmp -> {
+            ModelDirectoryWriter.writeInto(body.namedParameters(), baseDir, tmp);
             ObjectMapper json = new ObjectMapper();
             Files.writeString(tmp.resolve("modules.json"), MODULES_JSON);
             if (!Files.exists(tmp.resolve("sentence_bert_config.json"))) {
@@ -65,11 +57,7 @@ public final class SetFitDirectory {
             head.classes().forEach(setfit.putArray("labels")::add);
             Files.writeString(tmp.resolve(SETFIT_CONFIG), json.writerWithDefaultPrettyPrinter().writeValueAsString(setfit));
             Files.writeString(tmp.resolve(HEAD_FILE), json.writerWithDefaultPrettyPrinter().writeValueAsString(headJson(json, head)));
-            Files.move(tmp, out, StandardCopyOption.ATOMIC_MOVE);
-        } catch (IOException | RuntimeException e) {
-            ModelDirectoryWriter.deleteTree(tmp);
-            throw e;
-        }
+        });
     }
 
     /** Reads the head of a directory {@link #write} made. */

@@ -27,9 +27,6 @@ public record Recipe(Path source, Path model, String method, JsonNode methodConf
             return shuffle == null || shuffle;
         }
 
-        int maxSeqLenOr(int fallback) {
-            return maxSeqLen == null ? fallback : maxSeqLen;
-        }
     }
 
     /** The {@code train:} block. */

@@ -72,11 +72,6 @@ final class Indexing {
         }
     }
 
-    /** Number of rows of a [rows, cols] view. */
-    static int rows(Tensor t) {
-        return t.rank() == 0 ? 1 : (int) (t.numel() / Math.max(t.size(-1), 1));
-    }
-
     static String shape(Tensor t) {
         return Shape.str(t.shape());
     }
