@@ -181,6 +181,69 @@ public class LauncherIT {
     }
 
     @Test
+    public void aSetfitRecipeTrainsSavesAndPredicts() throws Exception {
+        Path dir = Files.createTempDirectory("attune-setfit-recipe");
+        Files.writeString(dir.resolve("train.csv"), """
+                text,label
+                I was charged twice this month,billing
+                Please refund my last payment,billing
+                Why is my invoice so high,billing
+                My card was billed after I cancelled,billing
+                The app crashes on startup,technical
+                I get error 502 when uploading,technical
+                Sync stopped after the update,technical
+                """);
+        Files.writeString(dir.resolve("eval.csv"), "text,label\nrefund the double charge,billing\nthe screen freezes,technical\n");
+        Files.writeString(dir.resolve("recipe.yaml"), """
+                model: all-MiniLM-L6-v2
+                method: setfit
+                setfit: {num_epochs: [1, 4], max_length: 16, use_differentiable_head: true, seed: 3}
+                data: {path: train.csv, eval_path: eval.csv, num_samples: 4}
+                output: out
+                """);
+        Result r = attuneIn(dir, "train", "recipe.yaml");
+        assertEquals(r.err, 0, r.code);
+        // fewer examples than asked for: a warning, and the class is used whole
+        assertTrue(r.err, r.err.contains("attune: warning: class technical has only 3 examples (asked for 4); using them all"));
+        assertTrue(r.out, r.out.contains("setfit: accuracy "));
+        assertTrue(r.out, r.out.contains("baseline (frozen + head)"));
+        assertTrue(Files.isRegularFile(dir.resolve("out/model_head.json")));
+        assertTrue(Files.readString(dir.resolve("out/model_head.json")).contains("\"SetFitHead\""));
+
+        Files.writeString(dir.resolve("texts.txt"), "refund please\nthe app crashes\nmy invoice\n");
+        Result p = attuneIn(dir, "predict", "--model", "out", "--input", "texts.txt");
+        assertEquals(p.err, 0, p.code);
+        List<String> labels = p.out.lines().toList();
+        assertEquals(p.out, 3, labels.size());
+        assertTrue(p.out, labels.stream().allMatch(l -> l.equals("billing") || l.equals("technical")));
+
+        Files.writeString(dir.resolve("typo.yaml"), "model: all-MiniLM-L6-v2\nmethod: setfit\nsetfit: {nm_epochs: 2}\n"
+                + "data: {path: train.csv, eval_path: eval.csv}\noutput: out2\n");
+        Result typo = attuneIn(dir, "train", "typo.yaml");
+        assertEquals(typo.err, 1, typo.code);
+        assertTrue(typo.err, typo.err.contains("attune: typo.yaml: unknown key 'setfit.nm_epochs' (did you mean 'num_epochs'?)"));
+        assertFalse(typo.err, typo.err.contains("\tat "));
+    }
+
+    @Test
+    public void setfitRefusesEmptyTextsAndUnknownModelsInOneLine() throws Exception {
+        Path dir = Files.createTempDirectory("attune-setfit-bad");
+        Path empty = dir.resolve("empty.csv");
+        Files.writeString(empty, "text,label\nhello,a\n\"  \",b\n");
+        Result r = attune("setfit", "--train", empty.toString(), "--eval", empty.toString());
+        assertEquals(r.err, 1, r.code);
+        assertTrue(r.err, r.err.contains("empty.csv:3: \"text\" is empty; every row needs a text"));
+        assertFalse(r.err, r.err.contains("\tat "));
+
+        Path ok = dir.resolve("ok.csv");
+        Files.writeString(ok, "text,label\nhello,a\nbye,b\n");
+        Result m = attune("setfit", "--train", ok.toString(), "--eval", ok.toString(), "--model", "all-MiniLM-L12-v9");
+        assertEquals(m.err, 1, m.code);
+        assertTrue(m.err, m.err.contains("attune: config.json: not found: all-MiniLM-L12-v9 is not a Hugging Face model directory nor a known model name"));
+        assertFalse(m.err, m.err.contains("\tat "));
+    }
+
+    @Test
     public void aMissingModelDirectoryIsOneLine() throws Exception {
         Result r = attune("generate", "--model", "/nonexistent/model", "--prompt", "x");
         assertEquals(1, r.code);

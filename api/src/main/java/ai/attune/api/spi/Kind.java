@@ -9,6 +9,7 @@ import ai.attune.api.tensor.Backend;
  */
 public enum Kind {
     METHOD(Method.class, Method.PROPERTY),
+    CLASSIFIER(ClassifierMethod.class, ClassifierMethod.PROPERTY),
     QUANTIZER(Quantizer.class, Quantizer.PROPERTY),
     OPTIMIZER(Optimizer.class, Optimizer.PROPERTY),
     MEMORY(MemoryStrategy.class, MemoryStrategy.PROPERTY),

@@ -60,7 +60,7 @@ public final class EmbedCommand implements Runnable {
                 if (!(m.module() instanceof SentenceEncoder enc)) {
                     throw new IllegalArgumentException(model.model + " is not a sentence encoder (" + m.config().modelType() + ")");
                 }
-                int maxLen = maxSeqLength(m);
+                int maxLen = m.maxSeqLength();
                 int dim = enc.dimension();
                 MemorySegment all = buffers.allocate((long) Math.max(texts.size(), 1) * dim * 4, 64);
                 for (int start = 0; start < texts.size(); start += BATCH) {
@@ -102,17 +102,5 @@ public final class EmbedCommand implements Runnable {
         long[] out = Arrays.copyOf(ids, maxLen);
         out[maxLen - 1] = ids[ids.length - 1];
         return out;
-    }
-
-    /** sentence-transformers' {@code max_seq_length} when the directory has it, else the position limit. */
-    private static int maxSeqLength(LoadedModel m) throws IOException {
-        Path st = m.config().dir().resolve("sentence_bert_config.json");
-        if (Files.exists(st)) {
-            int n = new ObjectMapper().readTree(Files.readString(st)).path("max_seq_length").asInt(0);
-            if (n > 0) {
-                return n;
-            }
-        }
-        return m.config().intOr("max_position_embeddings", 512);
     }
 }

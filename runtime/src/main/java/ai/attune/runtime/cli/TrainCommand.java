@@ -1,6 +1,9 @@
 package ai.attune.runtime.cli;
 
+import ai.attune.api.spi.ClassifierMethod;
+import ai.attune.api.spi.Kind;
 import ai.attune.api.tensor.Scope;
+import ai.attune.runtime.classify.ClassifierRecipe;
 import ai.attune.runtime.host.AttuneRuntime;
 import ai.attune.runtime.host.RuntimeLayout;
 import ai.attune.runtime.train.Progress;
@@ -23,7 +26,7 @@ import java.util.ArrayList;
 import java.util.List;
 
 /** {@code attune train}: run a recipe, or resume a run from its latest checkpoint. */
-@Command(name = "train", description = "Fine-tune a model as a recipe says; --resume continues a run from its latest checkpoint.")
+@Command(name = "train", description = "Fine-tune a model as a recipe says (a language-model method, or a classifier such as setfit); --resume continues a run from its latest checkpoint.")
 public final class TrainCommand implements Runnable {
     @Spec
     CommandSpec spec;
@@ -44,6 +47,11 @@ public final class TrainCommand implements Runnable {
         }
         try (AttuneRuntime rt = AttuneRuntime.boot(RuntimeLayout.fromSystem()); Scope job = Scope.open("job")) {
             ObjectNode tree = recipeFile == null ? null : new RecipeLoader().read(recipeFile, overrides);
+            String method = tree == null ? null : tree.path("method").asText(null);
+            if (method != null && resume == null && rt.plugins().find(Kind.CLASSIFIER, method, ClassifierMethod.class).isPresent()) {
+                ClassifierRecipe.bind(recipeFile, tree, method).run(rt.plugins(), spec.commandLine().getOut(), spec.commandLine().getErr());
+                return;
+            }
             TrainJob trainJob = new TrainJob(rt.plugins(), spec.commandLine().getErr());
             TrainJob.Prepared prepared = trainJob.prepare(recipeFile, tree, resume);
             try (Progress progress = new Progress(TrainJob.plannedSteps(prepared), spec.commandLine().getErr())) {

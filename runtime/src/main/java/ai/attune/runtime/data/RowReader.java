@@ -22,7 +22,7 @@ import java.util.List;
 import java.util.Locale;
 
 /**
- * Reads a {@code .jsonl} or {@code .csv} file into {@link Row}s, skipping blank lines; a
+ * Reads a {@code .jsonl}, {@code .csv} or {@code .arff} file into {@link Row}s, skipping blank lines; a
  * {@code .txt} file gives one {@code text} row per paragraph (blank-line separated, line breaks
  * inside a paragraph joined with spaces), which suits prose wrapped at a fixed width; a file with
  * no blank line at all has one row per line, as the {@code text} loader of Hugging Face datasets.
@@ -44,7 +44,10 @@ public final class RowReader {
         if (name.endsWith(".txt")) {
             return readParagraphs(file);
         }
-        throw new DataException(file + ": unknown data file type; use .jsonl (one JSON object per line), .csv (with a header row) or .txt (paragraphs)");
+        if (name.endsWith(".arff")) {
+            return ArffReader.read(file, json);
+        }
+        throw new DataException(file + ": unknown data file type; use .jsonl (one JSON object per line), .csv (with a header row), .arff or .txt (paragraphs)");
     }
 
     private List<Row> readParagraphs(Path file) throws IOException {

@@ -50,10 +50,15 @@ public final class RecipeLoader {
         if (!(root instanceof ObjectNode obj)) {
             throw new RecipeException(file.getFileName() + ": a recipe is a YAML mapping of keys (model, method, data, train, output)");
         }
-        for (String o : overrides) {
-            set(obj, o, file);
-        }
+        override(obj, overrides);
         return obj;
+    }
+
+    /** Applies {@code --set key.path=value} overrides (values are YAML) to a tree in place. */
+    public void override(ObjectNode root, List<String> overrides) {
+        for (String o : overrides) {
+            set(root, o);
+        }
     }
 
     /** Binds a recipe tree; {@code methodNames} are the registered methods, whose blocks may appear at the top level. */
@@ -61,12 +66,7 @@ public final class RecipeLoader {
         String where = file.getFileName().toString();
         Set<String> allowed = new LinkedHashSet<>(TOP_LEVEL);
         allowed.addAll(methodNames);
-        for (Iterator<String> it = root.fieldNames(); it.hasNext(); ) {
-            String key = it.next();
-            if (!allowed.contains(key)) {
-                throw new RecipeException(where + ": unknown key '" + key + "'" + didYouMean(key, allowed));
-            }
-        }
+        checkKeys(root, allowed, where);
         String method = text(root, "method", where, "full");
         if (!methodNames.contains(method)) {
             throw new RecipeException(where + ": method '" + method + "' is not installed; installed methods: " + methodNames);
@@ -78,6 +78,16 @@ public final class RecipeLoader {
         validate(where, data, train);
         JsonNode methodBlock = root.get(method);
         return new Recipe(file, model, method, methodBlock == null ? json.createObjectNode() : methodBlock, data, train, output);
+    }
+
+    /** Refuses a top-level key outside {@code allowed}, suggesting the nearest. */
+    public void checkKeys(ObjectNode root, Set<String> allowed, String where) {
+        for (Iterator<String> it = root.fieldNames(); it.hasNext(); ) {
+            String key = it.next();
+            if (!allowed.contains(key)) {
+                throw new RecipeException(where + ": unknown key '" + key + "'" + didYouMean(key, allowed));
+            }
+        }
     }
 
     /** Binds a plugin's config block over its defaults, strictly, naming keys by their recipe path. */
@@ -104,7 +114,8 @@ public final class RecipeLoader {
         }
     }
 
-    private <T> T bindBlock(ObjectNode root, String key, Class<T> type, String where) {
+    /** Binds the required block {@code key} strictly to {@code type}, naming unknown keys and type problems by their path. */
+    public <T> T bindBlock(ObjectNode root, String key, Class<T> type, String where) {
         JsonNode block = root.get(key);
         if (block == null || block.isNull()) {
             throw new RecipeException(where + ": missing key '" + key + "'");
@@ -156,7 +167,7 @@ public final class RecipeLoader {
         }
     }
 
-    private void set(ObjectNode root, String override, Path file) {
+    private void set(ObjectNode root, String override) {
         int eq = override.indexOf('=');
         if (eq <= 0) {
             throw new RecipeException("--set '" + override + "': expected key.path=value");
@@ -179,7 +190,8 @@ public final class RecipeLoader {
         node.set(path[path.length - 1], value == null ? json.nullNode() : value);
     }
 
-    private static JsonNode required(ObjectNode root, String key, String where) {
+    /** The value of a required top-level key. */
+    public static JsonNode required(ObjectNode root, String key, String where) {
         JsonNode n = root.get(key);
         if (n == null || n.isNull() || n.asText().isBlank()) {
             throw new RecipeException(where + ": missing key '" + key + "'");

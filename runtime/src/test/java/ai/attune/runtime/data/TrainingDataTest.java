@@ -210,7 +210,7 @@ class TrainingDataTest {
         Path f = dir.resolve("x.parquet");
         Files.writeString(f, "hello\n");
         DataException e = assertThrows(DataException.class, () -> TrainingData.load(f, new DataSpec("text", 64, false, false, null), tok, 512, 512));
-        assertTrue(e.getMessage().endsWith("x.parquet: unknown data file type; use .jsonl (one JSON object per line), .csv (with a header row) or .txt (paragraphs)"),
+        assertTrue(e.getMessage().endsWith("x.parquet: unknown data file type; use .jsonl (one JSON object per line), .csv (with a header row), .arff or .txt (paragraphs)"),
                 e.getMessage());
         Path c = dir.resolve("c.jsonl");
         Files.writeString(c, "{\"messages\": []}\n");

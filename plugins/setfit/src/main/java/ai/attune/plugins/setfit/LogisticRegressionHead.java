@@ -1,4 +1,4 @@
-package ai.attune.runtime.setfit;
+package ai.attune.plugins.setfit;
 
 import java.util.Arrays;
 import java.util.List;
@@ -15,7 +15,7 @@ import java.util.List;
  * @param coef      [rows][dim]: one row for two classes (the logit of {@code classes[1]}), else one per class
  * @param intercept [rows]
  */
-public record LogisticRegressionHead(List<String> classes, double[][] coef, double[] intercept) {
+public record LogisticRegressionHead(List<String> classes, double[][] coef, double[] intercept) implements Head {
     /** sklearn's default inverse regularisation strength. */
     public static final double DEFAULT_C = 1.0;
     /** Gradient max-norm at which the solve stops: far tighter than sklearn's tol=1e-4, so results do not depend on the path. */
@@ -52,6 +52,7 @@ public record LogisticRegressionHead(List<String> classes, double[][] coef, doub
     }
 
     /** {@code predict_proba}: one probability per class, in {@link #classes} order. */
+    @Override
     public double[] probabilities(double[] e) {
         if (coef.length == 1) {
             double p = sigmoid(Lbfgs.dot(coef[0], e) + intercept[0]);

@@ -1,4 +1,4 @@
-package ai.attune.runtime.setfit;
+package ai.attune.runtime.classify;
 
 import ai.attune.runtime.data.ClassificationData.LabeledText;
 

@@ -1,4 +1,4 @@
-package ai.attune.runtime.setfit;
+package ai.attune.plugins.setfit;
 
 import ai.attune.api.autograd.Ops;
 import ai.attune.api.autograd.Views;

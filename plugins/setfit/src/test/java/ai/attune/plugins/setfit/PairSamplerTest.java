@@ -1,7 +1,7 @@
-package ai.attune.runtime.setfit;
+package ai.attune.plugins.setfit;
 
-import ai.attune.runtime.setfit.PairSampler.Pair;
-import ai.attune.runtime.setfit.PairSampler.Strategy;
+import ai.attune.plugins.setfit.PairSampler.Pair;
+import ai.attune.plugins.setfit.PairSampler.Strategy;
 import org.junit.jupiter.api.Test;
 
 import java.util.HashSet;

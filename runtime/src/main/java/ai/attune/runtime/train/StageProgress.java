@@ -1,5 +1,6 @@
-package ai.attune.runtime.setfit;
+package ai.attune.runtime.train;
 
+import ai.attune.api.spi.ClassifierContext;
 import me.tongfei.progressbar.ProgressBar;
 import me.tongfei.progressbar.ProgressBarBuilder;
 import me.tongfei.progressbar.ProgressBarStyle;
@@ -7,10 +8,10 @@ import me.tongfei.progressbar.ProgressBarStyle;
 import java.io.PrintWriter;
 
 /**
- * Progress of one stage of a SetFit run (embedding, body training): a bar on a terminal, else a
- * line at every tenth, since a redrawn bar in a log file is noise.
+ * Progress of one stage of a run (training steps, embedding, scoring): a bar with ETA on a
+ * terminal, else a plain line at every tenth, since a bar redrawn into a log file is noise.
  */
-public final class StageProgress implements AutoCloseable {
+public final class StageProgress implements ClassifierContext.Stage {
     private final String task;
     private final long total;
     private final ProgressBar bar;
@@ -31,9 +32,14 @@ public final class StageProgress implements AutoCloseable {
         }
     }
 
-    /** {@code n} more units done; {@code extra} (e.g. the loss) is shown beside the count. */
+    @Override
     public void advance(long n, String extra) {
-        done += n;
+        stepTo(done + n, extra);
+    }
+
+    /** {@code done} units done in all; {@code extra} (e.g. the loss) is shown beside the count, or null. */
+    public void stepTo(long done, String extra) {
+        this.done = done;
         if (bar != null) {
             bar.stepTo(done);
             if (extra != null) {

@@ -1,8 +1,10 @@
-package ai.attune.runtime.setfit;
+package ai.attune.plugins.setfit;
 
 import ai.attune.api.io.AtomicDirectory;
 import ai.attune.api.model.ModelDirectoryWriter;
 import ai.attune.api.nn.Module;
+import ai.attune.api.tensor.Backend;
+import ai.attune.api.tensor.Scope;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
@@ -13,18 +15,21 @@ import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 
 /**
  * A saved SetFit model, laid out as setfit's {@code save_pretrained} does: a sentence-transformers
  * directory for the body ({@code model.safetensors}, {@code config.json}, the tokenizer,
  * {@code modules.json}, {@code sentence_bert_config.json}, {@code 1_Pooling/config.json}) plus
- * {@code config_setfit.json} (the labels) and the head. setfit pickles its sklearn head; a pickle
- * is not portable, so the head is {@value #HEAD_FILE}: coef, intercept and classes in JSON.
+ * {@code config_setfit.json} (the labels) and the head. setfit pickles its head; a pickle is not
+ * portable, so the head is {@value #HEAD_FILE}: for logistic regression its coef, intercept and
+ * classes; for the differentiable head ({@code "type": "SetFitHead"}) its linear weight and bias.
  */
-public final class SetFitDirectory {
-    public static final String HEAD_FILE = "model_head.json";
-    public static final String SETFIT_CONFIG = "config_setfit.json";
+final class SetFitDirectory {
+    static final String HEAD_FILE = "model_head.json";
+    static final String SETFIT_CONFIG = "config_setfit.json";
+    private static final String DIFFERENTIABLE = "SetFitHead";
 
     private static final String MODULES_JSON = """
             [
@@ -40,7 +45,7 @@ public final class SetFitDirectory {
      * Writes {@code body}'s weights, {@code baseDir}'s config and tokenizer files and the head to
      * {@code out}, which must not exist; it appears whole or not at all.
      */
-    public static void write(Module body, int dimension, Path baseDir, LogisticRegressionHead head, Path out) throws IOException {
+    static void write(Module body, int dimension, Path baseDir, Head head, Path out) throws IOException {
         AtomicDirectory.create(out, tmp -> {
             ModelDirectoryWriter.writeInto(body.namedParameters(), baseDir, tmp);
             ObjectMapper json = new ObjectMapper();
@@ -60,8 +65,8 @@ public final class SetFitDirectory {
         });
     }
 
-    /** Reads the head of a directory {@link #write} made. */
-    public static LogisticRegressionHead readHead(Path dir) throws IOException {
+    /** Reads the head of a directory {@link #write} made; a differentiable head's weights go into {@code scope}. */
+    static Head readHead(Path dir, Backend backend, Scope scope) throws IOException {
         Path file = dir.resolve(HEAD_FILE);
         JsonNode n;
         try {
@@ -71,34 +76,64 @@ public final class SetFitDirectory {
         }
         List<String> classes = new ArrayList<>();
         n.path("classes").forEach(c -> classes.add(c.asText()));
-        JsonNode coef = n.path("coef");
-        double[][] w = new double[coef.size()][];
-        for (int r = 0; r < w.length; r++) {
-            w[r] = doubles(coef.get(r));
-        }
         try {
-            return new LogisticRegressionHead(classes, w, doubles(n.path("intercept")));
+            if (DIFFERENTIABLE.equals(n.path("type").asText())) {
+                return DifferentiableHead.of(backend, scope, classes, flatten(rows(n.path("weight"))), doubles(n.path("bias")));
+            }
+            return new LogisticRegressionHead(classes, rows(n.path("coef")), doubles(n.path("intercept")));
         } catch (IllegalArgumentException e) {
             throw new IOException(file + ": " + e.getMessage());
         }
     }
 
-    private static ObjectNode headJson(ObjectMapper json, LogisticRegressionHead head) {
-        ObjectNode n = json.createObjectNode().put("type", "LogisticRegression").put("C", LogisticRegressionHead.DEFAULT_C)
-                .put("multi_class", head.coef().length == 1 ? "binary" : "multinomial");
-        head.classes().forEach(n.putArray("classes")::add);
-        ArrayNode coef = n.putArray("coef");
-        for (double[] row : head.coef()) {
-            ArrayNode r = coef.addArray();
-            for (double v : row) {
-                r.add(v);
+    private static ObjectNode headJson(ObjectMapper json, Head head) {
+        ObjectNode n = json.createObjectNode();
+        switch (head) {
+            case LogisticRegressionHead lr -> {
+                n.put("type", "LogisticRegression").put("C", LogisticRegressionHead.DEFAULT_C)
+                        .put("multi_class", lr.coef().length == 1 ? "binary" : "multinomial");
+                head.classes().forEach(n.putArray("classes")::add);
+                putRows(n.putArray("coef"), lr.coef());
+                putRow(n.putArray("intercept"), lr.intercept());
+            }
+            case DifferentiableHead d -> {
+                n.put("type", DIFFERENTIABLE).put("out_features", d.classes().size()).put("temperature", 1.0);
+                head.classes().forEach(n.putArray("classes")::add);
+                double[] w = d.weight();
+                int dim = w.length / d.classes().size();
+                double[][] rows = new double[d.classes().size()][];
+                for (int k = 0; k < rows.length; k++) {
+                    rows[k] = Arrays.copyOfRange(w, k * dim, (k + 1) * dim);
+                }
+                putRows(n.putArray("weight"), rows);
+                putRow(n.putArray("bias"), d.bias());
             }
         }
-        ArrayNode b = n.putArray("intercept");
-        for (double v : head.intercept()) {
-            b.add(v);
-        }
         return n;
+    }
+
+    private static void putRows(ArrayNode out, double[][] rows) {
+        for (double[] row : rows) {
+            putRow(out.addArray(), row);
+        }
+    }
+
+    private static void putRow(ArrayNode out, double[] row) {
+        for (double v : row) {
+            out.add(v);
+        }
+    }
+
+    private static double[][] rows(JsonNode array) {
+        double[][] out = new double[array.size()][];
+        for (int r = 0; r < out.length; r++) {
+            out[r] = doubles(array.get(r));
+        }
+        return out;
+    }
+
+    private static double[] flatten(double[][] rows) {
+        return Arrays.stream(rows).flatMapToDouble(java.util.Arrays::stream).toArray();
     }
 
     private static double[] doubles(JsonNode array) {

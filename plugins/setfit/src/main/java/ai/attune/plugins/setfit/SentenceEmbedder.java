@@ -1,4 +1,4 @@
-package ai.attune.runtime.setfit;
+package ai.attune.plugins.setfit;
 
 import ai.attune.api.autograd.GradMode;
 import ai.attune.api.model.SentenceEncoder;
@@ -37,6 +37,10 @@ public final class SentenceEmbedder {
 
     public SentenceEncoder encoder() {
         return encoder;
+    }
+
+    public Backend backend() {
+        return backend;
     }
 
     /** Embeddings [texts, dim] in the current scope, recording history when grad mode is on. */

@@ -1,4 +1,4 @@
-package ai.attune.runtime.setfit;
+package ai.attune.plugins.setfit;
 
 /**
  * Limited-memory BFGS (Nocedal 1980; Nocedal and Wright, "Numerical Optimization", algorithm 7.4)

@@ -1,4 +1,4 @@
-package ai.attune.runtime.setfit;
+package ai.attune.plugins.setfit;
 
 import java.util.ArrayList;
 import java.util.Collections;

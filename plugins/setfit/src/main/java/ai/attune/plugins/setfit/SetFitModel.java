@@ -1,0 +1,49 @@
+package ai.attune.plugins.setfit;
+
+import ai.attune.api.spi.TextClassifier;
+
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.function.LongConsumer;
+
+/** A sentence-transformer body and a head over its embeddings: setfit's {@code SetFitModel}. */
+final class SetFitModel implements TextClassifier {
+    /** Texts embedded per forward when predicting. */
+    static final int ENCODE_BATCH = 32;
+
+    private final SentenceEmbedder body;
+    private final Head head;
+    private final Path baseDir;
+
+    /** {@code baseDir} holds the body's config and tokenizer files, copied on save. */
+    SetFitModel(SentenceEmbedder body, Head head, Path baseDir) {
+        this.body = body;
+        this.head = head;
+        this.baseDir = baseDir;
+    }
+
+    Head head() {
+        return head;
+    }
+
+    @Override
+    public List<String> classes() {
+        return head.classes();
+    }
+
+    @Override
+    public double[][] predictProba(List<String> texts, LongConsumer progress) {
+        double[][] embeddings = body.encode(texts, ENCODE_BATCH, progress::accept);
+        double[][] out = new double[embeddings.length][];
+        for (int i = 0; i < out.length; i++) {
+            out[i] = head.probabilities(embeddings[i]);
+        }
+        return out;
+    }
+
+    @Override
+    public void save(Path out) throws IOException {
+        SetFitDirectory.write(body.encoder().module(), body.encoder().dimension(), baseDir, head, out);
+    }
+}

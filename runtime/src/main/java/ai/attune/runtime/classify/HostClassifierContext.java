@@ -1,0 +1,83 @@
+package ai.attune.runtime.classify;
+
+import ai.attune.api.model.SentenceEncoder;
+import ai.attune.api.spi.ClassifierContext;
+import ai.attune.api.spi.Optimizer;
+import ai.attune.api.tensor.Backend;
+import ai.attune.api.tensor.Scope;
+import ai.attune.runtime.model.LoadedModel;
+import ai.attune.runtime.train.StageProgress;
+
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.nio.file.Path;
+import java.util.function.Function;
+
+/** A {@link ClassifierContext} over a model the host loaded, its installed optimizers and the terminal. */
+public final class HostClassifierContext implements ClassifierContext {
+    private final LoadedModel model;
+    private final SentenceEncoder encoder;
+    private final Scope scope;
+    private final Function<String, Optimizer<?>> optimizers;
+    private final PrintWriter err;
+    private final int maxSeqLength;
+
+    /** {@code optimizers} finds an installed optimizer by name, failing with the installed ones listed. */
+    public HostClassifierContext(LoadedModel model, String name, Scope scope, Function<String, Optimizer<?>> optimizers, PrintWriter err) throws IOException {
+        if (!(model.module() instanceof SentenceEncoder enc)) {
+            throw new IllegalArgumentException(name + " is not a sentence encoder (model_type " + model.config().modelType() + ")");
+        }
+        this.model = model;
+        this.encoder = enc;
+        this.scope = scope;
+        this.optimizers = optimizers;
+        this.err = err;
+        this.maxSeqLength = model.maxSeqLength();
+    }
+
+    @Override
+    public SentenceEncoder encoder() {
+        return encoder;
+    }
+
+    @Override
+    public Backend backend() {
+        return model.backend();
+    }
+
+    @Override
+    public Scope scope() {
+        return scope;
+    }
+
+    @Override
+    public Path modelDir() {
+        return model.config().dir();
+    }
+
+    @Override
+    public long[] tokenize(String text) {
+        return model.tokenizer().encode(text);
+    }
+
+    @Override
+    public int maxSeqLength() {
+        return maxSeqLength;
+    }
+
+    @Override
+    public Optimizer<?> optimizer(String name) {
+        return optimizers.apply(name);
+    }
+
+    @Override
+    public Stage stage(String name, long total) {
+        return new StageProgress(name, total, err);
+    }
+
+    @Override
+    public void warn(String message) {
+        err.println("attune: warning: " + message);
+        err.flush();
+    }
+}
