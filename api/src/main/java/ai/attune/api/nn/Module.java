@@ -15,6 +15,7 @@ public abstract class Module {
     private final Map<String, Module> children = new LinkedHashMap<>();
     private final Map<String, Parameter> parameters = new LinkedHashMap<>();
     private boolean training;
+    private DropoutSeeds dropoutSeeds;
 
     /** Registers a child module under an attribute name; returns it for field initialisers. */
     protected <M extends Module> M register(String name, M child) {
@@ -42,6 +43,20 @@ public abstract class Module {
     /** Sets training mode on this module and every descendant ({@code train()} / {@code eval()}). */
     public void setTraining(boolean training) {
         walk("", (p, m) -> m.training = training);
+    }
+
+    /**
+     * Where the dropout layers of this module and its descendants draw their masks' seeds; the
+     * trainer starts the sequence at each micro-batch. Without seeds (null, as after loading)
+     * dropout layers are the identity even in training mode.
+     */
+    public void setDropoutSeeds(DropoutSeeds seeds) {
+        walk("", (p, m) -> m.dropoutSeeds = seeds);
+    }
+
+    /** The seeds set by {@link #setDropoutSeeds}, or null. */
+    protected DropoutSeeds dropoutSeeds() {
+        return dropoutSeeds;
     }
 
     /** Replaces a child, e.g. a Linear with a LoRA-wrapped Linear. */

@@ -117,6 +117,7 @@ public final class TrainingRun {
             }
             long t0 = System.nanoTime();
             module.setTraining(true);
+            module.setDropoutSeeds(s.context().dropout()); // the model's own dropout layers draw from the run's sequence too
             List<MicroBatch> batches = new ArrayList<>();
             long targets = 0;
             for (int k = 0; k < s.accumulation(); k++) {

@@ -1,6 +1,7 @@
 package ai.attune.plugins.setfit;
 
 import ai.attune.api.autograd.Autograd;
+import ai.attune.api.nn.DropoutSeeds;
 import ai.attune.api.nn.Module;
 import ai.attune.api.nn.Parameter;
 import ai.attune.api.optim.GradClip;
@@ -92,6 +93,8 @@ final class BodyTrainer {
         List<Double> losses = new ArrayList<>();
         boolean wasTraining = module.isTraining();
         module.setTraining(true);
+        DropoutSeeds seeds = new DropoutSeeds(config.seed());
+        module.setDropoutSeeds(seeds); // the body trains with its dropout on, as model.train() in torch
         try {
             int step = 0;
             for (int epoch = 0; epoch < config.bodyEpochs() && step < total; epoch++) {
@@ -99,6 +102,7 @@ final class BodyTrainer {
                     if (step == total) {
                         break;
                     }
+                    seeds.startMicroBatch(step, 0);
                     double value = step(embedder, texts, batch);
                     if (config.maxGradNorm() > 0) {
                         GradClip.clipGradNorm(all, config.maxGradNorm());
@@ -114,6 +118,7 @@ final class BodyTrainer {
             }
         } finally {
             module.setTraining(wasTraining);
+            module.setDropoutSeeds(null);
         }
         return losses;
     }

@@ -3,6 +3,7 @@ package ai.attune.plugins.setfit;
 import ai.attune.api.autograd.Autograd;
 import ai.attune.api.autograd.F;
 import ai.attune.api.autograd.GradMode;
+import ai.attune.api.nn.DropoutSeeds;
 import ai.attune.api.nn.Linear;
 import ai.attune.api.nn.Module;
 import ai.attune.api.nn.Parameter;
@@ -108,7 +109,8 @@ final class DifferentiableHead implements Head {
 
     /**
      * Trains the head (and the body when {@code end_to_end}) on {@code texts} with class indices
-     * {@code y}. A frozen body gives the same embedding every epoch, so it embeds the texts once.
+     * {@code y}. A frozen body embeds the texts once, without dropout: setfit re-embeds them every
+     * step with the body's dropout on, which adds noise but no learning to a frozen body.
      */
     void fit(SentenceEmbedder body, List<String> texts, int[] y, SetFitConfig config, Optimizers optimizer, ClassifierContext.Stage stage) {
         List<Parameter> head = List.copyOf(linear.namedParameters().values());
@@ -118,6 +120,9 @@ final class DifferentiableHead implements Head {
         Module bodyModule = body.encoder().module();
         boolean wasTraining = bodyModule.isTraining();
         bodyModule.setTraining(true);
+        DropoutSeeds seeds = new DropoutSeeds(config.seed());
+        bodyModule.setDropoutSeeds(config.endToEnd() ? seeds : null);
+        long step = 0;
         Random order = new Random(config.seed());
         List<Integer> indices = new ArrayList<>();
         for (int i = 0; i < texts.size(); i++) {
@@ -129,6 +134,7 @@ final class DifferentiableHead implements Head {
                 Collections.shuffle(indices, order);
                 for (int start = 0; start < indices.size(); start += config.headBatchSize()) {
                     List<Integer> batch = indices.subList(start, Math.min(indices.size(), start + config.headBatchSize()));
+                    seeds.startMicroBatch(step++, 0);
                     double loss = step(body, texts, frozen, y, batch);
                     optimizer.step(bodyParams, config.l2Weight(), config.bodyLearningRate().get(1) * decay);
                     optimizer.step(head, config.l2Weight(), config.headLearningRate() * decay);
@@ -139,6 +145,7 @@ final class DifferentiableHead implements Head {
             }
         } finally {
             bodyModule.setTraining(wasTraining);
+            bodyModule.setDropoutSeeds(null);
         }
     }
 

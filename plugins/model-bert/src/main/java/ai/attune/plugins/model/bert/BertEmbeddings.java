@@ -3,6 +3,7 @@ package ai.attune.plugins.model.bert;
 import ai.attune.api.autograd.Ops;
 import ai.attune.api.autograd.Views;
 import ai.attune.api.nn.Embedding;
+import ai.attune.api.nn.Dropout;
 import ai.attune.api.nn.LayerNorm;
 import ai.attune.api.nn.Module;
 import ai.attune.api.tensor.Backend;
@@ -23,7 +24,7 @@ final class BertEmbeddings extends Module {
         this.positionEmbeddings = register("position_embeddings", new Embedding(be, dtype, scope, c.maxPositionEmbeddings(), c.hiddenSize()));
         this.tokenTypeEmbeddings = register("token_type_embeddings", new Embedding(be, dtype, scope, c.typeVocabSize(), c.hiddenSize()));
         this.layerNorm = register("LayerNorm", new LayerNorm(be, dtype, scope, c.hiddenSize(), c.layerNormEps()));
-        this.dropout = new Dropout(c.hiddenDropoutProb());
+        this.dropout = register("dropout", new Dropout(c.hiddenDropoutProb()));
     }
 
     /** ids and tokenTypeIds [batch, t] (token types may be null: all 0) to [batch, t, hidden]. */
@@ -40,6 +41,6 @@ final class BertEmbeddings extends Module {
         Tensor positions = Views.slice(positionEmbeddings.weight().value(), 0, 0, t); // [t, hidden]
         // HF's order: (word + token type) + position; float addition is not associative.
         Tensor x = Ops.add(Ops.add(wordEmbeddings.forward(ids), types), positions); // [batch, t, hidden]
-        return dropout.apply(layerNorm.forward(x));
+        return dropout.forward(layerNorm.forward(x));
     }
 }

@@ -1,6 +1,7 @@
 package ai.attune.plugins.model.bert;
 
 import ai.attune.api.autograd.Ops;
+import ai.attune.api.nn.Dropout;
 import ai.attune.api.nn.LayerNorm;
 import ai.attune.api.nn.Linear;
 import ai.attune.api.nn.Module;
@@ -21,11 +22,11 @@ final class BertOutput extends Module {
     BertOutput(BertConfig c, Backend be, DType dtype, Scope scope, int in) {
         this.dense = register("dense", new Linear(be, dtype, scope, in, c.hiddenSize(), true));
         this.layerNorm = register("LayerNorm", new LayerNorm(be, dtype, scope, c.hiddenSize(), c.layerNormEps()));
-        this.dropout = new Dropout(c.hiddenDropoutProb());
+        this.dropout = register("dropout", new Dropout(c.hiddenDropoutProb()));
     }
 
     /** h [batch, t, in] and the block's input [batch, t, hidden] to [batch, t, hidden]. */
     Tensor forward(Tensor h, Tensor residual) {
-        return layerNorm.forward(Ops.add(dropout.apply(dense.forward(h)), residual));
+        return layerNorm.forward(Ops.add(dropout.forward(dense.forward(h)), residual));
     }
 }

@@ -12,6 +12,8 @@ import ai.attune.api.tensor.Tensor;
 /**
  * transformers' {@code BertSelfAttention} (the "eager"/"sdpa" path, absolute positions):
  * bidirectional scaled dot-product attention over the keys the attention mask keeps.
+ * {@code attention_probs_dropout_prob} is not applied in training: the fused attention kernel never
+ * materialises the probabilities. Hidden dropout (after the embeddings and each residual branch) is.
  */
 final class BertSelfAttention extends Module {
     private final Linear query;

@@ -2,6 +2,7 @@ package ai.attune.plugins.model.bert;
 
 import ai.attune.api.io.SafetensorsReader;
 import ai.attune.api.model.ModelConfig;
+import ai.attune.api.nn.DropoutSeeds;
 import ai.attune.api.model.SentenceEncoder;
 import ai.attune.api.tensor.DType;
 import ai.attune.api.tensor.Scope;
@@ -91,6 +92,29 @@ class BertModelTest {
             System.out.printf("tiny BERT vs scalar reference: max |diff| f32 %.3g, f64 %.3g%n", f32, f64);
             assertTrue(f32 <= 1e-5, "f32 max diff " + f32);
             assertTrue(f64 <= 1e-10, "f64 max diff " + f64);
+        }
+    }
+
+    @Test
+    void hiddenDropoutActsOnlyInTrainingModeWithSeeds() throws IOException {
+        TinyBert w = new TinyBert(5);
+        Path modelDir = w.write(dir.resolve("tiny-dropout"));
+        try (Scope params = Scope.detached("params")) {
+            SentenceEncoder model = load(modelDir, DType.F32, params);
+            double[] eval = embed(model, IDS, MASK, TYPES);
+            model.module().setTraining(true);
+            assertArrayEquals(eval, embed(model, IDS, MASK, TYPES), 0.0, "no seeds: dropout is the identity");
+            DropoutSeeds seeds = new DropoutSeeds(3);
+            model.module().setDropoutSeeds(seeds);
+            seeds.startMicroBatch(0, 0);
+            double[] dropped = embed(model, IDS, MASK, TYPES);
+            assertTrue(maxAbsDiff(eval, dropped) > 1e-3, "hidden_dropout_prob 0.1 changes the embedding in training");
+            seeds.startMicroBatch(0, 0);
+            assertArrayEquals(dropped, embed(model, IDS, MASK, TYPES), 0.0, "the same seeds draw the same masks");
+            seeds.startMicroBatch(1, 0);
+            assertTrue(maxAbsDiff(dropped, embed(model, IDS, MASK, TYPES)) > 1e-3, "the next step draws new masks");
+            model.module().setTraining(false);
+            assertArrayEquals(eval, embed(model, IDS, MASK, TYPES), 0.0, "eval mode: the identity again");
         }
     }
 
