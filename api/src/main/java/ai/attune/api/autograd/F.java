@@ -39,7 +39,7 @@ public final class F {
         Tensor x2 = Views.reshape(x, -1, in); // [rows, in]: one GEMM instead of a batch of small ones
         Tensor y = Ops.matmul(x2, false, w, true); // [rows, out]
         if (b != null) {
-            y = Ops.add(y, b);
+            y = Ops.add(y, Autocast.lower(b)); // under autocast the whole of linear runs low precision, bias too
         }
         int[] ys = xs.clone();
         ys[ys.length - 1] = w.size(0);
@@ -56,7 +56,8 @@ public final class F {
         return softmax(x, dim, true);
     }
 
-    private static Tensor softmax(Tensor x, int dim, boolean log) {
+    private static Tensor softmax(Tensor input, int dim, boolean log) {
+        Tensor x = Autocast.widen(input);
         int d = Shape.dim(dim, x.rank());
         if (d != x.rank() - 1) {
             // The kernel works on the last dim; other dims go through a transposed copy.
@@ -73,7 +74,8 @@ public final class F {
     }
 
     /** Llama's RMSNorm over the last dim: {@code x * rsqrt(mean(x^2) + eps) * w}. w may be null. */
-    public static Tensor rmsNorm(Tensor x, Tensor w, double eps) {
+    public static Tensor rmsNorm(Tensor input, Tensor w, double eps) {
+        Tensor x = Autocast.widen(input);
         Tensor xc = Views.contiguous(x);
         Tensor out = Ops.emptyLike(x, x.shape());
         Tensor rstd = x.backend().zeros(statType(x), rows(x), Scope.current());
@@ -87,7 +89,8 @@ public final class F {
     }
 
     /** {@code F.layer_norm} over the last dim. weight and bias may be null. */
-    public static Tensor layerNorm(Tensor x, Tensor w, Tensor b, double eps) {
+    public static Tensor layerNorm(Tensor input, Tensor w, Tensor b, double eps) {
+        Tensor x = Autocast.widen(input);
         Tensor xc = Views.contiguous(x);
         Tensor out = Ops.emptyLike(x, x.shape());
         Tensor mean = x.backend().zeros(statType(x), rows(x), Scope.current());
@@ -172,7 +175,8 @@ public final class F {
      * {@code F.cross_entropy(logits [rows, classes], targets [rows], ignore_index, reduction)}.
      * MEAN divides by the number of non-ignored targets (NaN when there are none, as in PyTorch).
      */
-    public static Tensor crossEntropy(Tensor logits, Tensor targets, long ignoreIndex, Reduction reduction) {
+    public static Tensor crossEntropy(Tensor input, Tensor targets, long ignoreIndex, Reduction reduction) {
+        Tensor logits = Autocast.widen(input);
         if (logits.rank() != 2 || targets.rank() != 1 || targets.size(0) != logits.size(0)) {
             throw new IllegalArgumentException("cross_entropy needs logits [rows, classes] and targets [rows], got "
                     + Shape.str(logits.shape()) + " and " + Shape.str(targets.shape()));
@@ -224,7 +228,10 @@ public final class F {
      * Fused attention (see {@link ai.attune.api.tensor.Backend#attention}): q [b, hq, s, d], k and v
      * [b, hkv, t, d], keyMask [b, t] or null. Scale defaults to 1/sqrt(d) when NaN.
      */
-    public static Tensor attention(Tensor q, Tensor k, Tensor v, Tensor keyMask, boolean causal, double scale) {
+    public static Tensor attention(Tensor query, Tensor key, Tensor value, Tensor keyMask, boolean causal, double scale) {
+        Tensor q = Autocast.lower(query);
+        Tensor k = Autocast.lower(key);
+        Tensor v = Autocast.lower(value);
         double sc = Double.isNaN(scale) ? 1.0 / Math.sqrt(q.size(-1)) : scale;
         Tensor out = Ops.emptyLike(q, q.shape());
         int[] qs = q.shape();

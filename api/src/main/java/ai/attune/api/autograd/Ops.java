@@ -328,7 +328,9 @@ public final class Ops {
     }
 
     /** {@code op(a) @ op(b)} where op transposes the last two dims when its flag is set. */
-    public static Tensor matmul(Tensor a, boolean transA, Tensor b, boolean transB) {
+    public static Tensor matmul(Tensor left, boolean transA, Tensor right, boolean transB) {
+        Tensor a = Autocast.lower(left);
+        Tensor b = Autocast.lower(right);
         if (a.rank() < 2 || b.rank() < 2) {
             throw new IllegalArgumentException("matmul needs rank >= 2, got " + Shape.str(a.shape()) + " and " + Shape.str(b.shape()));
         }

@@ -1,16 +1,65 @@
 package ai.attune.api.spi;
 
 import ai.attune.api.nn.Module;
+import ai.attune.api.nn.Parameter;
+import ai.attune.api.tensor.Tensor;
+
+import java.util.List;
+import java.util.Map;
 
 /**
- * A way to trade compute for memory or precision (gradient checkpointing, mixed precision),
- * registered with {@code attune.memory=<name>}.
+ * A way to trade compute for memory or precision (mixed precision, gradient checkpointing),
+ * registered with {@code attune.memory=<name>}. The training loop installs it on the model once and
+ * then calls the returned session's hooks around every optimizer step.
+ *
+ * @param <C> the config record
  */
 public interface MemoryStrategy<C> {
     String PROPERTY = "attune.memory";
 
     Class<C> configType();
 
-    /** Installs the strategy on a model before training starts. */
-    void apply(Module model, C config);
+    /** The config with the strategy's defaults. */
+    C defaultConfig();
+
+    /** Installs the strategy on a model before training starts; returns the run's hooks. */
+    Session apply(Module model, C config);
+
+    /** The per-step hooks of one run, in the order the loop calls them. Each defaults to doing nothing. */
+    interface Session {
+        /** A region around each micro-batch's forward and backward (an autocast region, say). */
+        default Region forward() {
+            return () -> { };
+        }
+
+        /** The loss to backpropagate: the micro-batch's loss, scaled when gradients need headroom (f16). */
+        default Tensor scaleLoss(Tensor loss) {
+            return loss;
+        }
+
+        /**
+         * After the step's backward passes, before clipping: undoes the loss scale on the
+         * gradients; false when they hold an infinity or NaN and this optimizer step must be skipped.
+         */
+        default boolean unscale(List<Parameter> params) {
+            return true;
+        }
+
+        /** After the optimizer step, or after skipping it ({@code stepped} false): adjusts the loss scale. */
+        default void update(boolean stepped) {}
+
+        /** State a checkpoint keeps (the loss scale and its growth counter), by name. */
+        default Map<String, Double> state() {
+            return Map.of();
+        }
+
+        /** Restores what {@link #state} returned when the run is resumed. */
+        default void restore(Map<String, Double> state) {}
+    }
+
+    /** A region; closing it ends it. */
+    interface Region extends AutoCloseable {
+        @Override
+        void close();
+    }
 }

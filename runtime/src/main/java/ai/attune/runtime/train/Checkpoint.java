@@ -29,8 +29,12 @@ final class Checkpoint {
     static final String OPTIMIZER = "optimizer.safetensors";
     static final String STATE = "trainer_state.json";
 
-    /** Where training stands: optimizer steps done and the data stream position. */
-    record Position(long step, long cursor) {}
+    /** Where training stands: optimizer steps done, the data stream position and the memory strategy's state (the loss scale). */
+    record Position(long step, long cursor, Map<String, Double> memory) {
+        Position(long step, long cursor) {
+            this(step, cursor, Map.of());
+        }
+    }
 
     private Checkpoint() {}
 
@@ -52,6 +56,7 @@ final class Checkpoint {
                 o.write(tmp.resolve(OPTIMIZER));
                 ObjectNode state = new ObjectMapper().createObjectNode()
                         .put("step", pos.step()).put("cursor", pos.cursor()).put("optimizer_step", opt.step()).put("seed", seed);
+                pos.memory().forEach(state.putObject("memory")::put);
                 Files.writeString(tmp.resolve(STATE), state.toPrettyString());
             }
         });
@@ -87,6 +92,8 @@ final class Checkpoint {
             }
         }
         opt.setStep(state.path("optimizer_step").asLong());
-        return new Position(state.path("step").asLong(), state.path("cursor").asLong());
+        Map<String, Double> memory = new java.util.TreeMap<>();
+        state.path("memory").fields().forEachRemaining(e -> memory.put(e.getKey(), e.getValue().asDouble()));
+        return new Position(state.path("step").asLong(), state.path("cursor").asLong(), memory);
     }
 }

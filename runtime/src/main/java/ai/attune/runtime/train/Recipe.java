@@ -40,7 +40,9 @@ public record Recipe(Path source, Path model, String method, JsonNode methodConf
             @JsonProperty("schedule") Schedule schedule,
             @JsonProperty("max_grad_norm") Double maxGradNorm,
             @JsonProperty("eval_every") Integer evalEvery,
-            @JsonProperty("save_every") Integer saveEvery) {
+            @JsonProperty("save_every") Integer saveEvery,
+            @JsonProperty("precision") String precision,
+            @JsonProperty("backend") String backend) {
 
         int microBatch() {
             return microBatchSize == null ? 4 : microBatchSize;
@@ -56,6 +58,16 @@ public record Recipe(Path source, Path model, String method, JsonNode methodConf
 
         double clip() {
             return maxGradNorm == null ? 1.0 : maxGradNorm;
+        }
+
+        /** {@code fp32} (default), {@code bf16} or {@code fp16}: the products' dtype; weights stay f32. */
+        String precisionOrFp32() {
+            return precision == null ? "fp32" : precision;
+        }
+
+        /** {@code jvm}, {@code torch} or {@code auto} (default: the best installed backend that can run here). */
+        String backendOrAuto() {
+            return backend == null ? "auto" : backend;
         }
     }
 

@@ -162,6 +162,12 @@ public final class RecipeLoader {
         if (!train.optimizer().get("lr").isNumber()) {
             throw new RecipeException(where + ": key 'train.optimizer.lr' must be a number, found " + train.optimizer().get("lr"));
         }
+        if (!Set.of("fp32", "bf16", "fp16").contains(train.precisionOrFp32())) {
+            throw new RecipeException(where + ": train.precision must be fp32, bf16 or fp16, got '" + train.precision() + "'");
+        }
+        if (!Set.of("jvm", "torch", "auto").contains(train.backendOrAuto())) {
+            throw new RecipeException(where + ": train.backend must be jvm, torch or auto, got '" + train.backend() + "'");
+        }
         if (train.clip() < 0) {
             throw new RecipeException(where + ": train.max_grad_norm must be >= 0 (0 disables clipping)");
         }

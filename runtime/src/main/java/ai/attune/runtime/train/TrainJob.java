@@ -2,8 +2,10 @@ package ai.attune.runtime.train;
 
 import ai.attune.api.model.CausalLM;
 import ai.attune.api.nn.DropoutSeeds;
+import ai.attune.api.nn.Module;
 import ai.attune.api.optim.LrSchedule;
 import ai.attune.api.spi.Kind;
+import ai.attune.api.spi.MemoryStrategy;
 import ai.attune.api.spi.Method;
 import ai.attune.api.spi.MethodContext;
 import ai.attune.api.spi.Optimizer;
@@ -15,6 +17,7 @@ import ai.attune.runtime.data.TrainingData;
 import ai.attune.runtime.host.PluginCatalog;
 import ai.attune.runtime.model.LoadedModel;
 import ai.attune.runtime.model.ModelLoader;
+import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 
 import java.io.IOException;
@@ -107,9 +110,31 @@ public final class TrainJob {
             long seed = t.seedOr0();
             MethodContext ctx = new MethodContext(m.backend(), DType.F32, job, seed, new DropoutSeeds(seed), modelDir);
             TrainingRun.Setup setup = new TrainingRun.Setup(lm, method, methodConfig, optimizer, optConfig, schedule, ctx, mb, ga, steps,
-                    d.shuffleOn(), t.clip(), t.evalEvery() == null ? 0 : t.evalEvery(), t.saveEvery() == null ? 0 : t.saveEvery());
+                    d.shuffleOn(), t.clip(), t.evalEvery() == null ? 0 : t.evalEvery(), t.saveEvery() == null ? 0 : t.saveEvery(),
+                    precision(t.precisionOrFp32(), m.module(), where));
             return new TrainingRun(setup, train, eval, general, p.runDir(), progress, control).run(p.resume());
         }
+    }
+
+    /**
+     * {@code train.precision}: fp32 trains as it is; bf16 and fp16 install the mixed-precision
+     * memory strategy plugin (autocast products over f32 master weights; loss scaling for fp16).
+     */
+    @SuppressWarnings("unchecked")
+    private MemoryStrategy.Session precision(String precision, Module model, String where) {
+        if (precision.equals("fp32")) {
+            return new MemoryStrategy.Session() { };
+        }
+        if (!precision.equals("bf16") && !precision.equals("fp16")) {
+            throw new RecipeException(where + ": train.precision must be fp32, bf16 or fp16, got '" + precision + "'");
+        }
+        MemoryStrategy<Object> mixed = catalog.find(Kind.MEMORY, "mixed_precision", MemoryStrategy.class).orElseThrow(() -> new RecipeException(
+                where + ": train.precision " + precision + " needs the mixed_precision memory plugin; installed: "
+                        + catalog.list(Kind.MEMORY).stream().map(PluginCatalog.Entry::name).toList()));
+        Object config = loader.bindConfig(JsonNodeFactory.instance.objectNode().put("dtype", precision), mixed.defaultConfig(), mixed.configType(),
+                "train.precision", where);
+        log.println("train: " + precision + " mixed precision: products in " + precision + ", weights, gradients and optimizer state in f32");
+        return mixed.apply(model, config);
     }
 
     /** Total optimizer steps a prepared recipe will take, for progress displays; -1 when it depends on the data size. */

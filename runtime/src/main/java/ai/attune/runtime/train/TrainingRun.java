@@ -10,6 +10,7 @@ import ai.attune.api.nn.Module;
 import ai.attune.api.nn.Parameter;
 import ai.attune.api.optim.GradClip;
 import ai.attune.api.optim.LrSchedule;
+import ai.attune.api.spi.MemoryStrategy;
 import ai.attune.api.spi.Method;
 import ai.attune.api.spi.MethodContext;
 import ai.attune.api.spi.Optimizer;
@@ -39,7 +40,15 @@ public final class TrainingRun {
     /** What the loop needs, assembled by the caller from the registry and the recipe. */
     public record Setup(CausalLM model, Method<Object> method, Object methodConfig, Optimizer<Object> optimizer, Object optimizerConfig,
                         LrSchedule schedule, MethodContext context, int microBatch, int accumulation, long maxSteps,
-                        boolean shuffle, double maxGradNorm, int evalEvery, int saveEvery) {}
+                        boolean shuffle, double maxGradNorm, int evalEvery, int saveEvery, MemoryStrategy.Session memory) {
+        /** A setup in full precision, without a memory strategy. */
+        public Setup(CausalLM model, Method<Object> method, Object methodConfig, Optimizer<Object> optimizer, Object optimizerConfig,
+                     LrSchedule schedule, MethodContext context, int microBatch, int accumulation, long maxSteps,
+                     boolean shuffle, double maxGradNorm, int evalEvery, int saveEvery) {
+            this(model, method, methodConfig, optimizer, optimizerConfig, schedule, context, microBatch, accumulation, maxSteps,
+                    shuffle, maxGradNorm, evalEvery, saveEvery, new MemoryStrategy.Session() { });
+        }
+    }
 
     /** How a run ended. */
     public record Result(long steps, double lastLoss, Double evalLoss, Double generalPplBefore, Double generalPplAfter) {}
@@ -86,6 +95,7 @@ public final class TrainingRun {
             var latest = run.latestCheckpoint();
             if (latest.isPresent()) {
                 pos = Checkpoint.load(latest.get(), named, state);
+                s.memory().restore(pos.memory());
             }
         }
         run.openEvents(resume ? pos.step() : -1);
@@ -137,12 +147,23 @@ public final class TrainingRun {
             for (int k = 0; k < batches.size(); k++) {
                 MicroBatch mb = batches.get(k);
                 s.context().dropout().startMicroBatch(step, k);
-                try (Scope micro = Scope.open("micro-batch")) {
+                try (Scope micro = Scope.open("micro-batch"); MemoryStrategy.Region precision = s.memory().forward()) {
                     Tensor stepLoss = Ops.mulScalar(nllSum(mb, be), 1.0 / targets);
-                    Autograd.backward(stepLoss);
+                    Autograd.backward(s.memory().scaleLoss(stepLoss));
                     loss += Tensors.item(stepLoss);
                 }
                 tokens += mb.tokens();
+            }
+            if (!s.memory().unscale(trainable)) {
+                // f16 gradients overflowed at this loss scale: skip the update, as GradScaler.step does, and back off.
+                Autograd.zeroGrad(trainable.stream().map(Parameter::value).toList());
+                s.memory().update(false);
+                ObjectNode skipped = run.newEvent("step").put("step", step + 1).put("loss", loss).put("skipped", true)
+                        .put("tokens_per_second", tokens / ((System.nanoTime() - t0) / 1e9)).put("rss_mb", rssMb());
+                s.memory().state().forEach(skipped::put);
+                run.event(skipped);
+                progress.accept(skipped);
+                continue;
             }
             double gradNorm = s.maxGradNorm() > 0 ? GradClip.clipGradNorm(trainable, s.maxGradNorm()) : GradClip.gradNorm(trainable);
             if (!Double.isFinite(loss) || !Double.isFinite(gradNorm)) {
@@ -154,6 +175,7 @@ public final class TrainingRun {
                 optimizer.step(trainable, state, optimizerConfig, lr);
             }
             Autograd.zeroGrad(trainable.stream().map(Parameter::value).toList());
+            s.memory().update(true);
             lastLoss = loss;
             double secs = (System.nanoTime() - t0) / 1e9;
             ObjectNode e = run.newEvent("step").put("step", step + 1).put("loss", loss).put("lr", lr).put("grad_norm", gradNorm)
@@ -176,7 +198,7 @@ public final class TrainingRun {
                 }
             }
             if (s.saveEvery() > 0 && done % s.saveEvery() == 0 && done < s.maxSteps()) {
-                Checkpoint.save(run.checkpointDir(done), named, state, new Checkpoint.Position(done, cursor), s.context().seed());
+                Checkpoint.save(run.checkpointDir(done), named, state, new Checkpoint.Position(done, cursor, s.memory().state()), s.context().seed());
                 run.event(run.newEvent("checkpoint").put("step", done).put("path", run.checkpointDir(done).toString()));
             }
         }

@@ -4,7 +4,9 @@ import ai.attune.api.io.SafetensorsReader;
 import ai.attune.api.model.CausalLM;
 import ai.attune.api.model.ModelConfig;
 import ai.attune.api.nn.DropoutSeeds;
+import ai.attune.api.nn.Module;
 import ai.attune.api.optim.LrSchedule;
+import ai.attune.api.spi.MemoryStrategy;
 import ai.attune.api.spi.Method;
 import ai.attune.api.spi.MethodContext;
 import ai.attune.api.spi.Optimizer;
@@ -26,6 +28,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.function.Function;
 
 /** LoRA runs on the real stories260K over Moby-Dick text, wired as the train command wires them. */
 final class StoriesLoraRuns {
@@ -65,9 +68,15 @@ final class StoriesLoraRuns {
     }
 
     /** A LoRA + AdamW setup on a freshly loaded stories260K in {@code job}. */
-    @SuppressWarnings({"unchecked", "rawtypes"})
     static TrainingRun.Setup setup(Backend be, Scope job, String loraJson, double lr, long steps, int saveEvery, int evalEvery, long seed)
             throws IOException {
+        return setup(be, job, loraJson, lr, steps, saveEvery, evalEvery, seed, null);
+    }
+
+    /** The same, with a memory strategy installed on the model ({@code memory} null: full precision). */
+    @SuppressWarnings({"unchecked", "rawtypes"})
+    static TrainingRun.Setup setup(Backend be, Scope job, String loraJson, double lr, long steps, int saveEvery, int evalEvery, long seed,
+                                   Function<Module, MemoryStrategy.Session> memory) throws IOException {
         CausalLM lm;
         try (SafetensorsReader w = SafetensorsReader.openModelDir(STORIES)) {
             lm = (CausalLM) new LlamaFamily().load(ModelConfig.read(STORIES), w, be, DType.F32, job);
@@ -79,7 +88,8 @@ final class StoriesLoraRuns {
         Object optCfg = loader.bindConfig(new ObjectMapper().readTree("{\"weight_decay\": 0.0}"), adamw.defaultConfig(), adamw.configType(),
                 "train.optimizer", "test");
         MethodContext ctx = new MethodContext(be, DType.F32, job, seed, new DropoutSeeds(seed), STORIES);
+        MemoryStrategy.Session session = memory == null ? new MemoryStrategy.Session() { } : memory.apply((Module) lm);
         return new TrainingRun.Setup(lm, (Method) lora, cfg, (Optimizer) adamw, optCfg, LrSchedule.of("linear", lr, 2, (int) steps), ctx,
-                4, 2, steps, true, 1.0, evalEvery, saveEvery);
+                4, 2, steps, true, 1.0, evalEvery, saveEvery, session);
     }
 }

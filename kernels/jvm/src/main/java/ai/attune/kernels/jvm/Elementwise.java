@@ -2,6 +2,7 @@ package ai.attune.kernels.jvm;
 
 import ai.attune.api.tensor.BinaryOp;
 import ai.attune.api.tensor.DType;
+import ai.attune.api.tensor.NativeStorage;
 import ai.attune.api.tensor.ScalarOp;
 import ai.attune.api.tensor.Shape;
 import ai.attune.api.tensor.Tensor;
@@ -17,8 +18,16 @@ import java.util.Arrays;
 final class Elementwise {
     private Elementwise() {}
 
+    /**
+     * The memory behind {@code t}. Any backend's host-memory tensor will do, not only this
+     * backend's: the libtorch backend hands its tensors to these kernels (dropout) as they are.
+     */
     static MemorySegment seg(Tensor t) {
-        return ((JvmStorage) t.storage()).segment();
+        if (!(t.storage() instanceof NativeStorage s)) {
+            throw new IllegalArgumentException("the jvm backend reads host memory only; " + t + " lives in "
+                    + t.storage().getClass().getSimpleName() + " of backend " + t.backend().name() + ": copy it to the cpu first");
+        }
+        return s.segment();
     }
 
     static void checkOut(Tensor out, int[] shape, String op) {
