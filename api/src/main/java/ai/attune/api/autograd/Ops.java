@@ -331,23 +331,9 @@ public final class Ops {
     public static Tensor matmul(Tensor left, boolean transA, Tensor right, boolean transB) {
         Tensor a = Autocast.lower(left);
         Tensor b = Autocast.lower(right);
-        if (a.rank() < 2 || b.rank() < 2) {
-            throw new IllegalArgumentException("matmul needs rank >= 2, got " + Shape.str(a.shape()) + " and " + Shape.str(b.shape()));
-        }
         int[] as = a.shape();
         int[] bs = b.shape();
-        int m = transA ? as[as.length - 1] : as[as.length - 2];
-        int ka = transA ? as[as.length - 2] : as[as.length - 1];
-        int kb = transB ? bs[bs.length - 1] : bs[bs.length - 2];
-        int n = transB ? bs[bs.length - 2] : bs[bs.length - 1];
-        if (ka != kb) {
-            throw new IllegalArgumentException("matmul: inner dims differ: " + Shape.str(as) + (transA ? "^T" : "")
-                    + " @ " + Shape.str(bs) + (transB ? "^T" : ""));
-        }
-        int[] batch = Shape.broadcast(Arrays.copyOf(as, as.length - 2), Arrays.copyOf(bs, bs.length - 2));
-        int[] outShape = Arrays.copyOf(batch, batch.length + 2);
-        outShape[batch.length] = m;
-        outShape[batch.length + 1] = n;
+        int[] outShape = Shape.matmul(as, transA, bs, transB);
         Tensor out = a.backend().zeros(promote(a, b), outShape, Scope.current());
         a.backend().matmul(a, transA, b, transB, out);
         return OpNode.record("matmul", out, new Tensor[] {a, b}, g -> {

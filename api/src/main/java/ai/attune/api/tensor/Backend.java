@@ -154,6 +154,15 @@ public interface Backend {
         return Double.NaN;
     }
 
+    /**
+     * Why this backend cannot run here (its native library failed to load on this OS or CPU, say),
+     * or null when it can. A backend that cannot run stays registered so that the reason can be
+     * shown; callers choosing a backend automatically skip it.
+     */
+    default String unavailableReason() {
+        return null;
+    }
+
     /** Releases thread pools and caches the backend holds. */
     default void shutdown() {}
 }

@@ -52,4 +52,28 @@ public final class Shape {
     public static String str(int[] shape) {
         return Arrays.toString(shape);
     }
+
+    /**
+     * The shape of {@code op(a) @ op(b)} ({@code torch.matmul} on rank >= 2 operands; op transposes
+     * the last two dims when its flag is set): the broadcast batch dims, then [m, n].
+     */
+    public static int[] matmul(int[] a, boolean transA, int[] b, boolean transB) {
+        int ra = a.length;
+        int rb = b.length;
+        if (ra < 2 || rb < 2) {
+            throw new IllegalArgumentException("matmul needs rank >= 2, got " + str(a) + " and " + str(b));
+        }
+        int m = transA ? a[ra - 1] : a[ra - 2];
+        int k = transA ? a[ra - 2] : a[ra - 1];
+        int kb = transB ? b[rb - 1] : b[rb - 2];
+        int n = transB ? b[rb - 2] : b[rb - 1];
+        if (k != kb) {
+            throw new IllegalArgumentException("matmul: inner dims differ: " + str(a) + (transA ? "^T" : "") + " @ " + str(b) + (transB ? "^T" : ""));
+        }
+        int[] batch = broadcast(Arrays.copyOf(a, ra - 2), Arrays.copyOf(b, rb - 2));
+        int[] out = Arrays.copyOf(batch, batch.length + 2);
+        out[batch.length] = m;
+        out[batch.length + 1] = n;
+        return out;
+    }
 }

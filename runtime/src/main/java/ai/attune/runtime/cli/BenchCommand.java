@@ -90,6 +90,9 @@ public final class BenchCommand implements Runnable {
     @Option(names = "--method", description = "Benchmark training steps with this method (full, lora, ...) on --model or --preset; ends with a JSON line.")
     String method;
 
+    @Option(names = "--precision", defaultValue = "fp32", description = "training: fp32, bf16 or fp16 (mixed precision, as train.precision) (default ${DEFAULT-VALUE}).")
+    String precision;
+
     @Option(names = "--batch", defaultValue = "4", description = "training: sequences per step (default ${DEFAULT-VALUE}).")
     int batch;
 
@@ -106,7 +109,10 @@ public final class BenchCommand implements Runnable {
             ModelLoader loader = new ModelLoader(rt.plugins());
             Backend be = loader.backend(backendName);
             if (method != null) {
-                new TrainingBench(rt.plugins(), be, out).run(modelModule(loader, be, job), method, batch, seq, steps);
+                if (!precision.equals("fp32") && !precision.equals("bf16") && !precision.equals("fp16")) {
+                    throw new ParameterException(spec.commandLine(), "--precision must be fp32, bf16 or fp16");
+                }
+                new TrainingBench(rt.plugins(), be, out).run(modelModule(loader, be, job), method, precision, batch, seq, steps);
                 return;
             }
             switch (op) {

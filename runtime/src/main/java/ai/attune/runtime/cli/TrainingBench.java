@@ -7,6 +7,7 @@ import ai.attune.api.model.CausalLM;
 import ai.attune.api.nn.DropoutSeeds;
 import ai.attune.api.nn.Parameter;
 import ai.attune.api.spi.Kind;
+import ai.attune.api.spi.MemoryStrategy;
 import ai.attune.api.spi.Method;
 import ai.attune.api.spi.MethodContext;
 import ai.attune.api.spi.Optimizer;
@@ -23,11 +24,12 @@ import java.io.IOException;
 import java.io.PrintWriter;
 import java.util.Arrays;
 import java.util.List;
+import java.util.Map;
 import java.util.Random;
 
 /**
  * Training throughput: forward, backward and an AdamW step on random tokens, with the method's
- * default config. Model FLOPs utilisation counts 6 FLOPs per parameter per token for full
+ * default config, in f32 or in bf16/f16 mixed precision. Model FLOPs utilisation counts 6 FLOPs per parameter per token for full
  * fine-tuning and 4 for frozen-base methods (no weight gradients), against the measured FMA peak.
  */
 final class TrainingBench {
@@ -42,7 +44,7 @@ final class TrainingBench {
     }
 
     @SuppressWarnings("unchecked")
-    void run(BenchCommand.Named named, String methodName, int batch, int seq, int steps) throws IOException {
+    void run(BenchCommand.Named named, String methodName, String precision, int batch, int seq, int steps) throws IOException {
         if (!(named.module() instanceof CausalLM lm)) {
             throw new IllegalArgumentException(named.name() + " is not a causal language model");
         }
@@ -54,6 +56,7 @@ final class TrainingBench {
         MethodContext ctx = new MethodContext(be, DType.F32, job, 0, new DropoutSeeds(0), named.dir());
         List<Parameter> trainable = method.apply(lm.module(), method.defaultConfig(), ctx);
         lm.module().setTraining(true);
+        MemoryStrategy.Session memory = session(precision, lm);
         long total = lm.module().namedParameters().values().stream().mapToLong(p -> p.value().numel()).sum();
         long trained = trainable.stream().mapToLong(p -> p.value().numel()).sum();
         OptimizerState state = new OptimizerState(job);
@@ -64,14 +67,20 @@ final class TrainingBench {
             long[] ids = r.longs((long) batch * len, 0, lm.vocabSize()).toArray();
             long t0 = System.nanoTime();
             try (Scope step = Scope.open("step")) {
-                Tensor logits = lm.forward(Tensors.ofLongs(be, ids, batch, len), null, null); // [b, t, vocab]
-                long[] targets = new long[ids.length];
-                for (int i = 0; i < ids.length; i++) {
-                    targets[i] = (i + 1) % len == 0 ? -100 : ids[i + 1];
+                try (MemoryStrategy.Region region = memory.forward()) {
+                    Tensor logits = lm.forward(Tensors.ofLongs(be, ids, batch, len), null, null); // [b, t, vocab]
+                    long[] targets = new long[ids.length];
+                    for (int i = 0; i < ids.length; i++) {
+                        targets[i] = (i + 1) % len == 0 ? -100 : ids[i + 1];
+                    }
+                    Tensor loss = F.crossEntropy(Views.reshape(logits, batch * len, -1), Tensors.ofLongs(be, targets, ids.length), -100, F.Reduction.MEAN);
+                    Autograd.backward(memory.scaleLoss(loss));
                 }
-                Tensor loss = F.crossEntropy(Views.reshape(logits, batch * len, -1), Tensors.ofLongs(be, targets, ids.length), -100, F.Reduction.MEAN);
-                Autograd.backward(loss);
-                adamw.step(trainable, state, adamw.defaultConfig(), 1e-4);
+                boolean finite = memory.unscale(trainable);
+                if (finite) {
+                    adamw.step(trainable, state, adamw.defaultConfig(), 1e-4);
+                }
+                memory.update(finite);
                 Autograd.zeroGrad(trainable.stream().map(Parameter::value).toList());
             }
             if (s >= 0) {
@@ -85,12 +94,24 @@ final class TrainingBench {
         double peak = be.measurePeakGflops();
         double mfu = flopsPerToken * tokensPerSecond / (peak * 1e9);
         double rss = peakRssMb();
-        out.printf("train %s with %s: %,d parameters, %,d trained; batch %d x %d tokens; %d steps after a warm-up step%n",
-                named.name(), methodName, total, trained, batch, len, steps);
+        out.printf("train %s with %s in %s on %s: %,d parameters, %,d trained; batch %d x %d tokens; %d steps after a warm-up step%n",
+                named.name(), methodName, precision, be.name(), total, trained, batch, len, steps);
         var json = new ObjectMapper().createObjectNode().put("tokens_per_second", tokensPerSecond).put("step_ms_median", median * 1e3)
                 .put("peak_rss_mb", rss).put("mfu", mfu);
         out.println(json);
         out.flush();
+    }
+
+    /** fp32: no strategy; bf16 / fp16: the mixed-precision plugin, as {@code train.precision} installs it. */
+    @SuppressWarnings("unchecked")
+    private MemoryStrategy.Session session(String precision, CausalLM lm) {
+        if (precision.equals("fp32")) {
+            return new MemoryStrategy.Session() { };
+        }
+        MemoryStrategy<Object> mixed = catalog.find(Kind.MEMORY, "mixed_precision", MemoryStrategy.class)
+                .orElseThrow(() -> new IllegalStateException("--precision " + precision + " needs the mixed_precision memory plugin"));
+        Object config = new ObjectMapper().convertValue(Map.of("dtype", precision), mixed.configType());
+        return mixed.apply(lm.module(), config);
     }
 
     private static double peakRssMb() {

@@ -29,7 +29,7 @@ import java.util.Map;
 public final class AttuneRuntime implements AutoCloseable {
     /** Host-classpath jars whose packages bundles may import. */
     static final List<String> EXPORTED_JAR_PREFIXES = List.of(
-            "attune-api-", "vertx-", "netty-", "jackson-");
+            "attune-api-", "vertx-", "netty-", "jackson-", "javacpp-", "pytorch-", "openblas-");
 
     private final Framework framework;
     private final Vertx vertx;

@@ -16,11 +16,14 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 
 import java.io.IOException;
+import java.io.PrintWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Comparator;
 import java.util.LinkedHashSet;
 import java.util.List;
+import java.util.Optional;
 import java.util.Set;
 
 /**
@@ -34,15 +37,34 @@ public final class ModelLoader {
         this.catalog = catalog;
     }
 
-    /** The highest-ranked backend, or the one named. */
+    /** The highest-ranked backend, or the one named; a named backend that cannot run here is refused with its reason. */
     public Backend backend(String name) {
         if (name != null) {
-            return catalog.find(Kind.BACKEND, name, Backend.class).orElseThrow(() -> new IllegalArgumentException(
+            Backend b = catalog.find(Kind.BACKEND, name, Backend.class).orElseThrow(() -> new IllegalArgumentException(
                     "no backend named '" + name + "'; registered: " + catalog.list(Kind.BACKEND).stream().map(PluginCatalog.Entry::name).toList()));
+            if (b.unavailableReason() != null) {
+                throw new IllegalStateException("backend " + name + " cannot run here: " + b.unavailableReason());
+            }
+            return b;
         }
-        return catalog.list(Kind.BACKEND).stream().map(PluginCatalog.Entry::reference).sorted(java.util.Comparator.reverseOrder())
+        return catalog.list(Kind.BACKEND).stream().map(PluginCatalog.Entry::reference).sorted(Comparator.reverseOrder())
                 .findFirst().map(r -> (Backend) catalog.service(r))
                 .orElseThrow(() -> new IllegalStateException("no backend is registered"));
+    }
+
+    /**
+     * {@code auto}: the fastest backend that can run here, libtorch when its natives load, else the
+     * jvm backend, with one line on {@code log} saying why.
+     */
+    public Backend fastest(PrintWriter log) {
+        Optional<Backend> torch = catalog.find(Kind.BACKEND, "torch", Backend.class);
+        if (torch.isPresent() && torch.get().unavailableReason() == null) {
+            return torch.get();
+        }
+        log.println("attune: using the jvm backend: " + torch.map(b -> "torch cannot run here: " + b.unavailableReason())
+                .orElse("the torch backend is not installed"));
+        log.flush();
+        return backend("jvm");
     }
 
     /**

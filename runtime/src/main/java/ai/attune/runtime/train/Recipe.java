@@ -65,9 +65,12 @@ public record Recipe(Path source, Path model, String method, JsonNode methodConf
             return precision == null ? "fp32" : precision;
         }
 
-        /** {@code jvm}, {@code torch} or {@code auto} (default: the best installed backend that can run here). */
-        String backendOrAuto() {
-            return backend == null ? "auto" : backend;
+        /**
+         * {@code jvm} (default: pure Java, the same bits on every machine), {@code torch} (libtorch),
+         * or {@code auto} (torch when its natives load here, else jvm with a line saying why).
+         */
+        String backendOrJvm() {
+            return backend == null ? "jvm" : backend;
         }
     }
 

@@ -165,7 +165,7 @@ public final class RecipeLoader {
         if (!Set.of("fp32", "bf16", "fp16").contains(train.precisionOrFp32())) {
             throw new RecipeException(where + ": train.precision must be fp32, bf16 or fp16, got '" + train.precision() + "'");
         }
-        if (!Set.of("jvm", "torch", "auto").contains(train.backendOrAuto())) {
+        if (!Set.of("jvm", "torch", "auto").contains(train.backendOrJvm())) {
             throw new RecipeException(where + ": train.backend must be jvm, torch or auto, got '" + train.backend() + "'");
         }
         if (train.clip() < 0) {

@@ -72,7 +72,8 @@ public final class TrainJob {
         String where = recipe.source().getFileName().toString();
         ModelLoader models = new ModelLoader(catalog);
         Path modelDir = ModelLoader.resolve(recipe.model().toString());
-        LoadedModel m = models.load(modelDir, null, models.backend(null), DType.F32, job);
+        String backend = recipe.train().backendOrJvm();
+        LoadedModel m = models.load(modelDir, null, backend.equals("auto") ? models.fastest(log) : models.backend(backend), DType.F32, job);
         try (var tok = m.tokenizer()) {
             if (!(m.module() instanceof CausalLM lm)) {
                 throw new RecipeException(where + ": model " + modelDir + " is not a causal language model");

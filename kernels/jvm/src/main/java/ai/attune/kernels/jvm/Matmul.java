@@ -33,10 +33,8 @@ final class Matmul {
         int m = transA ? as[ra - 1] : as[ra - 2];
         int k = transA ? as[ra - 2] : as[ra - 1];
         int n = transB ? bs[rb - 2] : bs[rb - 1];
-        int[] batch = Shape.broadcast(Arrays.copyOf(as, ra - 2), Arrays.copyOf(bs, rb - 2));
-        int[] expected = Arrays.copyOf(batch, batch.length + 2);
-        expected[batch.length] = m;
-        expected[batch.length + 1] = n;
+        int[] expected = Shape.matmul(as, transA, bs, transB);
+        int[] batch = Arrays.copyOf(expected, expected.length - 2);
         if (!Arrays.equals(out.shape(), expected) || !out.isContiguous()) {
             throw new IllegalArgumentException("matmul: out must be contiguous " + Shape.str(expected) + ", got " + Shape.str(out.shape()));
         }
