@@ -244,6 +244,14 @@ public class LauncherIT {
     }
 
     @Test
+    public void theTorchBackendLoadsFromTheDistribution() throws Exception {
+        Result r = attune("bench", "--op", "matmul", "--backend", "torch", "--dtype", "bf16", "--m", "64", "--n", "48", "--k", "32", "--repeats", "1");
+        assertEquals(r.err, 0, r.code);
+        assertTrue(r.out, r.out.contains("matmul 64x48x32 bf16 on torch: "));
+        assertFalse(r.err, r.err.contains("do not match")); // JavaCPP's version note is kept out of the console
+    }
+
+    @Test
     public void aMissingModelDirectoryIsOneLine() throws Exception {
         Result r = attune("generate", "--model", "/nonexistent/model", "--prompt", "x");
         assertEquals(1, r.code);

@@ -59,6 +59,11 @@ public final class TrainJob {
             }
             return new Prepared(loader.bind(stored, own, methods), new RunDirectory(resumeDir), true);
         }
+        String asked = tree.path("method").asText("");
+        if (!methods.contains(asked) && catalog.list(Kind.CLASSIFIER).stream().anyMatch(e -> e.name().equals(asked))) {
+            throw new RecipeException(source.getFileName() + ": method '" + asked + "' trains a classifier: run it with 'attune train "
+                    + source.getFileName() + "'; jobs here run language-model methods " + methods);
+        }
         Recipe recipe = loader.bind(source, tree, methods);
         RunDirectory runDir = new RunDirectory(recipe.output());
         runDir.create(loader.toYaml(tree));
