@@ -1,5 +1,6 @@
 package ai.attune.plugins.memory.mixedprecision;
 
+import com.fasterxml.jackson.annotation.JsonCreator;
 import com.fasterxml.jackson.annotation.JsonProperty;
 
 /**
@@ -28,5 +29,21 @@ public record MixedPrecisionConfig(
         if (!(initScale > 0) || !(growthFactor > 1) || !(backoffFactor > 0 && backoffFactor < 1) || growthInterval < 1) {
             throw new IllegalArgumentException("need init_scale > 0, growth_factor > 1, 0 < backoff_factor < 1 and growth_interval >= 1");
         }
+    }
+
+    /** Binds a block of keys; a key left out keeps GradScaler's default rather than Java's 0. */
+    @JsonCreator
+    static MixedPrecisionConfig fromJson(
+            @JsonProperty("dtype") String dtype,
+            @JsonProperty("init_scale") Double initScale,
+            @JsonProperty("growth_factor") Double growthFactor,
+            @JsonProperty("backoff_factor") Double backoffFactor,
+            @JsonProperty("growth_interval") Integer growthInterval) {
+        return new MixedPrecisionConfig(
+                dtype == null ? DEFAULTS.dtype : dtype,
+                initScale == null ? DEFAULTS.initScale : initScale,
+                growthFactor == null ? DEFAULTS.growthFactor : growthFactor,
+                backoffFactor == null ? DEFAULTS.backoffFactor : backoffFactor,
+                growthInterval == null ? DEFAULTS.growthInterval : growthInterval);
     }
 }

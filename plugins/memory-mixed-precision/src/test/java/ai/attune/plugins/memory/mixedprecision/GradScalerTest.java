@@ -52,4 +52,10 @@ class GradScalerTest {
             assertFalse(s.unscale(List.of(p)));
         }
     }
+
+    @Test
+    void keysLeftOutKeepGradScalersDefaults() {
+        MixedPrecisionConfig c = new com.fasterxml.jackson.databind.ObjectMapper().convertValue(Map.of("dtype", "fp16"), MixedPrecisionConfig.class);
+        assertEquals(new MixedPrecisionConfig("fp16", 65536.0, 2.0, 0.5, 2000), c);
+    }
 }
