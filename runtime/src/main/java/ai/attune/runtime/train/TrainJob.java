@@ -65,6 +65,9 @@ public final class TrainJob {
                     + source.getFileName() + "'; jobs here run language-model methods " + methods);
         }
         Recipe recipe = loader.bind(source, tree, methods);
+        if (recipe.train().backendOrJvm().equals("torch")) {
+            new ModelLoader(catalog).backend("torch"); // refused here, with its reason, before a run directory exists
+        }
         RunDirectory runDir = new RunDirectory(recipe.output());
         runDir.create(loader.toYaml(tree));
         return new Prepared(recipe, runDir, false);
