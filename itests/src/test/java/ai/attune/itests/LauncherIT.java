@@ -226,6 +226,18 @@ public class LauncherIT {
     }
 
     @Test
+    public void theShippedSetfitRecipeRuns() throws Exception {
+        Path out = Files.createTempDirectory("attune-setfit-example").resolve("model");
+        Path repo = Path.of("..").toAbsolutePath().normalize();
+        // The recipe as shipped, shortened: two body steps on 32-token texts.
+        Result r = attuneIn(repo, "train", "examples/setfit-tickets.yaml", "--set", "output=" + out,
+                "--set", "setfit.max_steps=2", "--set", "setfit.max_length=32");
+        assertEquals(r.err, 0, r.code);
+        assertTrue(r.out, r.out.contains("setfit: accuracy "));
+        assertTrue(Files.isRegularFile(out.resolve("model_head.json")));
+    }
+
+    @Test
     public void setfitRefusesEmptyTextsAndUnknownModelsInOneLine() throws Exception {
         Path dir = Files.createTempDirectory("attune-setfit-bad");
         Path empty = dir.resolve("empty.csv");
