@@ -233,7 +233,9 @@ public class LauncherIT {
         Result r = attuneIn(repo, "train", "examples/setfit-tickets.yaml", "--set", "output=" + out,
                 "--set", "setfit.max_steps=2", "--set", "setfit.max_length=32");
         assertEquals(r.err, 0, r.code);
-        assertTrue(r.out, r.out.contains("setfit: accuracy "));
+        // The quickstart's 64 held-out tickets: the full run scores 1.0; two body steps on 32 tokens keep it well above chance (0.25).
+        double accuracy = Double.parseDouble(r.out.replaceAll("(?s).*setfit: accuracy ([0-9.]+),.*", "$1"));
+        assertTrue(r.out, accuracy >= 0.9);
         assertTrue(Files.isRegularFile(out.resolve("model_head.json")));
     }
 
@@ -256,11 +258,21 @@ public class LauncherIT {
     }
 
     @Test
-    public void theTorchBackendLoadsFromTheDistribution() throws Exception {
-        Result r = attune("bench", "--op", "matmul", "--backend", "torch", "--dtype", "bf16", "--m", "64", "--n", "48", "--k", "32", "--repeats", "1");
-        assertEquals(r.err, 0, r.code);
-        assertTrue(r.out, r.out.contains("matmul 64x48x32 bf16 on torch: "));
-        assertFalse(r.err, r.err.contains("do not match")); // JavaCPP's version note is kept out of the console
+    public void theTorchBackendScoresAsTheJvmBackendDoes() throws Exception {
+        Path dir = Files.createTempDirectory("attune-torch");
+        Path ids = dir.resolve("ids.jsonl");
+        Files.writeString(ids, "{\"input_ids\":[1, 403, 407, 261, 30, 9]}\n");
+        double[] nll = new double[2];
+        String[] backends = {"jvm", "torch"};
+        for (int i = 0; i < 2; i++) {
+            Result r = attune("score", "--model", STORIES, "--backend", backends[i], "--input", ids.toString(),
+                    "--out", dir.resolve(backends[i] + ".safetensors").toString());
+            assertEquals(r.err, 0, r.code);
+            assertFalse(r.err, r.err.contains("do not match")); // JavaCPP's version note is kept out of the console
+            nll[i] = Double.parseDouble(r.out.strip().replaceAll(".*\"nll\":([^}]*)}", "$1"));
+        }
+        // The pretrained stories260K through libtorch from the distribution: the jvm backend is the oracle (f32 rounding apart).
+        assertEquals(nll[0], nll[1], 1e-5);
     }
 
     @Test

@@ -1,5 +1,6 @@
 package ai.attune.api.tensor;
 
+import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 
 /**
@@ -19,5 +20,15 @@ public interface NativeStorage extends Storage {
     @Override
     default long byteSize() {
         return segment().byteSize();
+    }
+
+    /**
+     * Zero-filled memory for {@code numel} elements of {@code dtype}, owned by {@code scope} through
+     * the shared arena the backend keyed {@code arenaKey}; 64-byte aligned so SIMD loads stay on
+     * one cache line.
+     */
+    static MemorySegment allocate(Scope scope, Object arenaKey, DType dtype, int[] shape) {
+        long bytes = Math.multiplyExact(Shape.numel(shape), dtype.byteSize());
+        return scope.arena(arenaKey, Arena::ofShared).allocate(Math.max(bytes, 1), 64);
     }
 }

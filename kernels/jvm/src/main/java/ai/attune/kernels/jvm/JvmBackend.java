@@ -6,8 +6,8 @@ import ai.attune.api.tensor.DType;
 import ai.attune.api.tensor.Device;
 import ai.attune.api.tensor.ReduceOp;
 import ai.attune.api.tensor.ScalarOp;
+import ai.attune.api.tensor.NativeStorage;
 import ai.attune.api.tensor.Scope;
-import ai.attune.api.tensor.Shape;
 import ai.attune.api.tensor.Tensor;
 import ai.attune.api.tensor.UnaryOp;
 import org.osgi.service.component.annotations.Component;
@@ -16,7 +16,6 @@ import org.osgi.service.component.annotations.Deactivate;
 import ai.attune.kernels.jvm.gemm.FmaPeak;
 import ai.attune.kernels.jvm.gemm.Gemm;
 
-import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -56,11 +55,7 @@ public final class JvmBackend implements Backend {
 
     @Override
     public Tensor zeros(DType dtype, int[] shape, Scope scope) {
-        long bytes = Math.multiplyExact(Shape.numel(shape), dtype.byteSize());
-        Arena arena = scope.arena(arenaKey, Arena::ofShared);
-        // Arena allocations are zero-filled; 64-byte alignment keeps SIMD loads on one cache line.
-        MemorySegment seg = arena.allocate(Math.max(bytes, 1), 64);
-        return new Tensor(new JvmStorage(this, seg, scope), dtype, shape);
+        return new Tensor(new JvmStorage(this, NativeStorage.allocate(scope, arenaKey, dtype, shape), scope), dtype, shape);
     }
 
     @Override

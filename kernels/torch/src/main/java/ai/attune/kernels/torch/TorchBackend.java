@@ -6,8 +6,8 @@ import ai.attune.api.tensor.DType;
 import ai.attune.api.tensor.Device;
 import ai.attune.api.tensor.ReduceOp;
 import ai.attune.api.tensor.ScalarOp;
+import ai.attune.api.tensor.NativeStorage;
 import ai.attune.api.tensor.Scope;
-import ai.attune.api.tensor.Shape;
 import ai.attune.api.tensor.Tensor;
 import ai.attune.api.tensor.UnaryOp;
 import org.bytedeco.javacpp.PointerScope;
@@ -16,7 +16,6 @@ import org.osgi.service.component.annotations.Activate;
 import org.osgi.service.component.annotations.Component;
 import org.osgi.service.component.annotations.Reference;
 
-import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 
 /**
@@ -82,11 +81,7 @@ public final class TorchBackend implements Backend {
 
     @Override
     public Tensor zeros(DType dtype, int[] shape, Scope scope) {
-        long bytes = Math.multiplyExact(Shape.numel(shape), dtype.byteSize());
-        Arena arena = scope.arena(arenaKey, Arena::ofShared);
-        // Arena allocations are zero-filled; 64-byte alignment is what oneDNN and ATen's vector loads prefer.
-        MemorySegment seg = arena.allocate(Math.max(bytes, 1), 64);
-        return new Tensor(new TorchStorage(this, seg, scope), dtype, shape);
+        return new Tensor(new TorchStorage(this, NativeStorage.allocate(scope, arenaKey, dtype, shape), scope), dtype, shape);
     }
 
     @Override

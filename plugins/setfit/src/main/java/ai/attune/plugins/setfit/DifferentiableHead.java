@@ -90,8 +90,22 @@ final class DifferentiableHead implements Head {
     /** Softmax of the logits, in double from the stored weights. */
     @Override
     public double[] probabilities(double[] e) {
+        return probabilities(e, weight(), bias());
+    }
+
+    /** The weights are read out of the tensor once for all the embeddings, not once each. */
+    @Override
+    public double[][] probabilities(double[][] embeddings) {
         double[] w = weight();
         double[] b = bias();
+        double[][] out = new double[embeddings.length][];
+        for (int i = 0; i < out.length; i++) {
+            out[i] = probabilities(embeddings[i], w, b);
+        }
+        return out;
+    }
+
+    private double[] probabilities(double[] e, double[] w, double[] b) {
         double[] z = new double[classes.size()];
         for (int k = 0; k < z.length; k++) {
             double s = b[k];

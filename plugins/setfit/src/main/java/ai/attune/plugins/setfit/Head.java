@@ -9,4 +9,13 @@ sealed interface Head permits LogisticRegressionHead, DifferentiableHead {
 
     /** {@code predict_proba} of one embedding. */
     double[] probabilities(double[] embedding);
+
+    /** {@code predict_proba} of each embedding. */
+    default double[][] probabilities(double[][] embeddings) {
+        double[][] out = new double[embeddings.length][];
+        for (int i = 0; i < out.length; i++) {
+            out[i] = probabilities(embeddings[i]);
+        }
+        return out;
+    }
 }

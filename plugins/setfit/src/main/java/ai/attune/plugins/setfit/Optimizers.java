@@ -6,6 +6,7 @@ import ai.attune.api.spi.Optimizer;
 import ai.attune.api.spi.OptimizerState;
 import com.fasterxml.jackson.databind.ObjectMapper;
 
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 
@@ -14,6 +15,7 @@ final class Optimizers {
     private final Optimizer<Object> adamw;
     private final OptimizerState state;
     private final ObjectMapper json = new ObjectMapper();
+    private final Map<Double, Object> configs = new HashMap<>(); // by weight decay: bound once, not every step
 
     @SuppressWarnings("unchecked")
     Optimizers(ClassifierContext context) {
@@ -24,7 +26,8 @@ final class Optimizers {
     /** One AdamW update of {@code params} (torch's defaults otherwise) at {@code lr}. */
     void step(List<Parameter> params, double weightDecay, double lr) {
         if (!params.isEmpty()) {
-            adamw.step(params, state, json.convertValue(Map.of("weight_decay", weightDecay), adamw.configType()), lr);
+            Object config = configs.computeIfAbsent(weightDecay, wd -> json.convertValue(Map.of("weight_decay", wd), adamw.configType()));
+            adamw.step(params, state, config, lr);
         }
     }
 

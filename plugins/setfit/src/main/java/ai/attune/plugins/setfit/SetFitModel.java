@@ -34,12 +34,7 @@ final class SetFitModel implements TextClassifier {
 
     @Override
     public double[][] predictProba(List<String> texts, LongConsumer progress) {
-        double[][] embeddings = body.encode(texts, ENCODE_BATCH, progress::accept);
-        double[][] out = new double[embeddings.length][];
-        for (int i = 0; i < out.length; i++) {
-            out[i] = head.probabilities(embeddings[i]);
-        }
-        return out;
+        return head.probabilities(body.encode(texts, ENCODE_BATCH, progress::accept));
     }
 
     @Override
