@@ -34,7 +34,8 @@ import java.lang.foreign.MemorySegment;
  * unless they ask for this one ({@code --backend torch}, {@code train.backend: torch | auto}).
  *
  * <p>libtorch's natives load when the backend is constructed, from the JavaCPP cache
- * ({@code org.bytedeco.javacpp.cachedir}, set by the launcher, else {@code ~/.javacpp/cache}).
+ * ({@code org.bytedeco.javacpp.cachedir}, set by the launcher, else {@code ~/.javacpp/cache}),
+ * which {@link NativeCache} fills completely first.
  */
 @Component(service = Backend.class, property = {Backend.PROPERTY + "=torch", "service.ranking:Integer=-10"})
 public final class TorchBackend implements Backend {
@@ -53,13 +54,14 @@ public final class TorchBackend implements Backend {
         this.jvm = jvm;
         String reason = null;
         try {
-            // The first call into the torch class loads the natives. ATen's intra-op pool (OpenMP)
-            // would size itself from the cores it sees, ignoring a container's CPU quota; the
-            // JVM's count honours it.
+            NativeCache.prepare(); // before the first touch of the torch class, which loads the natives
+            // ATen's intra-op pool (OpenMP) would size itself from the cores it sees, ignoring a
+            // container's CPU quota; the JVM's count honours it.
             torch.set_num_threads(Runtime.getRuntime().availableProcessors());
+        } catch (java.io.IOException e) {
+            reason = e.getMessage();
         } catch (LinkageError e) { // UnsatisfiedLinkError, or NoClassDefFoundError after a failed load
-            reason = "libtorch (org.bytedeco:pytorch) did not load: " + e.getMessage()
-                    + "; natives are cached in " + System.getProperty("org.bytedeco.javacpp.cachedir", "~/.javacpp/cache");
+            reason = "libtorch (org.bytedeco:pytorch) did not load: " + e.getMessage() + "; natives are cached in " + NativeCache.directory();
         }
         this.unavailable = reason;
     }
