@@ -4,9 +4,13 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
+import picocli.CommandLine;
+
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.List;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -54,6 +58,38 @@ class MainTest {
     void versionNamesTheRelease() {
         assertEquals(0, Main.run("--version"));
         assertTrue(out.toString(StandardCharsets.UTF_8).matches("(?s)attune \\d+\\.\\d+\\.\\d+.*"), out.toString(StandardCharsets.UTF_8));
+    }
+
+    @Test
+    void everyCommandAndSubcommandPrintsItsUsageOnHelp() {
+        List<List<String>> paths = new ArrayList<>();
+        collect(new CommandLine(new AttuneCommand()), new ArrayList<>(), paths);
+        assertTrue(paths.size() >= 14, "attune and its subcommands: " + paths);
+        for (List<String> path : paths) {
+            for (String flag : List.of("--help", "-h")) {
+                out.reset();
+                List<String> args = new ArrayList<>(path.subList(1, path.size()));
+                args.add(flag);
+                assertEquals(0, Main.run(args.toArray(String[]::new)), args + ": " + err.toString(StandardCharsets.UTF_8));
+                String usage = out.toString(StandardCharsets.UTF_8);
+                assertTrue(usage.contains("Usage: " + String.join(" ", path) + " "), args + " prints its own usage: " + usage);
+                assertTrue(usage.contains("-h, --help"), usage);
+            }
+        }
+        assertEquals("", err.toString(StandardCharsets.UTF_8));
+    }
+
+    @Test
+    void subcommandsAnswerVersionToo() {
+        assertEquals(0, Main.run("train", "--version"));
+        assertTrue(out.toString(StandardCharsets.UTF_8).startsWith("attune "), out.toString(StandardCharsets.UTF_8));
+    }
+
+    private static void collect(CommandLine cmd, List<String> prefix, List<List<String>> paths) {
+        List<String> path = new ArrayList<>(prefix);
+        path.add(cmd.getCommandName());
+        paths.add(path);
+        cmd.getSubcommands().values().stream().distinct().forEach(sub -> collect(sub, path, paths));
     }
 
     @Test
