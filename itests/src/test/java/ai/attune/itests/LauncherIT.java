@@ -7,6 +7,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.TimeUnit;
 
 import static org.junit.Assert.assertEquals;
@@ -23,6 +24,11 @@ public class LauncherIT {
 
     /** Starts the launcher in {@code workDir} without waiting; stdout and stderr go to the given files. */
     static Process start(Path workDir, Path out, Path err, String... args) throws IOException {
+        return start(workDir, Map.of(), out, err, args);
+    }
+
+    /** As {@link #start(Path, Path, Path, String...)}, with more environment variables. */
+    static Process start(Path workDir, Map<String, String> env, Path out, Path err, String... args) throws IOException {
         Path launcher = Path.of(System.getProperty("attune.distribution"), "bin", "attune").toAbsolutePath();
         List<String> cmd = new java.util.ArrayList<>(List.of(launcher.toString()));
         cmd.addAll(List.of(args));
@@ -31,6 +37,7 @@ public class LauncherIT {
         pb.environment().put("JAVA_HOME", System.getProperty("java.home"));
         // Imported models go to a cache of the build's, not the user's.
         pb.environment().put("XDG_CACHE_HOME", Path.of(System.getProperty("attune.itest.dir"), "cache").toAbsolutePath().toString());
+        pb.environment().putAll(env);
         pb.redirectOutput(out.toFile());
         pb.redirectError(err.toFile());
         return pb.start();
@@ -43,10 +50,14 @@ public class LauncherIT {
     }
 
     static Result attuneIn(Path workDir, String... args) throws IOException, InterruptedException {
+        return attuneIn(workDir, Map.of(), args);
+    }
+
+    static Result attuneIn(Path workDir, Map<String, String> env, String... args) throws IOException, InterruptedException {
         Path logs = Files.createDirectories(Path.of(System.getProperty("attune.itest.dir"), "logs"));
         Path out = Files.createTempFile(logs, "out", ".txt");
         Path err = Files.createTempFile(logs, "err", ".txt");
-        Process p = start(workDir, out, err, args);
+        Process p = start(workDir, env, out, err, args);
         if (!p.waitFor(300, TimeUnit.SECONDS)) {
             p.destroyForcibly();
             throw new AssertionError("attune " + String.join(" ", args) + " did not finish");
@@ -258,21 +269,40 @@ public class LauncherIT {
     }
 
     @Test
-    public void theTorchBackendScoresAsTheJvmBackendDoes() throws Exception {
+    public void theTorchBackendScoresAsTheJvmBackendDoesOnItsFirstUse() throws Exception {
         Path dir = Files.createTempDirectory("attune-torch");
         Path ids = dir.resolve("ids.jsonl");
         Files.writeString(ids, "{\"input_ids\":[1, 403, 407, 261, 30, 9]}\n");
+        // A natives cache that does not exist yet: the first use on a machine that never ran libtorch.
+        Map<String, String> fresh = Map.of("ATTUNE_NATIVE_CACHE", dir.resolve("natives").toString());
         double[] nll = new double[2];
         String[] backends = {"jvm", "torch"};
         for (int i = 0; i < 2; i++) {
-            Result r = attune("score", "--model", STORIES, "--backend", backends[i], "--input", ids.toString(),
-                    "--out", dir.resolve(backends[i] + ".safetensors").toString());
+            Result r = attuneIn(dir, fresh, "score", "--model", STORIES, "--backend", backends[i],
+                    "--input", ids.toString(), "--out", dir.resolve(backends[i] + ".safetensors").toString());
             assertEquals(r.err, 0, r.code);
             assertFalse(r.err, r.err.contains("do not match")); // JavaCPP's version note is kept out of the console
             nll[i] = Double.parseDouble(r.out.strip().replaceAll(".*\"nll\":([^}]*)}", "$1"));
         }
+        assertTrue("libtorch came from the fresh cache", Files.isRegularFile(dir.resolve(
+                "natives/pytorch-2.13.0-1.5.14-linux-x86_64.jar/org/bytedeco/pytorch/linux-x86_64/libtorch_cpu.so")));
+        try (var files = Files.list(dir)) {
+            assertEquals("no JVM crash report", List.of(), files.filter(f -> f.getFileName().toString().startsWith("hs_err")).toList());
+        }
         // The pretrained stories260K through libtorch from the distribution: the jvm backend is the oracle (f32 rounding apart).
         assertEquals(nll[0], nll[1], 1e-5);
+    }
+
+    @Test
+    public void versionListsTheBundlesAndSubcommandsAnswerHelp() throws Exception {
+        Result v = attune("--version");
+        assertEquals(v.err, 0, v.code);
+        assertTrue(v.out, v.out.startsWith("attune 0."));
+        assertTrue(v.out, v.out.matches("(?s).*\n  ai\\.attune\\.kernels\\.torch 0\\.\\d+\\.\\d+.*"));
+        assertTrue(v.out, v.out.contains("org.apache.felix.scr 2."));
+        Result h = attune("data", "inspect", "--help");
+        assertEquals(h.err, 0, h.code);
+        assertTrue(h.out, h.out.startsWith("Usage: attune data inspect "));
     }
 
     @Test
