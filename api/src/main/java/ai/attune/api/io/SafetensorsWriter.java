@@ -40,7 +40,17 @@ public final class SafetensorsWriter {
     /** Copy granularity; bounded so a heap staging buffer stays small whatever the tensor size. */
     private static final int CHUNK = 8 << 20;
 
-    private record Entry(String name, DType dtype, long[] shape, MemorySegment bytes) {
+    /**
+     * Produces one tensor's bytes when its turn to be written comes, so a tensor can be computed
+     * while it is written instead of held in memory (a streamed merge).
+     */
+    @FunctionalInterface
+    public interface Producer {
+        /** Writes exactly the tensor's byte size to {@code out}, little-endian and row-major. */
+        void writeTo(FileChannel out) throws IOException;
+    }
+
+    private record Entry(String name, DType dtype, long[] shape, long byteSize, MemorySegment bytes, Producer producer) {
     }
 
     private final Map<String, Entry> entries = new LinkedHashMap<>();
@@ -54,9 +64,31 @@ public final class SafetensorsWriter {
      *                                  byte count does not match the shape
      */
     public SafetensorsWriter add(String name, DType dtype, long[] shape, MemorySegment bytes) {
+        Objects.requireNonNull(bytes, "bytes");
+        long expected = checkedSize(name, dtype, shape);
+        if (bytes.byteSize() != expected) {
+            throw new IllegalArgumentException("tensor " + Names.quote(name) + ": " + bytes.byteSize() + " bytes do not match shape "
+                    + Arrays.toString(shape) + " of " + dtype + " (" + expected + " bytes)");
+        }
+        entries.put(name, new Entry(name, dtype, shape.clone(), expected, bytes, null));
+        return this;
+    }
+
+    /**
+     * Adds a tensor whose bytes {@code producer} writes when the file is written, after the header.
+     *
+     * @throws IllegalArgumentException as {@link #add(String, DType, long[], MemorySegment)}
+     */
+    public SafetensorsWriter add(String name, DType dtype, long[] shape, Producer producer) {
+        Objects.requireNonNull(producer, "producer");
+        entries.put(name, new Entry(name, dtype, shape.clone(), checkedSize(name, dtype, shape), null, producer));
+        return this;
+    }
+
+    /** The byte size of a new tensor, after checking its name and shape. */
+    private long checkedSize(String name, DType dtype, long[] shape) {
         Objects.requireNonNull(name, "name");
         Objects.requireNonNull(dtype, "dtype");
-        Objects.requireNonNull(bytes, "bytes");
         long[] dims = shape.clone();
         String tensor = "tensor " + Names.quote(name) + ": ";
         if (name.equals(SafetensorsHeader.METADATA_KEY)) {
@@ -77,12 +109,7 @@ public final class SafetensorsWriter {
                 throw new IllegalArgumentException(tensor + "shape " + Arrays.toString(dims) + " overflows", e);
             }
         }
-        if (bytes.byteSize() != expected) {
-            throw new IllegalArgumentException(tensor + bytes.byteSize() + " bytes do not match shape "
-                    + Arrays.toString(dims) + " of " + dtype + " (" + expected + " bytes)");
-        }
-        entries.put(name, new Entry(name, dtype, dims, bytes));
-        return this;
+        return expected;
     }
 
     /** Sets a {@code __metadata__} entry (e.g. {@code "format" -> "pt"}), replacing an earlier value. */
@@ -128,7 +155,7 @@ public final class SafetensorsWriter {
         List<Entry> current = new ArrayList<>();
         long currentBytes = 0;
         for (Entry e : layout()) {
-            long size = e.bytes().byteSize();
+            long size = e.byteSize();
             if (!current.isEmpty() && size > maxShardBytes - currentBytes) {
                 shards.add(current);
                 current = new ArrayList<>();
@@ -156,7 +183,7 @@ public final class SafetensorsWriter {
             written.add(shardPath);
             for (Entry e : shards.get(i)) {
                 weightMap.put(e.name(), shardName);
-                totalSize += e.bytes().byteSize();
+                totalSize += e.byteSize();
             }
         }
         ObjectNode index = JsonNodeFactory.instance.objectNode();
@@ -183,7 +210,16 @@ public final class SafetensorsWriter {
             writeFully(channel, ByteBuffer.wrap(header));
             byte[] staging = null;
             for (Entry e : tensors) {
-                staging = copy(channel, e.bytes(), staging);
+                if (e.producer() == null) {
+                    staging = copy(channel, e.bytes(), staging);
+                    continue;
+                }
+                long start = channel.position();
+                e.producer().writeTo(channel);
+                if (channel.position() - start != e.byteSize()) {
+                    throw new IllegalStateException("tensor " + Names.quote(e.name()) + ": its producer wrote " + (channel.position() - start)
+                            + " bytes, not " + e.byteSize());
+                }
             }
         });
     }
@@ -203,7 +239,7 @@ public final class SafetensorsWriter {
             for (long d : e.shape()) {
                 shape.add(d);
             }
-            long end = offset + e.bytes().byteSize();
+            long end = offset + e.byteSize();
             entry.putArray("data_offsets").add(offset).add(end);
             offset = end;
         }

@@ -47,4 +47,18 @@ public enum DType {
         }
         return null;
     }
+
+    /** bf16 is the top half of an f32, so widening is a shift. */
+    public static float bf16ToFloat(short bits) {
+        return Float.intBitsToFloat((bits & 0xFFFF) << 16);
+    }
+
+    /** Round to nearest even, NaN stays a quiet NaN: what {@code c10::BFloat16(float)} does. */
+    public static short floatToBf16(float f) {
+        if (Float.isNaN(f)) {
+            return (short) 0x7FC0;
+        }
+        int bits = Float.floatToRawIntBits(f);
+        return (short) ((bits + 0x7FFF + ((bits >>> 16) & 1)) >>> 16);
+    }
 }

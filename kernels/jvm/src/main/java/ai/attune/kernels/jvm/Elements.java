@@ -65,16 +65,10 @@ final class Elements {
     }
 
     static float bf16ToFloat(short bits) {
-        return Float.intBitsToFloat((bits & 0xFFFF) << 16);
+        return DType.bf16ToFloat(bits);
     }
 
-    /** Round to nearest even, NaN stays a quiet NaN: what {@code c10::BFloat16(float)} does. */
     static short floatToBf16(float f) {
-        int bits = Float.floatToRawIntBits(f);
-        if (Float.isNaN(f)) {
-            return (short) 0x7FC0;
-        }
-        int rounded = bits + 0x7FFF + ((bits >>> 16) & 1);
-        return (short) (rounded >>> 16);
+        return DType.floatToBf16(f);
     }
 }

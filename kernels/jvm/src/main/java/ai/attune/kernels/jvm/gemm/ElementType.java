@@ -34,6 +34,6 @@ public enum ElementType {
 
     /** bf16 is the top half of an f32, so widening is a shift; the sign-extended high bits fall off. */
     static float bf16ToFloat(short bits) {
-        return Float.intBitsToFloat(bits << 16);
+        return ai.attune.api.tensor.DType.bf16ToFloat(bits);
     }
 }
