@@ -20,7 +20,8 @@ import static org.junit.Assert.assertTrue;
 /**
  * {@code attune serve} as a process on loopback: the shipped LoRA recipe submitted over REST and
  * its adapter downloaded; then the server killed with SIGKILL mid-job, restarted, the job found
- * interrupted and resumed to completion.
+ * interrupted and resumed to completion. A job whose model is truncated fails before step 0, says
+ * so, leaves only its recipe, and completes when resumed once the model is fixed.
  */
 public class ServerIT {
     static final Path REPO = TrainLauncherIT.RECIPE.getParent().getParent();
@@ -138,6 +139,41 @@ public class ServerIT {
         } finally {
             again.destroy();
             again.waitFor(30, TimeUnit.SECONDS);
+        }
+    }
+
+    @Test
+    public void aJobWhoseModelIsTruncatedFailsBeforeStep0AndResumesOnceFixed() throws Exception {
+        Path base = Files.createTempDirectory("attune-serve");
+        Path runs = base.resolve("runs");
+        Path tokenFile = base.resolve("conf/server.token");
+        // inside the server's data root, which a temp directory is not
+        Path model = FailedStartIT.truncatedStories(Files.createTempDirectory(
+                Files.createDirectories(Path.of(System.getProperty("attune.itest.dir"))), "models"));
+        int port = freePort();
+        Process server = serve(port, runs, tokenFile);
+        try {
+            awaitUp(port, tokenFile, server);
+            String token = Files.readString(tokenFile).strip();
+            String recipe = recipe().replace("model: ../shared/models/stories260K", "model: " + model);
+            HttpResponse<String> sub = call(port, "POST", "/jobs", recipe, token);
+            assertEquals(sub.body(), 201, sub.statusCode());
+            String id = id(sub.body());
+            assertEquals("failed", awaitState(port, token, id, "failed", "completed"));
+            String status = call(port, "GET", "/jobs/" + id, null, token).body();
+            assertTrue(status, status.contains("\"reason\":\"failed before step 0, nothing was trained: model.safetensors: tensor 'model.embed_tokens.weight'"));
+            Path dir = runs.resolve(id);
+            try (var files = Files.list(dir)) {
+                assertEquals(java.util.Set.of("job.json", "recipe.yaml"), files.map(f -> f.getFileName().toString()).collect(java.util.stream.Collectors.toSet()));
+            }
+
+            Files.copy(FailedStartIT.STORIES.resolve("model.safetensors"), model.resolve("model.safetensors"), java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+            assertEquals(200, call(port, "POST", "/jobs/" + id + "/resume", null, token).statusCode());
+            assertEquals("completed", awaitState(port, token, id, "completed", "failed"));
+            assertTrue(Files.isRegularFile(dir.resolve("final/adapter_model.safetensors")));
+        } finally {
+            server.destroy();
+            server.waitFor(30, TimeUnit.SECONDS);
         }
     }
 }

@@ -87,13 +87,14 @@ public class TrainLauncherIT {
     }
 
     @Test
-    public void anOutputHoldingARunIsNotOverwritten() throws Exception {
+    public void anOutputHoldingACheckpointIsNotOverwritten() throws Exception {
         Path out = Files.createTempDirectory("attune-train").resolve("run");
-        Files.createDirectories(out);
+        Files.createDirectories(out.resolve("checkpoint-2"));
         Files.writeString(out.resolve("recipe.yaml"), "model: other\n");
+        Files.writeString(out.resolve("checkpoint-2/trainer_state.json"), "{\"step\": 2}");
         LauncherIT.Result r = LauncherIT.attuneIn(RECIPE.getParent().getParent(), args("train", RECIPE, small(out)));
         assertEquals(1, r.code());
-        assertTrue(r.err(), r.err().contains("already holds a run"));
+        assertTrue(r.err(), r.err().contains("attune: output directory " + out + " already holds a run; resume it with --resume " + out));
         assertEquals("model: other\n", Files.readString(out.resolve("recipe.yaml")));
     }
 }

@@ -71,20 +71,21 @@ public record ClassifierRun(Path train, Path eval, String textColumn, String lab
         try (Scope job = Scope.open("classifier")) {
             for (int r = 0; r < seeds; r++) {
                 long s = seed + r;
-                List<LabeledText> shots = FewShotSampler.sample(trainRows, perClass, s, w -> err.println("attune: warning: " + w));
-                if (shots.stream().map(LabeledText::label).distinct().count() < 2) {
-                    throw new DataException(train.getFileName() + ": only one class (" + shots.getFirst().label() + "); a classifier needs at least 2");
-                }
-                List<String> texts = shots.stream().map(LabeledText::text).toList();
-                List<String> labels = shots.stream().map(LabeledText::label).toList();
-                if (r == 0) {
-                    err.printf("%s: %d training examples (%d per class, seed %d), %d eval examples, model %s%n",
-                            method, texts.size(), perClass, s, evalTexts.size(), model);
-                }
-                ObjectNode keys = config.deepCopy().put("seed", s);
-                Object c = binder.bindConfig(keys, m.defaultConfig(), m.configType(), method, where);
-                boolean last = r == seeds - 1;
+                // The model loads first, so a broken one is the only line printed; nothing is written before save().
                 try (Scope run = Scope.open("classifier-run"); LoadedModel lm = loader.load(modelDir, null, loader.backend(null), DType.F32, run)) {
+                    List<LabeledText> shots = FewShotSampler.sample(trainRows, perClass, s, w -> err.println("attune: warning: " + w));
+                    if (shots.stream().map(LabeledText::label).distinct().count() < 2) {
+                        throw new DataException(train.getFileName() + ": only one class (" + shots.getFirst().label() + "); a classifier needs at least 2");
+                    }
+                    List<String> texts = shots.stream().map(LabeledText::text).toList();
+                    List<String> labels = shots.stream().map(LabeledText::label).toList();
+                    if (r == 0) {
+                        err.printf("%s: %d training examples (%d per class, seed %d), %d eval examples, model %s%n",
+                                method, texts.size(), perClass, s, evalTexts.size(), model);
+                    }
+                    ObjectNode keys = config.deepCopy().put("seed", s);
+                    Object c = binder.bindConfig(keys, m.defaultConfig(), m.configType(), method, where);
+                    boolean last = r == seeds - 1;
                     HostClassifierContext context = new HostClassifierContext(lm, model, run, name -> optimizer(catalog, name), err);
                     if (baseline || !finetune) {
                         TextClassifier frozen = m.fit(texts, labels, m.frozenBody(c), context);

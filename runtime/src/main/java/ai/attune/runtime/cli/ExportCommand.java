@@ -14,6 +14,7 @@ import picocli.CommandLine.Spec;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
 
 /** {@code attune export}: a PEFT LoRA adapter merged into its base model, written as a full Hugging Face model directory. */
@@ -33,6 +34,10 @@ public final class ExportCommand implements Runnable {
 
     @Override
     public void run() {
+        // Refused before minutes of loading; the merged model is then written under a temporary name and renamed.
+        if (Files.exists(out)) {
+            throw new IllegalArgumentException(out + ": already exists; choose a new output directory");
+        }
         try (AttuneRuntime rt = AttuneRuntime.boot(RuntimeLayout.fromSystem()); Scope job = Scope.open("export")) {
             ModelLoader loader = new ModelLoader(rt.plugins());
             Path base = ModelLoader.resolve(model);

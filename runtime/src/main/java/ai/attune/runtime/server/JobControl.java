@@ -12,6 +12,7 @@ import java.util.concurrent.CancellationException;
 final class JobControl implements StepControl {
     private boolean paused;
     private boolean cancelled;
+    private boolean reachedStep;
     private Optimizer<Object> current;
     private Optimizer<Object> replacement;
 
@@ -27,6 +28,11 @@ final class JobControl implements StepControl {
     synchronized void cancel() {
         cancelled = true;
         notifyAll();
+    }
+
+    /** Whether the job got as far as a step: false when its model, data or plugins failed to load. */
+    synchronized boolean reachedStep() {
+        return reachedStep;
     }
 
     synchronized boolean isPaused() {
@@ -46,6 +52,7 @@ final class JobControl implements StepControl {
 
     @Override
     public synchronized void beforeStep(long step) throws InterruptedException {
+        reachedStep = true;
         while (paused && !cancelled) {
             wait();
         }

@@ -272,10 +272,18 @@ public final class JobManager implements AutoCloseable {
         } catch (Exception | LinkageError e) {
             // A plugin that throws fails its job, never the server.
             end = JobState.FAILED;
-            why = failure(e);
+            why = control.reachedStep() ? failure(e) : notStarted(j) + failure(e);
         }
         j.state(end, why);
         changed(j);
+    }
+
+    /**
+     * Says that a job failed while loading, so a user knows no step ran and nothing was saved by this
+     * attempt (a run writes checkpoints and final/ only after steps): fix the input, then resume it.
+     */
+    private static String notStarted(Job j) {
+        return j.step() == 0 ? "failed before step 0, nothing was trained: " : "failed before training continued: ";
     }
 
     /** "Class: message" of the deepest cause that says something, naming where it was thrown. */

@@ -27,7 +27,9 @@ public final class TrainJobRunner implements JobRunner {
 
     @Override
     public void create(Path runDir, ObjectNode recipe) throws Exception {
-        new TrainJob(catalog.get(), log).prepare(runDir.resolve("recipe.yaml"), recipe, null);
+        // The server's run directory exists from submission on; what is written here is only its recipe.
+        TrainJob.Prepared p = new TrainJob(catalog.get(), log).prepare(runDir.resolve("recipe.yaml"), recipe, null);
+        p.runDir().create(p.recipeYaml());
     }
 
     @Override

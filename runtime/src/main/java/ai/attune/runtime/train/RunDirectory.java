@@ -1,5 +1,6 @@
 package ai.attune.runtime.train;
 
+import ai.attune.api.io.AtomicDirectory;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
@@ -42,20 +43,60 @@ public final class RunDirectory {
         return dir.resolve("final");
     }
 
-    /** Starts a new run: the directory must be absent or empty. */
-    public void create(String recipeYaml) throws IOException {
-        if (Files.isDirectory(dir)) {
-            try (Stream<Path> s = Files.list(dir)) {
-                if (s.findAny().isPresent()) {
-                    throw new RecipeException("output directory " + dir + " already holds a run; resume it with --resume " + dir
-                            + " or choose another output");
-                }
-            }
-        } else if (Files.exists(dir)) {
+    /**
+     * Refuses an output a new run must not take, before anything is loaded or written: a file, a
+     * directory holding a checkpoint or a finished run, or one holding files that are not a run's.
+     * A directory left by a run that stopped before its first checkpoint is accepted: all it holds
+     * is the recipe and the events of steps nothing kept, so starting afresh loses nothing.
+     */
+    public void checkNew() throws IOException {
+        if (Files.exists(dir) && !Files.isDirectory(dir)) {
             throw new RecipeException("output " + dir + " is a file, not a directory");
+        }
+        if (latestCheckpoint().isPresent()) {
+            throw new RecipeException("output directory " + dir + " already holds a run; resume it with --resume " + dir
+                    + " or choose another output");
+        }
+        if (Files.exists(finalOutput())) {
+            throw new RecipeException("output directory " + dir + " holds a finished run (" + finalOutput().getFileName()
+                    + "/); choose another output");
+        }
+        for (Path p : entries()) {
+            if (!isRunLeftover(p.getFileName().toString())) {
+                throw new RecipeException("output directory " + dir + " holds '" + p.getFileName()
+                        + "', which is not part of a run; choose another output");
+            }
+        }
+    }
+
+    /**
+     * Starts a new run (see {@link #checkNew}); what a run that stopped before its first checkpoint
+     * left is removed first, so its events are not mixed with this run's. Returns whether there was any.
+     */
+    public boolean create(String recipeYaml) throws IOException {
+        checkNew();
+        List<Path> stale = entries();
+        for (Path p : stale) {
+            AtomicDirectory.deleteTree(p);
         }
         Files.createDirectories(dir);
         writeAtomically(dir.resolve(RECIPE), recipeYaml);
+        return !stale.isEmpty();
+    }
+
+    /** Files a run writes before its first checkpoint, and temporaries a kill can leave (see {@link AtomicDirectory}). */
+    private static boolean isRunLeftover(String name) {
+        return name.equals(RECIPE) || name.equals(EVENTS) || name.matches(CHECKPOINT_PREFIX + "\\d+")
+                || name.startsWith(".") && name.contains(".tmp");
+    }
+
+    private List<Path> entries() throws IOException {
+        if (!Files.isDirectory(dir)) {
+            return List.of();
+        }
+        try (Stream<Path> s = Files.list(dir)) {
+            return s.toList();
+        }
     }
 
     String recipe() throws IOException {

@@ -28,12 +28,16 @@ import java.util.function.Consumer;
 
 /**
  * A training job as the command line and the lab server run it: the recipe bound against the
- * installed plugins, the run directory created or reopened, then the model, data, method,
- * optimizer and schedule assembled from the registry and handed to {@link TrainingRun}.
+ * installed plugins, then the model, data, method, optimizer and schedule assembled from the
+ * registry and handed to {@link TrainingRun}. A new run's directory is created only once all of
+ * that has loaded, so bad input leaves nothing behind that would block the corrected re-run.
  */
 public final class TrainJob {
-    /** A bound recipe with its run directory, checked before any expensive work. */
-    public record Prepared(Recipe recipe, RunDirectory runDir, boolean resume) {}
+    /**
+     * A bound recipe with its run directory, checked before any expensive work; a new run's
+     * directory does not exist yet and is created with {@code recipeYaml} (null when resuming).
+     */
+    public record Prepared(Recipe recipe, RunDirectory runDir, boolean resume, String recipeYaml) {}
 
     private final PluginCatalog catalog;
     private final PrintWriter log;
@@ -47,7 +51,8 @@ public final class TrainJob {
 
     /**
      * Binds a recipe tree. With {@code resumeDir} the run's own recipe is used ({@code tree} may be
-     * null, or must equal it); otherwise a new run directory is created at the recipe's output.
+     * null, or must equal it); otherwise the recipe's output is checked to be free for a new run
+     * but not created: {@link #run} does that once everything the recipe names has loaded.
      */
     public Prepared prepare(Path source, ObjectNode tree, Path resumeDir) throws IOException {
         List<String> methods = catalog.list(Kind.METHOD).stream().map(PluginCatalog.Entry::name).toList();
@@ -57,7 +62,7 @@ public final class TrainJob {
             if (tree != null && !tree.equals(own)) {
                 throw new RecipeException(resumeDir + " holds a different run than " + source + "; resume it without a recipe, or start a new output");
             }
-            return new Prepared(loader.bind(stored, own, methods), new RunDirectory(resumeDir), true);
+            return new Prepared(loader.bind(stored, own, methods), new RunDirectory(resumeDir), true, null);
         }
         String asked = tree.path("method").asText("");
         if (!methods.contains(asked) && catalog.list(Kind.CLASSIFIER).stream().anyMatch(e -> e.name().equals(asked))) {
@@ -69,11 +74,15 @@ public final class TrainJob {
             new ModelLoader(catalog).backend("torch"); // refused here, with its reason, before a run directory exists
         }
         RunDirectory runDir = new RunDirectory(recipe.output());
-        runDir.create(loader.toYaml(tree));
-        return new Prepared(recipe, runDir, false);
+        runDir.checkNew(); // an output holding a run is refused before minutes go into loading
+        return new Prepared(recipe, runDir, false, loader.toYaml(tree));
     }
 
-    /** Loads everything the recipe names into {@code job} and runs it to the end (or until {@code control} stops it). */
+    /**
+     * Loads everything the recipe names into {@code job} (the model, its tokenizer, every data file
+     * parsed to its end, the method, optimizer and precision plugins), creates a new run's directory,
+     * and runs it to the end (or until {@code control} stops it).
+     */
     @SuppressWarnings("unchecked")
     public TrainingRun.Result run(Prepared p, Scope job, Consumer<ObjectNode> progress, StepControl control) throws IOException {
         Recipe recipe = p.recipe();
@@ -121,7 +130,15 @@ public final class TrainJob {
             TrainingRun.Setup setup = new TrainingRun.Setup(lm, method, methodConfig, optimizer, optConfig, schedule, ctx, mb, ga, steps,
                     d.shuffleOn(), t.clip(), t.evalEvery() == null ? 0 : t.evalEvery(), t.saveEvery() == null ? 0 : t.saveEvery(),
                     precision(t.precisionOrFp32(), m.module(), where));
-            return new TrainingRun(setup, train, eval, general, p.runDir(), progress, control).run(p.resume());
+            return new TrainingRun(setup, train, eval, general, p.runDir(), progress, control).run(p.resume(), () -> begin(p));
+        }
+    }
+
+    /** Creates a new run's directory; reached only once the model, data and plugins have loaded and the method is applied. */
+    private void begin(Prepared p) throws IOException {
+        if (!p.resume() && p.runDir().create(p.recipeYaml())) {
+            log.println("train: " + p.runDir().path() + " held a run that stopped before its first checkpoint; starting it afresh");
+            log.flush();
         }
     }
 

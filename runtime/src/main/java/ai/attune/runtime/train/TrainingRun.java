@@ -78,11 +78,26 @@ public final class TrainingRun {
         this.control = control;
     }
 
+    /** What happens once the method is applied and before the run writes anything: a new run creates its directory here. */
+    @FunctionalInterface
+    public interface Start {
+        void begin() throws IOException;
+    }
+
     /** Trains from scratch, or from the run directory's latest checkpoint when {@code resume}. */
     public Result run(boolean resume) throws IOException {
+        return run(resume, () -> { });
+    }
+
+    /**
+     * As {@link #run(boolean)}, calling {@code start} after the method is applied to the model, so a
+     * method config that fits no module of it fails before {@code start} makes anything on disk.
+     */
+    public Result run(boolean resume, Start start) throws IOException {
         Module module = s.model().module();
         Backend be = s.context().backend();
         List<Parameter> trainable = s.method().apply(module, s.methodConfig(), s.context());
+        start.begin();
         Map<String, Parameter> named = new LinkedHashMap<>();
         module.namedParameters().forEach((n, p) -> {
             if (p.trainable()) {

@@ -13,7 +13,8 @@ import java.util.function.Consumer;
 /**
  * A job runner without tensors: {@code train.max_steps} steps with loss 1/step, each appended to
  * events.jsonl as TrainingRun does, then a final/adapter_model.safetensors holding the step count.
- * A step of a recipe whose {@code train.seed} is 7 throws, as a broken plugin would.
+ * A step of a recipe whose {@code train.seed} is 7 throws, as a broken plugin would; one whose seed
+ * is 8 throws before its first step, as a truncated model file would.
  */
 final class FakeRunner implements JobRunner {
     private final ObjectMapper json = new ObjectMapper();
@@ -35,6 +36,9 @@ final class FakeRunner implements JobRunner {
     public void run(Path runDir, StepControl control, Consumer<ObjectNode> steps) throws Exception {
         ObjectNode recipe = (ObjectNode) json.readTree(runDir.resolve("recipe.yaml").toFile());
         long max = recipe.path("train").path("max_steps").asLong();
+        if (recipe.path("train").path("seed").asInt() == 8) {
+            throw new java.io.IOException("model.safetensors: tensor 'w': data_offsets [0, 64] extend past the data buffer (10 bytes)");
+        }
         Path events = runDir.resolve("events.jsonl");
         long done = Files.exists(events) ? Files.readAllLines(events).stream().filter(l -> l.contains("\"step\"")).count() : 0;
         for (long step = done; step < max; step++) {

@@ -146,6 +146,18 @@ class LabServerTest {
     }
 
     @Test
+    void aJobThatFailsToLoadSaysItNeverStarted() throws Exception {
+        try (ServerFixture s = new ServerFixture(runs, data, new FakeRunner(0))) {
+            String id = s.read(s.post("/jobs", recipe("d.txt", 3).replace("\"max_steps\"", "\"seed\": 8, \"max_steps\""))).path("id").asText();
+            JsonNode failed = s.await(id, "failed");
+            assertTrue(failed.path("reason").asText().startsWith("failed before step 0, nothing was trained: model.safetensors: tensor 'w'"),
+                    failed.toString());
+            assertEquals(0, failed.path("step").asLong());
+            assertFalse(Files.exists(runs.resolve(id).resolve("final")));
+        }
+    }
+
+    @Test
     void jobsSurviveARestartAndInterruptedOnesResume() throws Exception {
         String done;
         String interrupted;
