@@ -100,6 +100,88 @@ public final class LoraAdapter {
         }
     }
 
+    /**
+     * One adapted weight's update {@code scaling · B @ A}, kept factored so a caller can add it to a
+     * stored weight element by element (a streamed merge) without forming the [out, in] product.
+     *
+     * @param weight      the base tensor it adds to, e.g. {@code model.layers.0.self_attn.q_proj.weight}
+     * @param a           lora_A, [r, in] row-major
+     * @param b           lora_B, [out, r] row-major
+     * @param fanInFanOut the base stores the weight [in, out] (GPT-2's Conv1D)
+     */
+    public record Update(String weight, int r, int in, int out, float[] a, float[] b, float scaling, boolean fanInFanOut) {
+        /** The stored weight's shape. */
+        public long[] storedShape() {
+            return fanInFanOut ? new long[] {in, out} : new long[] {out, in};
+        }
+
+        /** Adds the update to stored elements {@code offset..offset+n} (row-major in {@link #storedShape()}). */
+        public void addTo(long offset, float[] chunk, int n) {
+            int cols = fanInFanOut ? out : in;
+            for (int e = 0; e < n; e++) {
+                long idx = offset + e;
+                int row = (int) (idx / cols);
+                int col = (int) (idx % cols);
+                int o = fanInFanOut ? col : row;
+                int c = fanInFanOut ? row : col;
+                float acc = 0f;
+                for (int k = 0; k < r; k++) {
+                    acc += b[o * r + k] * a[k * in + c];
+                }
+                chunk[e] += acc * scaling;
+            }
+        }
+    }
+
+    /** Every adapted weight's update, read from {@code adapter_model.safetensors}, in f32. */
+    public java.util.List<Update> updates() throws IOException {
+        Path file = dir.resolve("adapter_model.safetensors");
+        double alpha = config.path("lora_alpha").asDouble(8);
+        boolean rslora = config.path("use_rslora").asBoolean(false);
+        boolean fanInFanOut = config.path("fan_in_fan_out").asBoolean(false);
+        java.util.List<Update> out = new java.util.ArrayList<>();
+        try (SafetensorsFile st = SafetensorsFile.open(file)) {
+            for (String key : st.names()) {
+                if (key.endsWith(".lora_B.weight")) {
+                    continue;
+                }
+                if (!key.startsWith(PREFIX) || !key.endsWith(".lora_A.weight")) {
+                    throw new ModelLoadException(file, "tensor '" + key + "' is not a LoRA A/B weight this loader understands");
+                }
+                String path = key.substring(PREFIX.length(), key.length() - ".lora_A.weight".length());
+                String bKey = PREFIX + path + ".lora_B.weight";
+                if (!st.contains(bKey)) {
+                    throw new ModelLoadException(file, "tensor '" + key + "' has no matching '" + bKey + "'");
+                }
+                long[] as = st.info(key).shape();
+                long[] bs = st.info(bKey).shape();
+                if (as.length != 2 || bs.length != 2 || as[0] != bs[1]) {
+                    throw new ModelLoadException(file, "'" + key + "' " + java.util.Arrays.toString(as) + " and '" + bKey + "' "
+                            + java.util.Arrays.toString(bs) + " are not [r, in] and [out, r]");
+                }
+                int r = (int) as[0];
+                double scaling = (rslora ? alpha / Math.sqrt(r) : alpha / r) * patternAlpha(path, alpha) / alpha;
+                out.add(new Update(path + ".weight", r, (int) as[1], (int) bs[0], floats(st, key), floats(st, bKey), (float) scaling, fanInFanOut));
+            }
+        }
+        return out;
+    }
+
+    private static float[] floats(SafetensorsFile st, String key) throws IOException {
+        var info = st.info(key);
+        var data = st.data(key);
+        float[] f = new float[(int) info.elementCount()];
+        for (int i = 0; i < f.length; i++) {
+            f[i] = switch (info.dtype()) {
+                case F32 -> data.get(java.lang.foreign.ValueLayout.JAVA_FLOAT_UNALIGNED, 4L * i);
+                case BF16 -> DType.bf16ToFloat(data.get(java.lang.foreign.ValueLayout.JAVA_SHORT_UNALIGNED, 2L * i));
+                case F16 -> Float.float16ToFloat(data.get(java.lang.foreign.ValueLayout.JAVA_SHORT_UNALIGNED, 2L * i));
+                default -> throw new ModelLoadException(st.path(), "tensor '" + key + "' has dtype " + info.dtype() + ", not a float type");
+            };
+        }
+        return f;
+    }
+
     /** {@code alpha_pattern}: a per-module alpha whose key matches the end of the module path. */
     private double patternAlpha(String path, double alpha) {
         JsonNode patterns = config.path("alpha_pattern");

@@ -23,18 +23,19 @@ public final class MergeLoop {
 
     /** Merges one tensor of {@code numel} elements from {@code inputs} sources, {@code chunk} elements at a time. */
     public static void run(TensorMerge merge, long numel, int inputs, int chunk, Inputs in, Output out) throws IOException {
-        float[][] buffers = new float[inputs][chunk];
-        float[] merged = new float[chunk];
+        int size = (int) Math.min(chunk, Math.max(numel, 1)); // a small tensor gets small buffers
+        float[][] buffers = new float[inputs][size];
+        float[] merged = new float[size];
         for (int pass = 0; pass < merge.passes(); pass++) {
-            for (long offset = 0; offset < numel; offset += chunk) {
-                int n = (int) Math.min(chunk, numel - offset);
+            for (long offset = 0; offset < numel; offset += size) {
+                int n = (int) Math.min(size, numel - offset);
                 in.read(offset, n, buffers);
                 merge.observe(pass, offset, buffers, n);
             }
             merge.endPass(pass);
         }
-        for (long offset = 0; offset < numel; offset += chunk) {
-            int n = (int) Math.min(chunk, numel - offset);
+        for (long offset = 0; offset < numel; offset += size) {
+            int n = (int) Math.min(size, numel - offset);
             in.read(offset, n, buffers);
             merge.combine(offset, buffers, n, merged);
             out.write(merged, n);

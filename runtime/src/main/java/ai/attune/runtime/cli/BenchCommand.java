@@ -36,10 +36,11 @@ import java.util.Random;
  * ratio to the measured FMA peak; {@code score} and {@code generate} with tokens/s. Peak RSS is
  * printed with every result.
  */
-@Command(name = "bench", description = "Measure throughput: a GEMM against the machine's FMA peak, or a model's score/generate tokens/s.")
+@Command(name = "bench", description = "Measure throughput: a GEMM against the machine's FMA peak, a model's score/generate tokens/s, "
+        + "training steps, or a streamed merge's time and peak memory.")
 public final class BenchCommand implements Runnable {
     /** The benchmarks. */
-    enum Op { matmul, score, generate }
+    enum Op { matmul, score, generate, merge }
 
     /** Element types a benchmark can run in. */
     enum Dtype { f32, bf16, f16 }
@@ -99,6 +100,12 @@ public final class BenchCommand implements Runnable {
     @Option(names = "--steps", defaultValue = "5", description = "training: timed optimizer steps after one warm-up step (default ${DEFAULT-VALUE}).")
     int steps;
 
+    @Option(names = "--merge-method", defaultValue = "ties", description = "merge: the merge_method (default ${DEFAULT-VALUE}).")
+    String mergeMethod;
+
+    @Option(names = "--merge-models", defaultValue = "3", description = "merge: fine-tuned models merged onto the base (default ${DEFAULT-VALUE}).")
+    int mergeModels;
+
     @Override
     public void run() {
         if (m <= 0 || n <= 0 || k <= 0 || repeats <= 0 || seq <= 0 || newTokens <= 0) {
@@ -118,9 +125,16 @@ public final class BenchCommand implements Runnable {
             switch (op) {
                 case matmul -> matmul(be, out);
                 case score, generate -> model(loader, be, job, out);
+                case merge -> {
+                    Named shapes = modelModule(loader, be, job);
+                    new MergeBench(out).run(shapes.module(), shapes.dir().resolve("config.json"), shapes.name(), mergeMethod, mergeModels);
+                }
             }
         } catch (IOException e) {
             throw new UncheckedIOException(e.getMessage(), e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException("interrupted", e);
         }
     }
 

@@ -240,7 +240,7 @@ public final class RecipeLoader {
     }
 
     /** " (did you mean 'x'?)" for the closest known key within edit distance 2, or one the key begins; else "". */
-    static String didYouMean(String key, Collection<String> known) {
+    public static String didYouMean(String key, Collection<String> known) {
         String best = null;
         int bestDist = 3;
         for (String k : known) {

@@ -228,33 +228,12 @@ public final class TrainingRun {
 
     /** Summed next-token NLL of a micro-batch: logits [mb * t, vocab] against targets [mb * t]. */
     private Tensor nllSum(MicroBatch mb, Backend be) {
-        Tensor logits = s.model().forward(mb.idsTensor(be), mb.maskTensor(be), null); // [mb, t, vocab]
-        Tensor flat = Views.reshape(logits, mb.rows() * mb.length(), -1);
-        return F.crossEntropy(flat, mb.targetsTensor(be), MicroBatch.IGNORE, F.Reduction.SUM);
+        return Perplexity.nllSum(s.model(), mb, be);
     }
 
     /** Mean NLL per target token over a data set, without gradients. */
     double meanNll(List<Example> data) {
-        Module module = s.model().module();
-        boolean was = module.isTraining();
-        module.setTraining(false);
-        double sum = 0;
-        long count = 0;
-        try (GradMode.Region ng = GradMode.noGrad()) {
-            for (int i = 0; i < data.size(); i += s.microBatch()) {
-                MicroBatch mb = MicroBatch.of(data.subList(i, Math.min(data.size(), i + s.microBatch())));
-                if (mb.targetCount() == 0) {
-                    continue;
-                }
-                try (Scope e = Scope.open("eval")) {
-                    sum += Tensors.item(nllSum(mb, s.context().backend()));
-                    count += mb.targetCount();
-                }
-            }
-        } finally {
-            module.setTraining(was);
-        }
-        return count == 0 ? Double.NaN : sum / count;
+        return Perplexity.meanNll(s.model(), s.context().backend(), data, s.microBatch());
     }
 
     static double rssMb() {
