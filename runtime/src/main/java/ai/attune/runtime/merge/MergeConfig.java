@@ -147,6 +147,9 @@ public record MergeConfig(Path source, ObjectNode tree, String method, String ba
         }
         for (var it = params.fields(); it.hasNext(); ) {
             var e = it.next();
+            if (!allowed.contains(e.getKey()) && known.contains(e.getKey())) {
+                throw new MergeException(at + ": '" + e.getKey() + "' is a parameter of the whole merge: put it under the top-level parameters");
+            }
             if (!allowed.contains(e.getKey())) {
                 throw new MergeException(at + ": unknown parameter '" + e.getKey() + "'" + RecipeLoader.didYouMean(e.getKey(), allowed)
                         + "; this method takes " + allowed);
