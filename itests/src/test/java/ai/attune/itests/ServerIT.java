@@ -176,4 +176,50 @@ public class ServerIT {
             server.waitFor(30, TimeUnit.SECONDS);
         }
     }
+
+    @Test
+    public void aMergeConfigRunsAsAJobAndItsModelsStayUnderTheDataRoot() throws Exception {
+        Path base = Files.createTempDirectory("attune-serve");
+        Path runs = base.resolve("runs");
+        Path tokenFile = base.resolve("conf/server.token");
+        int port = freePort();
+        Process server = serve(port, runs, tokenFile);
+        try {
+            awaitUp(port, tokenFile, server);
+            String token = Files.readString(tokenFile).strip();
+            String config = """
+                    merge_method: linear
+                    models:
+                      - {model: ../shared/models/stories260K, parameters: {weight: 0.25}}
+                      - {model: ../shared/models/stories260K, parameters: {weight: 0.75}}
+                    dtype: float32
+                    """;
+            HttpResponse<String> sub = call(port, "POST", "/merges", config, token);
+            assertEquals(sub.body(), 201, sub.statusCode());
+            String id = id(sub.body());
+            assertEquals("completed", awaitState(port, token, id, "completed", "failed"));
+            HttpResponse<byte[]> merged = http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + "/jobs/" + id
+                    + "/artifacts/merged/model.safetensors")).header("Authorization", "Bearer " + token).build(), HttpResponse.BodyHandlers.ofByteArray());
+            assertEquals(200, merged.statusCode());
+            Path file = base.resolve("merged.safetensors");
+            Files.write(file, merged.body());
+            var got = MergeLauncherIT.read(file);
+            var want = MergeLauncherIT.read(FailedStartIT.STORIES.resolve("model.safetensors"));
+            assertEquals(want.keySet(), got.keySet());
+            for (String k : want.keySet()) {
+                for (int i = 0; i < want.get(k).length; i++) {
+                    assertEquals(k, want.get(k)[i], got.get(k)[i], 1e-6); // (0.25 x + 0.75 x) / 1
+                }
+            }
+            assertTrue(Files.readString(runs.resolve(id).resolve("events.jsonl")).contains("\"type\":\"merge\""));
+
+            HttpResponse<String> outside = call(port, "POST", "/merges", config.replace("../shared/models/stories260K", "/etc"), token);
+            assertEquals(outside.body(), 400, outside.statusCode());
+            assertTrue(outside.body(), outside.body().contains("outside the allowed data roots"));
+            assertEquals(400, call(port, "POST", "/merges", recipe(), token).statusCode());
+        } finally {
+            server.destroy();
+            server.waitFor(30, TimeUnit.SECONDS);
+        }
+    }
 }

@@ -62,7 +62,12 @@ public final class MergeCommand implements Runnable {
                     name -> plugins.find(Kind.MERGE, name, Merger.class).orElse(null), installed);
             Merger merger = plugins.find(Kind.MERGE, cfg.method(), Merger.class).orElseThrow();
             try (ModelMerge merge = ModelMerge.plan(cfg, merger, seed)) {
-                merge.write(out, copyTokenizer, shardBytes, err);
+                merge.write(out, copyTokenizer, shardBytes, (done, total) -> {
+                    if (done % 50 == 0 || done == total) {
+                        err.println("merge: " + done + "/" + total + " tensors");
+                        err.flush();
+                    }
+                });
                 err.printf("merge: %s of %d tensors in %.1f s, peak RSS %.0f MiB%n", cfg.method(), merge.tensorCount(),
                         (System.nanoTime() - t0) / 1e9, peakRssMib());
             }

@@ -13,7 +13,6 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 
 import java.io.IOException;
-import java.io.PrintWriter;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.channels.FileChannel;
@@ -208,7 +207,13 @@ public final class ModelMerge implements AutoCloseable {
      * Writes the merged model to {@code out}, which must not exist: the tensors, config.json with the
      * output dtype, the tokenizer (per {@code tokenizer_source}) and mergekit_config.yml.
      */
-    public void write(Path out, boolean copyTokenizer, long maxShardBytes, PrintWriter log) throws IOException {
+    /** Told after each tensor is written: how many are done, of how many. */
+    @FunctionalInterface
+    public interface Progress {
+        void written(int done, int total) throws IOException;
+    }
+
+    public void write(Path out, boolean copyTokenizer, long maxShardBytes, Progress progress) throws IOException {
         Path tokenizerDir = tokenizerSource();
         AtomicDirectory.create(out, tmp -> {
             SafetensorsWriter writer = new SafetensorsWriter();
@@ -217,11 +222,7 @@ public final class ModelMerge implements AutoCloseable {
             for (Planned p : tensors) {
                 writer.add(p.name(), p.out(), p.info().shape(), channel -> {
                     writeTensor(p, channel);
-                    done[0]++;
-                    if (log != null && (done[0] % 50 == 0 || done[0] == tensors.size())) {
-                        log.println("merge: " + done[0] + "/" + tensors.size() + " tensors");
-                        log.flush();
-                    }
+                    progress.written(++done[0], tensors.size());
                 });
             }
             writer.writeSharded(tmp, "model", maxShardBytes);

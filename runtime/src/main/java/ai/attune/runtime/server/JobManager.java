@@ -61,7 +61,21 @@ public final class JobManager implements AutoCloseable {
         }
     }
 
-    /** Takes a recipe (YAML or JSON), confines its paths, creates its run directory and queues it. */
+    /** Takes a merge config (mergekit's YAML or JSON) as a job; anything else is refused with 400. */
+    public String submitMerge(String body) throws IOException {
+        JsonNode tree;
+        try {
+            tree = yaml.readTree(body == null ? "" : body);
+        } catch (JsonProcessingException e) {
+            throw new ApiException(400, "the merge config is not valid YAML or JSON: " + oneLine(e.getOriginalMessage()));
+        }
+        if (!(tree instanceof ObjectNode) || !tree.has("merge_method")) {
+            throw new ApiException(400, "a merge config is a mapping with merge_method, base_model and models");
+        }
+        return submit(body);
+    }
+
+    /** Takes a recipe or a merge config (YAML or JSON), confines its paths, creates its run directory and queues it. */
     public String submit(String body) throws IOException {
         JsonNode tree;
         try {

@@ -40,6 +40,10 @@ final class PathGuard {
      * exactly those) and forces its output to {@code runDir}. Throws 400 naming the offending key.
      */
     void confine(ObjectNode recipe, Path runDir) {
+        if (recipe.has("merge_method")) {
+            confineMerge(recipe);
+            return;
+        }
         for (String key : RECIPE_PATHS) {
             String[] parts = key.split("\\.");
             JsonNode parent = parts.length == 1 ? recipe : recipe.path(parts[0]);
@@ -54,6 +58,44 @@ final class PathGuard {
             holder.put(parts[parts.length - 1], checked.toString());
         }
         recipe.put("output", runDir.toString());
+    }
+
+    /**
+     * A merge config's models ({@code base_model}, {@code models[i].model}, each part of
+     * {@code BASE+ADAPTER}) must lie under a root; they are rewritten to the checked paths, and so is a
+     * {@code tokenizer_source} that names one of them. Its output is the run's {@code merged/}.
+     */
+    private void confineMerge(ObjectNode config) {
+        java.util.Map<String, String> rewritten = new java.util.HashMap<>();
+        JsonNode base = config.get("base_model");
+        if (base != null && base.isTextual()) {
+            config.put("base_model", model(base.asText(), "base_model", rewritten));
+        }
+        JsonNode models = config.get("models");
+        if (models != null && models.isArray()) {
+            for (int i = 0; i < models.size(); i++) {
+                JsonNode m = models.get(i);
+                String key = "models[" + i + "].model";
+                if (m.isTextual()) {
+                    ((com.fasterxml.jackson.databind.node.ArrayNode) models).set(i, model(m.asText(), key, rewritten));
+                } else if (m instanceof ObjectNode o && o.path("model").isTextual()) {
+                    o.put("model", model(o.get("model").asText(), key, rewritten));
+                }
+            }
+        }
+        JsonNode tok = config.get("tokenizer_source");
+        if (tok != null && tok.isTextual() && rewritten.containsKey(tok.asText())) {
+            config.put("tokenizer_source", rewritten.get(tok.asText()));
+        }
+    }
+
+    private String model(String ref, String key, java.util.Map<String, String> rewritten) {
+        int plus = ref.lastIndexOf('+');
+        String checked = plus > 0
+                ? inside(ref.substring(0, plus), key) + "+" + inside(ref.substring(plus + 1), key)
+                : inside(ref, key).toString();
+        rewritten.put(ref, checked);
+        return checked;
     }
 
     private Path inside(String text, String key) {

@@ -45,6 +45,7 @@ final class RestApi {
         r.route("/eventbus/*").subRouter(SockJSHandler.create(vertx).bridge(bridgeOptions()));
         r.route().handler(BodyHandler.create(false).setBodyLimit(bodyLimit));
         r.post("/jobs").handler(ctx -> blocking(ctx, 201, () -> json.createObjectNode().put("id", jobs.submit(ctx.body().asString()))));
+        r.post("/merges").handler(ctx -> blocking(ctx, 201, () -> json.createObjectNode().put("id", jobs.submitMerge(ctx.body().asString()))));
         r.get("/jobs").handler(ctx -> blocking(ctx, 200, () -> {
             ObjectNode out = json.createObjectNode();
             out.putArray("jobs").addAll(jobs.list());
