@@ -274,4 +274,46 @@ public class MergeLauncherIT {
         assertTrue(r.err(), FailedStartIT.attuneLines(r.err()).get(0).contains("tensor 'model.embed_tokens.weight' is"));
         assertFalse(Files.exists(dir.resolve("odd-out")));
     }
+
+    @Test
+    public void aLoraAdapterOnItsBaseIsMergedAsItIsRead() throws Exception {
+        // A PEFT adapter on layer 0's q_proj: r = 2, lora_alpha = 8 -> scaling 4
+        String weight = "model.layers.0.self_attn.q_proj.weight";
+        int out;
+        int in;
+        try (SafetensorsFile f = SafetensorsFile.open(dir.resolve("base/model.safetensors"))) {
+            out = (int) f.info(weight).shape()[0];
+            in = (int) f.info(weight).shape()[1];
+        }
+        Random r = new Random(5);
+        float[] a = new float[2 * in];
+        float[] b = new float[out * 2];
+        for (int i = 0; i < a.length; i++) {
+            a[i] = (float) r.nextGaussian();
+        }
+        for (int i = 0; i < b.length; i++) {
+            b[i] = (float) r.nextGaussian();
+        }
+        Path adapter = Files.createDirectories(dir.resolve("adapter"));
+        Files.writeString(adapter.resolve("adapter_config.json"), "{\"peft_type\": \"LORA\", \"r\": 2, \"lora_alpha\": 8, \"target_modules\": [\"q_proj\"]}");
+        new SafetensorsWriter()
+                .add("base_model.model.model.layers.0.self_attn.q_proj.lora_A.weight", DType.F32, new long[] {2, in}, MemorySegment.ofArray(a))
+                .add("base_model.model.model.layers.0.self_attn.q_proj.lora_B.weight", DType.F32, new long[] {out, 2}, MemorySegment.ofArray(b))
+                .write(adapter.resolve("adapter_model.safetensors"));
+        Map<String, float[]> got = merge("lora", """
+                merge_method: linear
+                models:
+                  - {model: $D/base+$D/adapter, parameters: {weight: 1.0}}
+                dtype: float32
+                """);
+        Map<String, float[]> expected = new LinkedHashMap<>(base);
+        float[] w = base.get(weight).clone();
+        for (int o = 0; o < out; o++) {
+            for (int c = 0; c < in; c++) {
+                w[o * in + c] += 4 * (b[o * 2] * a[c] + b[o * 2 + 1] * a[in + c]); // scaling · (B @ A)[o, c]
+            }
+        }
+        expected.put(weight, w);
+        assertClose(expected, got, 1e-5);
+    }
 }

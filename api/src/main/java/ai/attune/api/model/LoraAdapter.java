@@ -10,6 +10,7 @@ import ai.attune.api.tensor.BinaryOp;
 import ai.attune.api.tensor.DType;
 import ai.attune.api.tensor.Scope;
 import ai.attune.api.tensor.Tensor;
+import ai.attune.api.tensor.Tensors;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 
@@ -61,39 +62,23 @@ public final class LoraAdapter {
     public void mergeInto(Module model) throws IOException {
         Path file = dir.resolve("adapter_model.safetensors");
         Map<String, Parameter> params = model.namedParameters();
-        double alpha = config.path("lora_alpha").asDouble(8);
-        boolean rslora = config.path("use_rslora").asBoolean(false);
-        boolean fanInFanOut = config.path("fan_in_fan_out").asBoolean(false);
-        try (SafetensorsFile st = SafetensorsFile.open(file); Scope tmp = Scope.open("lora-merge");
-             GradMode.Region ng = GradMode.noGrad()) {
-            for (String key : st.names()) {
-                if (key.endsWith(".lora_B.weight")) {
-                    continue;
-                }
-                if (!key.startsWith(PREFIX) || !key.endsWith(".lora_A.weight")) {
-                    throw new ModelLoadException(file, "tensor '" + key + "' is not a LoRA A/B weight this loader understands");
-                }
-                String path = key.substring(PREFIX.length(), key.length() - ".lora_A.weight".length());
-                String bKey = PREFIX + path + ".lora_B.weight";
-                if (!st.contains(bKey)) {
-                    throw new ModelLoadException(file, "tensor '" + key + "' has no matching '" + bKey + "'");
-                }
-                Parameter target = params.get(path + ".weight");
+        try (Scope tmp = Scope.open("lora-merge"); GradMode.Region ng = GradMode.noGrad()) {
+            for (Update u : updates()) {
+                Parameter target = params.get(u.weight());
                 if (target == null) {
-                    throw new ModelLoadException(file, "tensor '" + key + "' adapts '" + path + "', which the base model does not have");
+                    throw new ModelLoadException(file, "tensor '" + PREFIX + u.weight().replaceAll("\\.weight$", "")
+                            + ".lora_A.weight' adapts '" + u.weight().replaceAll("\\.weight$", "") + "', which the base model does not have");
                 }
                 Tensor w = target.value();
-                Tensor a = load(st, key, tmp, w); // [r, in]
-                Tensor b = load(st, bKey, tmp, w); // [out, r]
-                int r = a.size(0);
-                double scaling = (rslora ? alpha / Math.sqrt(r) : alpha / r) * patternAlpha(path, alpha) / alpha;
-                Tensor delta = Ops.mulScalar(Ops.matmul(b, a), scaling); // [out, in]
-                if (fanInFanOut) {
+                Tensor a = Tensors.of(w.backend(), u.a(), u.r(), u.in()); // [r, in]
+                Tensor b = Tensors.of(w.backend(), u.b(), u.out(), u.r()); // [out, r]
+                Tensor delta = Ops.mulScalar(Ops.matmul(b, a), u.scaling()); // [out, in]
+                if (u.fanInFanOut()) {
                     delta = Views.transpose(delta, 0, 1); // [in, out], as Conv1D stores its weight
                 }
                 if (!java.util.Arrays.equals(delta.shape(), w.shape())) {
-                    throw new ModelLoadException(file, "LoRA update of '" + path + "' has shape " + java.util.Arrays.toString(delta.shape())
-                            + " but the weight is " + java.util.Arrays.toString(w.shape()) + (fanInFanOut ? "" : " (fan_in_fan_out?)"));
+                    throw new ModelLoadException(file, "LoRA update of '" + u.weight() + "' has shape " + java.util.Arrays.toString(delta.shape())
+                            + " but the weight is " + java.util.Arrays.toString(w.shape()) + (u.fanInFanOut() ? "" : " (fan_in_fan_out?)"));
                 }
                 w.backend().binary(BinaryOp.ADD, w, delta, w);
             }
@@ -109,7 +94,7 @@ public final class LoraAdapter {
      * @param b           lora_B, [out, r] row-major
      * @param fanInFanOut the base stores the weight [in, out] (GPT-2's Conv1D)
      */
-    public record Update(String weight, int r, int in, int out, float[] a, float[] b, float scaling, boolean fanInFanOut) {
+    public record Update(String weight, int r, int in, int out, float[] a, float[] b, double scaling, boolean fanInFanOut) {
         /** The stored weight's shape. */
         public long[] storedShape() {
             return fanInFanOut ? new long[] {in, out} : new long[] {out, in};
@@ -128,7 +113,7 @@ public final class LoraAdapter {
                 for (int k = 0; k < r; k++) {
                     acc += b[o * r + k] * a[k * in + c];
                 }
-                chunk[e] += acc * scaling;
+                chunk[e] += acc * (float) scaling;
             }
         }
     }
@@ -161,7 +146,7 @@ public final class LoraAdapter {
                 }
                 int r = (int) as[0];
                 double scaling = (rslora ? alpha / Math.sqrt(r) : alpha / r) * patternAlpha(path, alpha) / alpha;
-                out.add(new Update(path + ".weight", r, (int) as[1], (int) bs[0], floats(st, key), floats(st, bKey), (float) scaling, fanInFanOut));
+                out.add(new Update(path + ".weight", r, (int) as[1], (int) bs[0], floats(st, key), floats(st, bKey), scaling, fanInFanOut));
             }
         }
         return out;
@@ -194,13 +179,4 @@ public final class LoraAdapter {
         return alpha;
     }
 
-    private static Tensor load(SafetensorsFile st, String key, Scope scope, Tensor like) throws IOException {
-        long[] s = st.info(key).shape();
-        if (s.length != 2) {
-            throw new ModelLoadException(st.path(), "tensor '" + key + "' must be 2-D, found shape " + java.util.Arrays.toString(s));
-        }
-        Tensor t = like.backend().zeros(DType.F32, new int[] {(int) s[0], (int) s[1]}, scope);
-        Weights.copyInto(st, key, t);
-        return t;
-    }
 }
