@@ -316,4 +316,53 @@ public class MergeLauncherIT {
         expected.put(weight, w);
         assertClose(expected, got, 1e-5);
     }
+
+    @Test
+    public void shardedBf16InputsMergeIntoShardsOfTheAskedDtype() throws Exception {
+        // m2 stored as bf16 in shards of at most 200 kB, as large checkpoints come
+        Path sharded = Files.createDirectories(dir.resolve("m2-bf16"));
+        Files.copy(dir.resolve("m2/config.json"), sharded.resolve("config.json"));
+        SafetensorsWriter w = new SafetensorsWriter();
+        Map<String, float[]> rounded = new LinkedHashMap<>();
+        try (SafetensorsFile f = SafetensorsFile.open(dir.resolve("m2/model.safetensors"))) {
+            for (var e : m2.entrySet()) {
+                float[] x = e.getValue();
+                short[] bf = new short[x.length];
+                float[] back = new float[x.length];
+                for (int i = 0; i < x.length; i++) {
+                    bf[i] = DType.floatToBf16(x[i]);
+                    back[i] = DType.bf16ToFloat(bf[i]);
+                }
+                rounded.put(e.getKey(), back);
+                w.add(e.getKey(), DType.BF16, f.info(e.getKey()).shape(), MemorySegment.ofArray(bf));
+            }
+        }
+        w.writeSharded(sharded, "model", 200_000);
+        assertTrue(Files.exists(sharded.resolve("model.safetensors.index.json")));
+        Path config = dir.resolve("sharded.yaml");
+        Files.writeString(config, """
+                merge_method: linear
+                models:
+                  - {model: $D/m1, parameters: {weight: 0.5}}
+                  - {model: $D/m2-bf16, parameters: {weight: 0.5}}
+                out_dtype: bfloat16
+                """.replace("$D", dir.toString()));
+        Path out = dir.resolve("sharded-out");
+        LauncherIT.Result r = LauncherIT.attune("merge", config.toString(), "--out", out.toString(), "--max-shard-size", "300kB");
+        assertEquals(r.err(), 0, r.code());
+        assertTrue(Files.isRegularFile(out.resolve("model.safetensors.index.json")));
+        assertTrue(Files.readString(out.resolve("config.json")).contains("\"torch_dtype\" : \"bfloat16\""));
+        try (var reader = ai.attune.api.io.SafetensorsReader.openModelDir(out)) {
+            for (String k : base.keySet()) {
+                assertEquals(DType.BF16, reader.info(k).dtype());
+                MemorySegment seg = reader.data(k);
+                float[] x1 = m1.get(k);
+                float[] x2 = rounded.get(k);
+                for (int i = 0; i < x1.length; i++) {
+                    float want = DType.bf16ToFloat(DType.floatToBf16((0.5f * x1[i] + 0.5f * x2[i]) / 1f));
+                    assertEquals(k + "[" + i + "]", want, DType.bf16ToFloat(seg.get(ValueLayout.JAVA_SHORT_UNALIGNED, 2L * i)), 0f);
+                }
+            }
+        }
+    }
 }
