@@ -21,6 +21,11 @@ public interface CausalLM {
      */
     Tensor forward(Tensor ids, Tensor keyMask, KvCache cache);
 
+    /** The forward hooks methods install (virtual tokens, key/value prefixes); a model without any refuses them. */
+    default ModelHooks hooks() {
+        return ModelHooks.unsupported(getClass().getSimpleName());
+    }
+
     /** An empty cache for {@code batch} sequences of up to {@code capacity} positions. */
     KvCache newCache(int batch, int capacity, Scope scope);
 }

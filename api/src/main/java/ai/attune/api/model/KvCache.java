@@ -52,6 +52,11 @@ public final class KvCache {
         return new Tensor[] {Views.slice(keys[layer], 2, 0, length + t), Views.slice(values[layer], 2, 0, length + t)};
     }
 
+    /** Views of everything {@code layer} has cached: {keys, values} [batch, kvHeads, length, headDim]. */
+    public Tensor[] cached(int layer) {
+        return new Tensor[] {Views.slice(keys[layer], 2, 0, length), Views.slice(values[layer], 2, 0, length)};
+    }
+
     /** Marks {@code t} more positions as cached, after every layer has appended them. */
     public void advance(int t) {
         length += t;

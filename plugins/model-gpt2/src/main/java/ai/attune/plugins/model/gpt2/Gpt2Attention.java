@@ -3,6 +3,7 @@ package ai.attune.plugins.model.gpt2;
 import ai.attune.api.autograd.F;
 import ai.attune.api.autograd.Views;
 import ai.attune.api.model.KvCache;
+import ai.attune.api.model.ModelHooks;
 import ai.attune.api.nn.Module;
 import ai.attune.api.tensor.Backend;
 import ai.attune.api.tensor.DType;
@@ -41,6 +42,11 @@ public class Gpt2Attention extends Module {
      * to it and the queries attend to every cached position; keyMask is [batch, cached + t] or null.
      */
     public Tensor forward(Tensor x, Tensor keyMask, KvCache cache) {
+        return forward(x, keyMask, cache, null);
+    }
+
+    /** As above; prefix: this layer's learned {keys, values} [heads, P, headDim], prepended as stored, or null. */
+    public Tensor forward(Tensor x, Tensor keyMask, KvCache cache, Tensor[] prefix) {
         int batch = x.size(0);
         int t = x.size(1);
         Tensor qkv = cAttn.forward(x); // [batch, t, 3 * n_embd]
@@ -53,6 +59,10 @@ public class Gpt2Attention extends Module {
             Tensor[] kv = cache.append(layerIdx, k, v); // [batch, heads, cached + t, headDim]
             k = kv[0];
             v = kv[1];
+        }
+        if (prefix != null) {
+            k = Views.concat(java.util.List.of(ModelHooks.batched(prefix[0], batch), k), 2); // [batch, heads, P + t, headDim]
+            v = Views.concat(java.util.List.of(ModelHooks.batched(prefix[1], batch), v), 2);
         }
         Tensor attn = F.attention(q, k, v, keyMask, true, scale); // [batch, heads, t, headDim]
         Tensor merged = Views.reshape(Views.transpose(attn, 1, 2), batch, t, nHead * headDim); // [batch, t, n_embd]

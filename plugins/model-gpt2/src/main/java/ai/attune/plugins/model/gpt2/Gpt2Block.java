@@ -27,7 +27,12 @@ public class Gpt2Block extends Module {
 
     /** x [batch, t, n_embd] to [batch, t, n_embd]; residDropout is applied to each branch before it is added. */
     public Tensor forward(Tensor x, Tensor keyMask, KvCache cache, UnaryOperator<Tensor> residDropout) {
-        Tensor h = Ops.add(x, residDropout.apply(attn.forward(ln1.forward(x), keyMask, cache)));
+        return forward(x, keyMask, cache, residDropout, null);
+    }
+
+    /** As above; prefix: this layer's learned {keys, values} [heads, P, headDim], or null. */
+    public Tensor forward(Tensor x, Tensor keyMask, KvCache cache, UnaryOperator<Tensor> residDropout, Tensor[] prefix) {
+        Tensor h = Ops.add(x, residDropout.apply(attn.forward(ln1.forward(x), keyMask, cache, prefix)));
         return Ops.add(h, residDropout.apply(mlp.forward(ln2.forward(h))));
     }
 }

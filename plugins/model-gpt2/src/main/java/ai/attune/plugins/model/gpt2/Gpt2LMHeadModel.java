@@ -3,6 +3,7 @@ package ai.attune.plugins.model.gpt2;
 import ai.attune.api.autograd.F;
 import ai.attune.api.model.CausalLM;
 import ai.attune.api.model.KvCache;
+import ai.attune.api.model.ModelHooks;
 import ai.attune.api.nn.Linear;
 import ai.attune.api.nn.Module;
 import ai.attune.api.tensor.Backend;
@@ -25,6 +26,7 @@ public class Gpt2LMHeadModel extends Module implements CausalLM {
     private final Linear lmHead;
     private final Backend backend;
     private final DType dtype;
+    private final ModelHooks hooks = new ModelHooks();
 
     public Gpt2LMHeadModel(Gpt2Config config, Backend be, DType dtype, Scope scope) {
         this.config = config;
@@ -49,6 +51,11 @@ public class Gpt2LMHeadModel extends Module implements CausalLM {
     }
 
     @Override
+    public ModelHooks hooks() {
+        return hooks;
+    }
+
+    @Override
     public int vocabSize() {
         return config.vocabSize();
     }
@@ -63,15 +70,10 @@ public class Gpt2LMHeadModel extends Module implements CausalLM {
         if (ids.rank() != 2) {
             throw new IllegalArgumentException("ids must be [batch, t], got " + Shape.str(ids.shape()));
         }
-        int past = cache == null ? 0 : cache.length();
-        if (past + ids.size(1) > config.nPositions()) {
-            throw new IllegalArgumentException("positions " + past + ".." + (past + ids.size(1) - 1)
-                    + " exceed the " + config.nPositions() + " learned positions (n_positions)");
-        }
         // Inference: dropout is the identity. A training loop would hook F.dropout with the
         // config's embd_pdrop / resid_pdrop in here (attn_pdrop would need the fused kernel's help).
         UnaryOperator<Tensor> dropout = UnaryOperator.identity();
-        Tensor hidden = transformer.forward(ids, keyMask, cache, dropout); // [batch, t, n_embd]
+        Tensor hidden = transformer.forward(ids, keyMask, cache, dropout, hooks); // [batch, t, n_embd]
         Tensor head = lmHead == null ? transformer.wte().weight().value() : lmHead.weight().value(); // [vocab, n_embd]
         return F.linear(hidden, head, null); // [batch, t, vocab]
     }

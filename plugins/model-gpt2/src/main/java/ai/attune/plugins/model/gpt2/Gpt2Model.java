@@ -3,6 +3,7 @@ package ai.attune.plugins.model.gpt2;
 import ai.attune.api.autograd.Ops;
 import ai.attune.api.autograd.Views;
 import ai.attune.api.model.KvCache;
+import ai.attune.api.model.ModelHooks;
 import ai.attune.api.nn.Embedding;
 import ai.attune.api.nn.LayerNorm;
 import ai.attune.api.nn.Module;
@@ -49,13 +50,38 @@ public class Gpt2Model extends Module {
      * cache_position; they do not skip padding.
      */
     public Tensor forward(Tensor ids, Tensor keyMask, KvCache cache, UnaryOperator<Tensor> dropout) {
-        int t = ids.size(1);
+        return forward(ids, keyMask, cache, dropout, new ModelHooks());
+    }
+
+    /**
+     * As above, with a method's hooks: virtual tokens go in front of the token embeddings (positions
+     * 0..P+t-1), a key/value prefix in front of every layer's keys and values (positions P..P+t-1).
+     */
+    public Tensor forward(Tensor ids, Tensor keyMask, KvCache cache, UnaryOperator<Tensor> dropout, ModelHooks hooks) {
         int past = cache == null ? 0 : cache.length();
+        int prefix = hooks.prefixLength();
+        if (prefix > 0 && cache != null) {
+            throw new UnsupportedOperationException("a key/value prefix (prefix tuning) with a KV cache is not supported yet");
+        }
+        Tensor e = wte.forward(ids); // [batch, t, n_embd]
+        if (past == 0 && hooks.virtualTokenCount() > 0) {
+            keyMask = ModelHooks.extendMask(keyMask, hooks.virtualTokenCount());
+            e = hooks.prependVirtualTokens(e); // [batch, P + t, n_embd]
+        }
+        int t = e.size(1);
+        int first = past + prefix;
+        if (first + t > wpe.weight().value().size(0)) {
+            throw new IllegalArgumentException("positions " + first + ".." + (first + t - 1) + " exceed the "
+                    + wpe.weight().value().size(0) + " learned positions (n_positions)");
+        }
         // Consecutive positions are a slice of the table: no gather, and the gradient still reaches wpe.
-        Tensor positions = Views.slice(wpe.weight().value(), 0, past, past + t); // [t, n_embd]
-        Tensor x = dropout.apply(Ops.add(wte.forward(ids), positions)); // [batch, t, n_embd]
+        Tensor positions = Views.slice(wpe.weight().value(), 0, first, first + t); // [t, n_embd]
+        Tensor x = dropout.apply(Ops.add(e, positions)); // [batch, t, n_embd]
+        keyMask = ModelHooks.extendMask(keyMask, prefix);
+        int layer = 0;
         for (Gpt2Block block : h.items()) {
-            x = block.forward(x, keyMask, cache, dropout);
+            x = block.forward(x, keyMask, cache, dropout, prefix > 0 ? hooks.kvPrefix().keysValues(layer) : null);
+            layer++;
         }
         if (cache != null) {
             cache.advance(t);

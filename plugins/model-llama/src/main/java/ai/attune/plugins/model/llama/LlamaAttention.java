@@ -3,6 +3,7 @@ package ai.attune.plugins.model.llama;
 import ai.attune.api.autograd.F;
 import ai.attune.api.autograd.Views;
 import ai.attune.api.model.KvCache;
+import ai.attune.api.model.ModelHooks;
 import ai.attune.api.nn.Linear;
 import ai.attune.api.nn.Module;
 import ai.attune.api.tensor.Backend;
@@ -27,8 +28,8 @@ final class LlamaAttention extends Module {
         this.oProj = register("o_proj", new Linear(be, dtype, scope, cfg.numHeads() * cfg.headDim(), h, cfg.outputBias()));
     }
 
-    /** x [b, t, hidden], positions i64 [b, t], keyMask [b, past + t] or null. */
-    Tensor forward(Tensor x, Tensor positions, Tensor keyMask, KvCache cache, int layer) {
+    /** x [b, t, hidden], positions i64 [b, t], keyMask [b, past + t] or null, prefix {keys, values} [kv, P, d] or null. */
+    Tensor forward(Tensor x, Tensor positions, Tensor keyMask, KvCache cache, int layer, Tensor[] prefix) {
         int b = x.size(0);
         int t = x.size(1);
         int d = cfg.headDim();
@@ -41,6 +42,10 @@ final class LlamaAttention extends Module {
             Tensor[] kv = cache.append(layer, k, v); // [b, hkv, past + t, d]
             k = kv[0];
             v = kv[1];
+        }
+        if (prefix != null) { // learned keys and values, as stored: no projection, no rotary embedding
+            k = Views.concat(java.util.List.of(ModelHooks.batched(prefix[0], b), k), 2); // [b, hkv, P + t, d]
+            v = Views.concat(java.util.List.of(ModelHooks.batched(prefix[1], b), v), 2);
         }
         Tensor o = F.attention(q, k, v, keyMask, true, Double.NaN); // [b, hq, t, d]
         o = Views.reshape(Views.transpose(o, 1, 2), b, t, cfg.numHeads() * d); // [b, t, hq * d]

@@ -24,9 +24,9 @@ final class LlamaDecoderLayer extends Module {
         this.postAttentionLayernorm = register("post_attention_layernorm", new RMSNorm(be, dtype, scope, cfg.hiddenSize(), cfg.rmsNormEps()));
     }
 
-    /** h [b, t, hidden]. */
-    Tensor forward(Tensor h, Tensor positions, Tensor keyMask, KvCache cache, int layer) {
-        h = Ops.add(h, selfAttn.forward(inputLayernorm.forward(h), positions, keyMask, cache, layer));
+    /** h [b, t, hidden]; prefix: this layer's learned {keys, values} [kv, P, d], or null. */
+    Tensor forward(Tensor h, Tensor positions, Tensor keyMask, KvCache cache, int layer, Tensor[] prefix) {
+        h = Ops.add(h, selfAttn.forward(inputLayernorm.forward(h), positions, keyMask, cache, layer, prefix));
         return Ops.add(h, mlp.forward(postAttentionLayernorm.forward(h)));
     }
 }

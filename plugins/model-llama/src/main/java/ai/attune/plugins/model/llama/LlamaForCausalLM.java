@@ -2,6 +2,7 @@ package ai.attune.plugins.model.llama;
 
 import ai.attune.api.model.CausalLM;
 import ai.attune.api.model.KvCache;
+import ai.attune.api.model.ModelHooks;
 import ai.attune.api.nn.Embedding;
 import ai.attune.api.nn.Linear;
 import ai.attune.api.nn.Module;
@@ -25,6 +26,7 @@ final class LlamaForCausalLM extends Module implements CausalLM {
     private final ModuleList<LlamaDecoderLayer> layers;
     private final RMSNorm norm;
     private final Linear lmHead;
+    private final ModelHooks hooks = new ModelHooks();
 
     LlamaForCausalLM(LlamaConfig cfg, Backend be, DType dtype, Scope scope) {
         this.cfg = cfg;
@@ -48,6 +50,11 @@ final class LlamaForCausalLM extends Module implements CausalLM {
     }
 
     @Override
+    public ModelHooks hooks() {
+        return hooks;
+    }
+
+    @Override
     public int vocabSize() {
         return cfg.vocabSize();
     }
@@ -60,12 +67,21 @@ final class LlamaForCausalLM extends Module implements CausalLM {
     @Override
     public Tensor forward(Tensor ids, Tensor keyMask, KvCache cache) {
         int b = ids.size(0);
-        int t = ids.size(1);
         int past = cache == null ? 0 : cache.length();
-        Tensor positions = positions(b, t, past); // [b, t]
+        int prefix = hooks.prefixLength();
+        if (prefix > 0 && cache != null) {
+            throw new UnsupportedOperationException("a key/value prefix (prefix tuning) with a KV cache is not supported yet");
+        }
         Tensor h = embedTokens.forward(ids); // [b, t, hidden]
+        if (past == 0 && hooks.virtualTokenCount() > 0) {
+            keyMask = ModelHooks.extendMask(keyMask, hooks.virtualTokenCount());
+            h = hooks.prependVirtualTokens(h); // [b, P + t, hidden]: positions 0..P+t-1
+        }
+        int t = h.size(1);
+        Tensor positions = positions(b, t, past + prefix); // [b, t]; after a prefix, real tokens start at P
+        keyMask = ModelHooks.extendMask(keyMask, prefix);
         for (int i = 0; i < layers.size(); i++) {
-            h = layers.get(i).forward(h, positions, keyMask, cache, i);
+            h = layers.get(i).forward(h, positions, keyMask, cache, i, prefix > 0 ? hooks.kvPrefix().keysValues(i) : null);
         }
         if (cache != null) {
             cache.advance(t);
