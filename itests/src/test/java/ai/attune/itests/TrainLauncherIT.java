@@ -97,4 +97,40 @@ public class TrainLauncherIT {
         assertTrue(r.err(), r.err().contains("attune: output directory " + out + " already holds a run; resume it with --resume " + out));
         assertEquals("model: other\n", Files.readString(out.resolve("recipe.yaml")));
     }
+
+    @Test
+    public void promptTuningTrainsVirtualTokensAndSavesPeftsAdapter() throws Exception {
+        Path base = Files.createTempDirectory("attune-prompt");
+        Path recipe = base.resolve("prompt.yaml");
+        Path out = base.resolve("run");
+        Files.writeString(recipe, """
+                model: ../shared/models/stories260K
+                method: prompt_tuning
+                prompt_tuning: {num_virtual_tokens: 8}
+                data: {format: text, path: ../shared/data/text/mobydick.txt, max_seq_len: 32, truncate: true, shuffle: true}
+                train:
+                  micro_batch_size: 8
+                  max_steps: 30
+                  optimizer: {name: adamw, lr: 3.0e-2, weight_decay: 0.0}
+                  schedule: {name: constant}
+                output: %s
+                """.formatted(out));
+        LauncherIT.Result r = LauncherIT.attuneIn(RECIPE.getParent().getParent(), "train", recipe.toString());
+        assertEquals(r.err(), 0, r.code());
+        List<Double> losses = new java.util.ArrayList<>();
+        for (String line : Files.readAllLines(out.resolve("events.jsonl"))) {
+            if (line.contains("\"type\":\"step\"")) {
+                losses.add(Double.parseDouble(line.replaceAll(".*\"loss\":([-0-9.eE]+).*", "$1")));
+            }
+        }
+        assertEquals(30, losses.size());
+        double first = losses.subList(0, 5).stream().mapToDouble(Double::doubleValue).average().orElseThrow();
+        double last = losses.subList(25, 30).stream().mapToDouble(Double::doubleValue).average().orElseThrow();
+        assertTrue("the frozen model adapts through 8 virtual tokens alone: " + first + " -> " + last, last < first - 0.1);
+        try (var a = ai.attune.api.io.SafetensorsFile.open(out.resolve("final/adapter_model.safetensors"))) {
+            assertEquals(java.util.Set.of("prompt_embeddings"), a.names());
+            assertTrue(java.util.Arrays.equals(new long[] {8, 64}, a.info("prompt_embeddings").shape()));
+        }
+        assertTrue(Files.readString(out.resolve("final/adapter_config.json")).contains("\"peft_type\" : \"PROMPT_TUNING\""));
+    }
 }

@@ -39,8 +39,29 @@ public class ModelHooks {
         Tensor[] keysValues(int layer);
     }
 
+    /** The sizes a method needs to build what it installs, in the model's own terms. */
+    public record Dims(int layers, int hidden, int heads, int kvHeads, int headDim) {}
+
+    private final Dims dims;
     private VirtualTokens virtualTokens;
     private KvPrefix kvPrefix;
+
+    /** Hooks of a model of these sizes. */
+    public ModelHooks(Dims dims) {
+        this.dims = dims;
+    }
+
+    /** Hooks with no sizes, for a forward that only passes them on. */
+    public ModelHooks() {
+        this(null);
+    }
+
+    public Dims dims() {
+        if (dims == null) {
+            throw new UnsupportedOperationException("these hooks carry no model sizes");
+        }
+        return dims;
+    }
 
     /** Hooks of a model that consults none: installing one is refused with the model's name. */
     public static ModelHooks unsupported(String model) {

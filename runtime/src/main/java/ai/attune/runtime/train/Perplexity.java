@@ -22,8 +22,8 @@ public final class Perplexity {
 
     /** Summed NLL of one micro-batch's target tokens (a scalar that autograd can differentiate). */
     static Tensor nllSum(CausalLM model, MicroBatch mb, Backend be) {
-        Tensor logits = model.forward(mb.idsTensor(be), mb.maskTensor(be), null); // [mb, t, vocab]
-        Tensor flat = Views.reshape(logits, mb.rows() * mb.length(), -1);
+        Tensor logits = model.forward(mb.idsTensor(be), mb.maskTensor(be), null); // [mb, P + t, vocab]
+        Tensor flat = Views.reshape(logits, mb.rows() * (mb.virtual() + mb.length()), -1);
         return F.crossEntropy(flat, mb.targetsTensor(be), MicroBatch.IGNORE, F.Reduction.SUM);
     }
 
@@ -41,7 +41,7 @@ public final class Perplexity {
         long count = 0;
         try (GradMode.Region ng = GradMode.noGrad()) {
             for (int i = 0; i < data.size(); i += batch) {
-                MicroBatch mb = MicroBatch.of(data.subList(i, Math.min(data.size(), i + batch)));
+                MicroBatch mb = MicroBatch.of(data.subList(i, Math.min(data.size(), i + batch)), model.hooks().virtualTokenCount());
                 if (mb.targetCount() == 0) {
                     continue;
                 }

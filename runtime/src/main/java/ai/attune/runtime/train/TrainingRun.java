@@ -150,7 +150,7 @@ public final class TrainingRun {
                 for (int r = 0; r < s.microBatch(); r++) {
                     rows.add(train.get(order.exampleAt(cursor++)));
                 }
-                MicroBatch mb = MicroBatch.of(rows);
+                MicroBatch mb = MicroBatch.of(rows, s.model().hooks().virtualTokenCount());
                 targets += mb.targetCount();
                 batches.add(mb);
             }

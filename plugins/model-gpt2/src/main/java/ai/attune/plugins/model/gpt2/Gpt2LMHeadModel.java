@@ -26,10 +26,11 @@ public class Gpt2LMHeadModel extends Module implements CausalLM {
     private final Linear lmHead;
     private final Backend backend;
     private final DType dtype;
-    private final ModelHooks hooks = new ModelHooks();
+    private final ModelHooks hooks;
 
     public Gpt2LMHeadModel(Gpt2Config config, Backend be, DType dtype, Scope scope) {
         this.config = config;
+        this.hooks = new ModelHooks(new ModelHooks.Dims(config.nLayer(), config.nEmbd(), config.nHead(), config.nHead(), config.headDim()));
         this.transformer = register("transformer", new Gpt2Model(config, be, dtype, scope));
         this.lmHead = config.tieWordEmbeddings() ? null
                 : register("lm_head", new Linear(be, dtype, scope, config.nEmbd(), config.vocabSize(), false));

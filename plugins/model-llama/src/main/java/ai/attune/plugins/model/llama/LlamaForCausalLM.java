@@ -26,10 +26,11 @@ final class LlamaForCausalLM extends Module implements CausalLM {
     private final ModuleList<LlamaDecoderLayer> layers;
     private final RMSNorm norm;
     private final Linear lmHead;
-    private final ModelHooks hooks = new ModelHooks();
+    private final ModelHooks hooks;
 
     LlamaForCausalLM(LlamaConfig cfg, Backend be, DType dtype, Scope scope) {
         this.cfg = cfg;
+        this.hooks = new ModelHooks(new ModelHooks.Dims(cfg.numLayers(), cfg.hiddenSize(), cfg.numHeads(), cfg.numKvHeads(), cfg.headDim()));
         this.backend = be;
         this.dtype = dtype;
         Module model = register("model", new Module() { });
