@@ -1,0 +1,175 @@
+package ai.attune.plugins.prefixtuning;
+
+import ai.attune.api.io.AtomicDirectory;
+import ai.attune.api.io.SafetensorsFile;
+import ai.attune.api.io.SafetensorsWriter;
+import ai.attune.api.autograd.GradMode;
+import ai.attune.api.model.CausalLM;
+import ai.attune.api.model.ModelHooks;
+import ai.attune.api.nn.Linear;
+import ai.attune.api.nn.Module;
+import ai.attune.api.nn.Parameter;
+import ai.attune.api.spi.Method;
+import ai.attune.api.spi.MethodContext;
+import ai.attune.api.tensor.DType;
+import ai.attune.api.tensor.Scope;
+import ai.attune.api.tensor.Tensor;
+import ai.attune.api.tensor.Tensors;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.JsonNodeFactory;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import org.osgi.service.component.annotations.Component;
+
+import java.io.IOException;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.SplittableRandom;
+
+/**
+ * Prefix tuning (Li and Liang 2021) with PEFT's semantics and adapter format: P learned keys and
+ * values in front of every attention layer of a frozen causal LM, through the model's
+ * {@link ModelHooks.KvPrefix} hook. They are used as stored (no projection, no rotary embedding);
+ * real tokens sit at positions P..P+t-1 and attend to every prefix slot; labels are unchanged. With
+ * grouped-query attention PEFT's rule holds: token_dim = head_dim·kv_heads and the prefix has
+ * kv_heads heads.
+ */
+@Component(service = Method.class, property = Method.PROPERTY + "=prefix_tuning")
+public final class PrefixTuningMethod implements Method<PrefixTuningConfig> {
+    static final String WEIGHTS = "adapter_model.safetensors";
+    static final String CONFIG = "adapter_config.json";
+    static final String KEY = "prompt_embeddings";
+
+    @Override
+    public Class<PrefixTuningConfig> configType() {
+        return PrefixTuningConfig.class;
+    }
+
+    @Override
+    public PrefixTuningConfig defaultConfig() {
+        return PrefixTuningConfig.DEFAULTS;
+    }
+
+    /** token_dim: PEFT's width of one layer's keys (or values). */
+    static int tokenDim(ModelHooks.Dims d) {
+        return d.headDim() * d.kvHeads();
+    }
+
+    @Override
+    public List<Parameter> apply(Module model, PrefixTuningConfig c, MethodContext ctx) throws IOException {
+        if (!(model instanceof CausalLM lm)) {
+            throw new IllegalArgumentException("prefix tuning needs a causal language model, not " + model.getClass().getSimpleName());
+        }
+        if (model.children().containsKey(PrefixEncoder.NAME)) {
+            throw new IllegalStateException("the model already carries a prefix encoder; apply prefix tuning to a fresh base model");
+        }
+        ModelHooks.Dims d = lm.hooks().dims();
+        int p = c.numVirtualTokens();
+        int width = d.layers() * 2 * tokenDim(d);
+        int embedWidth = c.prefixProjection() ? tokenDim(d) : width;
+        float[] init = c.initFrom() != null ? load(Path.of(c.initFrom()), p, width) : gaussian(ctx.seed(), "embedding", p * embedWidth);
+        for (Parameter param : model.namedParameters().values()) {
+            param.setTrainable(false);
+        }
+        Parameter embedding = new Parameter("embedding.weight", tensor(ctx, init, p, embedWidth), true); // [P, width]
+        Linear down = null;
+        Linear up = null;
+        if (c.prefixProjection()) {
+            int hidden = c.encoderHiddenSize() != null ? c.encoderHiddenSize() : d.hidden();
+            down = new Linear(ctx.backend(), DType.F32, ctx.scope(), tokenDim(d), hidden, true);
+            up = new Linear(ctx.backend(), DType.F32, ctx.scope(), hidden, width, true);
+            kaimingUniform(ctx, down, tokenDim(d), "transform.0");
+            kaimingUniform(ctx, up, hidden, "transform.2");
+        }
+        PrefixEncoder encoder = model.addChild(PrefixEncoder.NAME, new PrefixEncoder(embedding, down, up, d));
+        lm.hooks().setKvPrefix(encoder);
+        List<Parameter> trainable = new ArrayList<>();
+        encoder.namedParameters().values().forEach(trainable::add);
+        return trainable;
+    }
+
+    private static Tensor tensor(MethodContext ctx, float[] values, int... shape) {
+        Tensor t = ctx.backend().zeros(DType.F32, shape, ctx.scope());
+        ctx.backend().copyFromBytes(MemorySegment.ofArray(values), t);
+        return t;
+    }
+
+    /** {@code torch.nn.Embedding}'s N(0, 1), from a stream of the run's seed and the tensor's name. */
+    static float[] gaussian(long seed, String name, int n) {
+        SplittableRandom rng = new SplittableRandom(seed ^ name.hashCode() * 0x9E3779B97F4A7C15L);
+        float[] out = new float[n];
+        for (int i = 0; i < n; i++) {
+            out[i] = (float) rng.nextGaussian();
+        }
+        return out;
+    }
+
+    /** {@code torch.nn.Linear}'s default: weight and bias U(-1/sqrt(in), 1/sqrt(in)). */
+    private static void kaimingUniform(MethodContext ctx, Linear l, int in, String name) {
+        SplittableRandom rng = new SplittableRandom(ctx.seed() ^ name.hashCode() * 0xBF58476D1CE4E5B9L);
+        double bound = 1 / Math.sqrt(in);
+        for (Parameter p : l.namedParameters().values()) {
+            float[] v = new float[(int) p.value().numel()];
+            for (int i = 0; i < v.length; i++) {
+                v[i] = (float) ((rng.nextDouble() * 2 - 1) * bound);
+            }
+            ctx.backend().copyFromBytes(MemorySegment.ofArray(v), p.value());
+        }
+    }
+
+    static float[] load(Path dir, int p, int width) throws IOException {
+        Path file = dir.resolve(WEIGHTS);
+        try (SafetensorsFile st = SafetensorsFile.open(file)) {
+            if (!st.contains(KEY)) {
+                throw new IllegalArgumentException(file + ": holds no '" + KEY + "'; init_from takes a prefix-tuning adapter directory");
+            }
+            var info = st.info(KEY);
+            if (info.dtype() != DType.F32 || !Arrays.equals(info.shape(), new long[] {p, width})) {
+                throw new IllegalArgumentException(file + ": '" + KEY + "' is " + info.dtype() + " " + Arrays.toString(info.shape())
+                        + ", not F32 [" + p + ", " + width + "] (num_virtual_tokens, layers·2·token_dim)");
+            }
+            return st.data(KEY).toArray(ValueLayout.JAVA_FLOAT_UNALIGNED);
+        }
+    }
+
+    @Override
+    public void save(Module model, PrefixTuningConfig c, MethodContext ctx, Path out) throws IOException {
+        PrefixEncoder encoder = (PrefixEncoder) model.children().get(PrefixEncoder.NAME);
+        ModelHooks.Dims d = ((CausalLM) model).hooks().dims();
+        float[] prefix;
+        try (Scope s = Scope.open("prefix-save"); GradMode.Region ng = GradMode.noGrad()) {
+            prefix = Tensors.toFloats(encoder.prefix()); // PEFT saves the projected prefix, [P, layers·2·token_dim]
+        }
+        ObjectNode cfg = JsonNodeFactory.instance.objectNode();
+        cfg.putNull("auto_mapping");
+        if (ctx.baseModelDir() == null) {
+            cfg.putNull("base_model_name_or_path");
+        } else {
+            cfg.put("base_model_name_or_path", ctx.baseModelDir().toString());
+        }
+        if (c.encoderHiddenSize() == null) {
+            cfg.putNull("encoder_hidden_size");
+        } else {
+            cfg.put("encoder_hidden_size", c.encoderHiddenSize());
+        }
+        cfg.put("inference_mode", true);
+        cfg.put("num_attention_heads", d.kvHeads());
+        cfg.put("num_layers", d.layers());
+        cfg.put("num_transformer_submodules", 1);
+        cfg.put("num_virtual_tokens", c.numVirtualTokens());
+        cfg.put("peft_type", "PREFIX_TUNING");
+        cfg.put("prefix_projection", c.prefixProjection());
+        cfg.putNull("revision");
+        cfg.put("task_type", "CAUSAL_LM");
+        cfg.put("token_dim", tokenDim(d));
+        AtomicDirectory.create(out, tmp -> {
+            new SafetensorsWriter().add(KEY, DType.F32, new long[] {c.numVirtualTokens(), (long) d.layers() * 2 * tokenDim(d)},
+                    MemorySegment.ofArray(prefix)).write(tmp.resolve(WEIGHTS));
+            Files.writeString(tmp.resolve(CONFIG), new ObjectMapper().writerWithDefaultPrettyPrinter().writeValueAsString(cfg));
+        });
+    }
+}
