@@ -100,17 +100,38 @@ public class TrainLauncherIT {
 
     @Test
     public void promptTuningTrainsVirtualTokensAndSavesPeftsAdapter() throws Exception {
-        trainsAndSaves("prompt_tuning", "{num_virtual_tokens: 8}", 3.0e-2, new long[] {8, 64}, "PROMPT_TUNING");
+        Path out = trainsAndSaves("prompt_tuning", "{num_virtual_tokens: 8}", 3.0e-2);
+        promptEmbeddings(out, new long[] {8, 64}, "PROMPT_TUNING");
     }
 
     @Test
     public void prefixTuningTrainsKeysAndValuesAndSavesPeftsAdapter() throws Exception {
         // stories260K: 5 layers, 4 key/value heads of 8: a row of the prefix is 5 * 2 * 32 wide
-        trainsAndSaves("prefix_tuning", "{num_virtual_tokens: 8}", 1.0e-2, new long[] {8, 320}, "PREFIX_TUNING");
+        Path out = trainsAndSaves("prefix_tuning", "{num_virtual_tokens: 8}", 1.0e-2);
+        promptEmbeddings(out, new long[] {8, 320}, "PREFIX_TUNING");
     }
 
-    /** A PEFT prompt-learning method from the launcher: 30 steps on Moby-Dick with the base frozen; the loss must fall. */
-    private void trainsAndSaves(String method, String block, double lr, long[] shape, String peftType) throws Exception {
+    @Test
+    public void houlsbyAdaptersTrainAndSaveAdapterHubsFiles() throws Exception {
+        Path out = trainsAndSaves("adapter", "{config: double_seq_bn, reduction_factor: 16}", 1.0e-2);
+        try (var a = ai.attune.api.io.SafetensorsFile.open(out.resolve("final/adapter.safetensors"))) {
+            assertEquals(40, a.names().size()); // 5 layers x {attention, output} x {down, up} x {weight, bias}
+            assertTrue(java.util.Arrays.equals(new long[] {4, 64},
+                    a.info("model.layers.0.attention_adapters.adapters.default.adapter_down.0.weight").shape()));
+        }
+        assertTrue(Files.readString(out.resolve("final/adapter_config.json")).contains("\"mh_adapter\" : true"));
+    }
+
+    private static void promptEmbeddings(Path out, long[] shape, String peftType) throws Exception {
+        try (var a = ai.attune.api.io.SafetensorsFile.open(out.resolve("final/adapter_model.safetensors"))) {
+            assertEquals(java.util.Set.of("prompt_embeddings"), a.names());
+            assertTrue(java.util.Arrays.equals(shape, a.info("prompt_embeddings").shape()));
+        }
+        assertTrue(Files.readString(out.resolve("final/adapter_config.json")).contains("\"peft_type\" : \"" + peftType + "\""));
+    }
+
+    /** A method that freezes the base, from the launcher: 30 steps on Moby-Dick; the loss must fall. Returns the run directory. */
+    private static Path trainsAndSaves(String method, String block, double lr) throws Exception {
         Path base = Files.createTempDirectory("attune-" + method);
         Path recipe = base.resolve("recipe.yaml");
         Path out = base.resolve("run");
@@ -138,10 +159,6 @@ public class TrainLauncherIT {
         double first = losses.subList(0, 5).stream().mapToDouble(Double::doubleValue).average().orElseThrow();
         double last = losses.subList(25, 30).stream().mapToDouble(Double::doubleValue).average().orElseThrow();
         assertTrue(method + " adapts the frozen model: " + first + " -> " + last, last < first - 0.1);
-        try (var a = ai.attune.api.io.SafetensorsFile.open(out.resolve("final/adapter_model.safetensors"))) {
-            assertEquals(java.util.Set.of("prompt_embeddings"), a.names());
-            assertTrue(java.util.Arrays.equals(shape, a.info("prompt_embeddings").shape()));
-        }
-        assertTrue(Files.readString(out.resolve("final/adapter_config.json")).contains("\"peft_type\" : \"" + peftType + "\""));
+        return out;
     }
 }

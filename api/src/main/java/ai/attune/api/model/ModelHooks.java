@@ -39,21 +39,56 @@ public class ModelHooks {
         Tensor[] keysValues(int layer);
     }
 
+    /**
+     * The output of each block's two sublayers, after their output projection and before the
+     * residual add (and, in post-norm families, before the LayerNorm that follows it): where bottleneck
+     * adapters sit.
+     */
+    public interface SublayerOutputs {
+        /** The attention sublayer's output of {@code layer}, [b, t, hidden], possibly changed. */
+        Tensor attention(int layer, Tensor out);
+
+        /** The feed-forward sublayer's output of {@code layer}, [b, t, hidden], possibly changed. */
+        Tensor mlp(int layer, Tensor out);
+    }
+
     /** The sizes a method needs to build what it installs, in the model's own terms. */
     public record Dims(int layers, int hidden, int heads, int kvHeads, int headDim) {}
 
     private final Dims dims;
+    private final List<? extends ai.attune.api.nn.Module> blocks;
     private VirtualTokens virtualTokens;
     private KvPrefix kvPrefix;
+    private SublayerOutputs sublayers;
 
-    /** Hooks of a model of these sizes. */
-    public ModelHooks(Dims dims) {
+    /** Hooks of a model of these sizes whose transformer blocks are {@code blocks}, in order. */
+    public ModelHooks(Dims dims, List<? extends ai.attune.api.nn.Module> blocks) {
         this.dims = dims;
+        this.blocks = blocks;
     }
 
     /** Hooks with no sizes, for a forward that only passes them on. */
     public ModelHooks() {
-        this(null);
+        this(null, List.of());
+    }
+
+    /** The transformer blocks (decoder or encoder layers), in order: a method adds its modules under them. */
+    public List<? extends ai.attune.api.nn.Module> blocks() {
+        return blocks;
+    }
+
+    public void setSublayerOutputs(SublayerOutputs s) {
+        this.sublayers = s;
+    }
+
+    /** The attention sublayer's output through the installed hook, or unchanged. */
+    public Tensor attentionOutput(int layer, Tensor out) {
+        return sublayers == null ? out : sublayers.attention(layer, out);
+    }
+
+    /** The feed-forward sublayer's output through the installed hook, or unchanged. */
+    public Tensor mlpOutput(int layer, Tensor out) {
+        return sublayers == null ? out : sublayers.mlp(layer, out);
     }
 
     public Dims dims() {
@@ -74,6 +109,11 @@ public class ModelHooks {
             @Override
             public void setKvPrefix(KvPrefix p) {
                 throw new UnsupportedOperationException(model + " has no attention key/value hook (prefix tuning)");
+            }
+
+            @Override
+            public void setSublayerOutputs(SublayerOutputs s) {
+                throw new UnsupportedOperationException(model + " has no sublayer-output hook (bottleneck adapters)");
             }
         };
     }

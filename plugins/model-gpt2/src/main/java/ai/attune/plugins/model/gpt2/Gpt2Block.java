@@ -2,6 +2,7 @@ package ai.attune.plugins.model.gpt2;
 
 import ai.attune.api.autograd.Ops;
 import ai.attune.api.model.KvCache;
+import ai.attune.api.model.ModelHooks;
 import ai.attune.api.nn.LayerNorm;
 import ai.attune.api.nn.Module;
 import ai.attune.api.tensor.Backend;
@@ -27,12 +28,16 @@ public class Gpt2Block extends Module {
 
     /** x [batch, t, n_embd] to [batch, t, n_embd]; residDropout is applied to each branch before it is added. */
     public Tensor forward(Tensor x, Tensor keyMask, KvCache cache, UnaryOperator<Tensor> residDropout) {
-        return forward(x, keyMask, cache, residDropout, null);
+        return forward(x, keyMask, cache, residDropout, null, new ModelHooks(), 0);
     }
 
-    /** As above; prefix: this layer's learned {keys, values} [heads, P, headDim], or null. */
-    public Tensor forward(Tensor x, Tensor keyMask, KvCache cache, UnaryOperator<Tensor> residDropout, Tensor[] prefix) {
-        Tensor h = Ops.add(x, residDropout.apply(attn.forward(ln1.forward(x), keyMask, cache, prefix)));
-        return Ops.add(h, residDropout.apply(mlp.forward(ln2.forward(h))));
+    /**
+     * As above; prefix: this layer's learned {keys, values} [heads, P, headDim], or null; hooks see
+     * each branch's output after its dropout, before the residual add, where AdapterHub's GPT-2 puts
+     * its adapters.
+     */
+    public Tensor forward(Tensor x, Tensor keyMask, KvCache cache, UnaryOperator<Tensor> residDropout, Tensor[] prefix, ModelHooks hooks, int layer) {
+        Tensor h = Ops.add(x, hooks.attentionOutput(layer, residDropout.apply(attn.forward(ln1.forward(x), keyMask, cache, prefix))));
+        return Ops.add(h, hooks.mlpOutput(layer, residDropout.apply(mlp.forward(ln2.forward(h)))));
     }
 }

@@ -30,8 +30,9 @@ public class Gpt2LMHeadModel extends Module implements CausalLM {
 
     public Gpt2LMHeadModel(Gpt2Config config, Backend be, DType dtype, Scope scope) {
         this.config = config;
-        this.hooks = new ModelHooks(new ModelHooks.Dims(config.nLayer(), config.nEmbd(), config.nHead(), config.nHead(), config.headDim()));
         this.transformer = register("transformer", new Gpt2Model(config, be, dtype, scope));
+        this.hooks = new ModelHooks(new ModelHooks.Dims(config.nLayer(), config.nEmbd(), config.nHead(), config.nHead(), config.headDim()),
+                transformer.h().items());
         this.lmHead = config.tieWordEmbeddings() ? null
                 : register("lm_head", new Linear(be, dtype, scope, config.nEmbd(), config.vocabSize(), false));
         this.backend = be;

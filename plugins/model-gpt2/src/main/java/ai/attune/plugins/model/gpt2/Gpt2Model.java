@@ -80,7 +80,7 @@ public class Gpt2Model extends Module {
         keyMask = ModelHooks.extendMask(keyMask, prefix);
         int layer = 0;
         for (Gpt2Block block : h.items()) {
-            x = block.forward(x, keyMask, cache, dropout, prefix > 0 ? hooks.kvPrefix().keysValues(layer) : null);
+            x = block.forward(x, keyMask, cache, dropout, prefix > 0 ? hooks.kvPrefix().keysValues(layer) : null, hooks, layer);
             layer++;
         }
         if (cache != null) {

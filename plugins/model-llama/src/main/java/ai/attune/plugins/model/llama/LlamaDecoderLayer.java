@@ -2,6 +2,7 @@ package ai.attune.plugins.model.llama;
 
 import ai.attune.api.autograd.Ops;
 import ai.attune.api.model.KvCache;
+import ai.attune.api.model.ModelHooks;
 import ai.attune.api.nn.Module;
 import ai.attune.api.nn.RMSNorm;
 import ai.attune.api.nn.SwiGluMlp;
@@ -24,9 +25,9 @@ final class LlamaDecoderLayer extends Module {
         this.postAttentionLayernorm = register("post_attention_layernorm", new RMSNorm(be, dtype, scope, cfg.hiddenSize(), cfg.rmsNormEps()));
     }
 
-    /** h [b, t, hidden]; prefix: this layer's learned {keys, values} [kv, P, d], or null. */
-    Tensor forward(Tensor h, Tensor positions, Tensor keyMask, KvCache cache, int layer, Tensor[] prefix) {
-        h = Ops.add(h, selfAttn.forward(inputLayernorm.forward(h), positions, keyMask, cache, layer, prefix));
-        return Ops.add(h, mlp.forward(postAttentionLayernorm.forward(h)));
+    /** h [b, t, hidden]; prefix: this layer's learned {keys, values} [kv, P, d], or null; hooks: the sublayer outputs. */
+    Tensor forward(Tensor h, Tensor positions, Tensor keyMask, KvCache cache, int layer, Tensor[] prefix, ModelHooks hooks) {
+        h = Ops.add(h, hooks.attentionOutput(layer, selfAttn.forward(inputLayernorm.forward(h), positions, keyMask, cache, layer, prefix)));
+        return Ops.add(h, hooks.mlpOutput(layer, mlp.forward(postAttentionLayernorm.forward(h))));
     }
 }

@@ -30,7 +30,6 @@ final class LlamaForCausalLM extends Module implements CausalLM {
 
     LlamaForCausalLM(LlamaConfig cfg, Backend be, DType dtype, Scope scope) {
         this.cfg = cfg;
-        this.hooks = new ModelHooks(new ModelHooks.Dims(cfg.numLayers(), cfg.hiddenSize(), cfg.numHeads(), cfg.numKvHeads(), cfg.headDim()));
         this.backend = be;
         this.dtype = dtype;
         Module model = register("model", new Module() { });
@@ -39,6 +38,8 @@ final class LlamaForCausalLM extends Module implements CausalLM {
         for (int i = 0; i < cfg.numLayers(); i++) {
             layers.add(new LlamaDecoderLayer(cfg, be, dtype, scope));
         }
+        this.hooks = new ModelHooks(new ModelHooks.Dims(cfg.numLayers(), cfg.hiddenSize(), cfg.numHeads(), cfg.numKvHeads(), cfg.headDim()),
+                layers.items());
         this.norm = model.addChild("norm", new RMSNorm(be, dtype, scope, cfg.hiddenSize(), cfg.rmsNormEps()));
         this.lmHead = register("lm_head", cfg.tieWordEmbeddings()
                 ? new Linear(embedTokens.weight(), null)
@@ -82,7 +83,7 @@ final class LlamaForCausalLM extends Module implements CausalLM {
         Tensor positions = positions(b, t, past + prefix); // [b, t]; after a prefix, real tokens start at P
         keyMask = ModelHooks.extendMask(keyMask, prefix);
         for (int i = 0; i < layers.size(); i++) {
-            h = layers.get(i).forward(h, positions, keyMask, cache, i, prefix > 0 ? hooks.kvPrefix().keysValues(i) : null);
+            h = layers.get(i).forward(h, positions, keyMask, cache, i, prefix > 0 ? hooks.kvPrefix().keysValues(i) : null, hooks);
         }
         if (cache != null) {
             cache.advance(t);

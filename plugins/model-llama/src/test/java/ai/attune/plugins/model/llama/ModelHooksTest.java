@@ -82,4 +82,38 @@ class ModelHooksTest {
             }
         }
     }
+
+    @Test
+    void sublayerOutputsAreTheProjectionsOutputsBeforeTheResidual() throws Exception {
+        JvmBackend be = new JvmBackend();
+        try (Scope job = Scope.open("job"); SafetensorsReader w = SafetensorsReader.openModelDir(PretrainedTinyLlamaTest.DIR);
+             GradMode.Region ng = GradMode.noGrad()) {
+            ModelConfig cfg = ModelConfig.read(PretrainedTinyLlamaTest.DIR);
+            long[] ids = {1, 403, 407, 261, 378};
+            // Hooked: layer 2's attention output and layer 3's MLP output dropped.
+            CausalLM hooked = (CausalLM) new LlamaFamily().load(cfg, w, be, DType.F32, job);
+            hooked.hooks().setSublayerOutputs(new ModelHooks.SublayerOutputs() {
+                @Override
+                public Tensor attention(int layer, Tensor out) {
+                    return layer == 2 ? ai.attune.api.autograd.Ops.mulScalar(out, 0) : out;
+                }
+
+                @Override
+                public Tensor mlp(int layer, Tensor out) {
+                    return layer == 3 ? ai.attune.api.autograd.Ops.mulScalar(out, 0) : out;
+                }
+            });
+            double[] got = Tensors.toDoubles(hooked.forward(Tensors.ofLongs(be, ids, 1, ids.length), null, null));
+            // Oracle: the same model with those output projections zeroed.
+            CausalLM zeroed = (CausalLM) new LlamaFamily().load(cfg, w, be, DType.F32, job);
+            var params = zeroed.module().namedParameters();
+            be.fill(params.get("model.layers.2.self_attn.o_proj.weight").value(), 0);
+            be.fill(params.get("model.layers.3.mlp.down_proj.weight").value(), 0);
+            double[] want = Tensors.toDoubles(zeroed.forward(Tensors.ofLongs(be, ids, 1, ids.length), null, null));
+            for (int i = 0; i < want.length; i++) {
+                assertEquals(want[i], got[i], 1e-6, "logit " + i);
+            }
+            assertEquals(5, hooked.hooks().blocks().size(), "the blocks, in order");
+        }
+    }
 }
