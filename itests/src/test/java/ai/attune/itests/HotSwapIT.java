@@ -23,17 +23,7 @@ import static org.junit.Assert.assertTrue;
 public class HotSwapIT {
     @Test
     public void removingAndReturningTheOptimizerPausesThenContinuesTheJob() throws Exception {
-        Path dist = Path.of(System.getProperty("attune.distribution")).toAbsolutePath();
-        Path home = Files.createTempDirectory("attune-hotswap");
-        for (String d : new String[] {"bin", "conf", "plugins", "deploy"}) {
-            Files.createDirectories(home.resolve(d));
-            try (Stream<Path> files = Files.list(dist.resolve(d))) {
-                for (Path f : (Iterable<Path>) files::iterator) {
-                    Files.copy(f, home.resolve(d).resolve(f.getFileName()), StandardCopyOption.COPY_ATTRIBUTES);
-                }
-            }
-        }
-        Files.createSymbolicLink(home.resolve("lib"), dist.resolve("lib"));
+        Path home = privateHome("attune-hotswap");
         Path adamw;
         try (Stream<Path> p = Files.list(home.resolve("plugins"))) {
             adamw = p.filter(f -> f.getFileName().toString().startsWith("attune-optim-adamw")).findFirst().orElseThrow();
@@ -48,11 +38,7 @@ public class HotSwapIT {
             port = s.getLocalPort();
         }
         Path repo = Path.of("..").toAbsolutePath().normalize();
-        ProcessBuilder pb = new ProcessBuilder(home.resolve("bin/attune").toString(), "serve", "--port", Integer.toString(port),
-                "--runs", home.resolve("runs").toString(), "--data-root", repo.getParent().toString())
-                .directory(repo.toFile()).redirectOutput(home.resolve("out.txt").toFile()).redirectError(home.resolve("err.txt").toFile());
-        pb.environment().put("JAVA_HOME", System.getProperty("java.home"));
-        Process server = pb.start();
+        Process server = serve(home, port, repo);
         try {
             String token = awaitToken(home.resolve("conf/server.token"), server);
             HttpClient http = HttpClient.newHttpClient();
@@ -77,6 +63,34 @@ public class HotSwapIT {
             server.destroyForcibly();
             server.waitFor(20, TimeUnit.SECONDS);
         }
+    }
+
+    /**
+     * A home of its own for one server: the distribution's bin, conf, plugins and deploy copied (so
+     * what a test drops or removes there touches no other test), lib linked.
+     */
+    static Path privateHome(String prefix) throws Exception {
+        Path dist = Path.of(System.getProperty("attune.distribution")).toAbsolutePath();
+        Path home = Files.createTempDirectory(prefix);
+        for (String d : new String[] {"bin", "conf", "plugins", "deploy"}) {
+            Files.createDirectories(home.resolve(d));
+            try (Stream<Path> files = Files.list(dist.resolve(d))) {
+                for (Path f : (Iterable<Path>) files::iterator) {
+                    Files.copy(f, home.resolve(d).resolve(f.getFileName()), StandardCopyOption.COPY_ATTRIBUTES);
+                }
+            }
+        }
+        Files.createSymbolicLink(home.resolve("lib"), dist.resolve("lib"));
+        return home;
+    }
+
+    /** {@code attune serve} from {@code home}, run in the repository (the recipes' paths are relative to it), its output in home. */
+    static Process serve(Path home, int port, Path repo) throws Exception {
+        ProcessBuilder pb = new ProcessBuilder(home.resolve("bin/attune").toString(), "serve", "--port", Integer.toString(port),
+                "--runs", home.resolve("runs").toString(), "--data-root", repo.getParent().toString())
+                .directory(repo.toFile()).redirectOutput(home.resolve("out.txt").toFile()).redirectError(home.resolve("err.txt").toFile());
+        pb.environment().put("JAVA_HOME", System.getProperty("java.home"));
+        return pb.start();
     }
 
     static String awaitToken(Path file, Process server) throws Exception {
