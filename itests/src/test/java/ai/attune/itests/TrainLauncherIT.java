@@ -159,6 +159,24 @@ public class TrainLauncherIT {
         double first = losses.subList(0, 5).stream().mapToDouble(Double::doubleValue).average().orElseThrow();
         double last = losses.subList(25, 30).stream().mapToDouble(Double::doubleValue).average().orElseThrow();
         assertTrue(method + " adapts the frozen model: " + first + " -> " + last, last < first - 0.1);
+        // The saved adapter is found by its method through the registry: it generates and scores, and export says it cannot merge it.
+        LauncherIT.Result g = LauncherIT.attuneIn(RECIPE.getParent().getParent(), "generate", "--model", "../shared/models/stories260K",
+                "--adapter", out.resolve("final").toString(), "--prompt", "The whale", "--max-new-tokens", "8");
+        assertEquals(g.err(), 0, g.code());
+        assertFalse(g.err(), g.out().isBlank());
+        Path ids = Files.writeString(base.resolve("ids.jsonl"), "{\"input_ids\":[1, 403, 407, 261, 30, 9]}\n");
+        LauncherIT.Result sc = LauncherIT.attuneIn(RECIPE.getParent().getParent(), "score", "--model", "../shared/models/stories260K",
+                "--adapter", out.resolve("final").toString(), "--input", ids.toString(), "--out", base.resolve("logits.safetensors").toString());
+        assertEquals(sc.err(), 0, sc.code());
+        assertTrue(sc.out(), sc.out().contains("\"tokens\":6"));
+        try (var logits = ai.attune.api.io.SafetensorsFile.open(base.resolve("logits.safetensors"))) {
+            assertTrue(java.util.Arrays.equals(new long[] {6, 512}, logits.info("logits.0").shape()));
+        }
+        LauncherIT.Result ex = LauncherIT.attuneIn(RECIPE.getParent().getParent(), "export", "--model", "../shared/models/stories260K",
+                "--adapter", out.resolve("final").toString(), "--out", base.resolve("merged").toString());
+        assertEquals(ex.err(), 1, ex.code());
+        assertTrue(ex.err(), ex.err().contains("cannot be merged into its weights"));
+        assertFalse(Files.exists(base.resolve("merged")));
         return out;
     }
 }

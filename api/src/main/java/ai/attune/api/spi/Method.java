@@ -2,6 +2,7 @@ package ai.attune.api.spi;
 
 import ai.attune.api.nn.Module;
 import ai.attune.api.nn.Parameter;
+import com.fasterxml.jackson.databind.JsonNode;
 
 import java.io.IOException;
 import java.nio.file.Path;
@@ -33,4 +34,25 @@ public interface Method<C> {
      * or a full Hugging Face model directory.
      */
     void save(Module model, C config, MethodContext context, Path out) throws IOException;
+
+    /**
+     * Whether an adapter directory is one this method saves, judged from its parsed
+     * {@code adapter_config.json} (PEFT's {@code peft_type}, AdapterHub's {@code config} object).
+     */
+    default boolean recognizes(JsonNode adapterConfig) {
+        return false;
+    }
+
+    /**
+     * Puts the adapter saved in {@code dir} onto {@code model} for inference: merged into the base
+     * weights where the method can ({@link #mergesIntoWeights()}), else installed as it trains.
+     */
+    default void load(Module model, Path dir, MethodContext context) throws IOException {
+        throw new UnsupportedOperationException(getClass().getSimpleName() + " cannot load a saved adapter");
+    }
+
+    /** Whether {@link #load} leaves plain base weights, so that {@code export} can write a full model. */
+    default boolean mergesIntoWeights() {
+        return false;
+    }
 }

@@ -41,6 +41,12 @@ public final class ExportCommand implements Runnable {
         try (AttuneRuntime rt = AttuneRuntime.boot(RuntimeLayout.fromSystem()); Scope job = Scope.open("export")) {
             ModelLoader loader = new ModelLoader(rt.plugins());
             Path base = ModelLoader.resolve(model);
+            var method = loader.adapterMethod(adapter);
+            if (!method.mergesIntoWeights()) {
+                throw new IllegalArgumentException(adapter.resolve("adapter_config.json") + ": this adapter ("
+                        + method.getClass().getSimpleName() + ") adds to the model's forward and cannot be merged into its weights; "
+                        + "use it with --adapter instead");
+            }
             LoadedModel m = loader.load(base, adapter, loader.backend(null), DType.F32, job);
             m.tokenizer().close();
             ModelDirectoryWriter.write(m.module(), base, out);

@@ -10,7 +10,7 @@ final class ModelOptions {
             description = "Hugging Face model directory (config.json, *.safetensors, tokenizer.json), or a model that ships with Attune: all-MiniLM-L6-v2.")
     String model;
 
-    @Option(names = "--adapter", paramLabel = "DIR", description = "PEFT LoRA adapter directory to apply (adapter_config.json, adapter_model.safetensors).")
+    @Option(names = "--adapter", paramLabel = "DIR", description = "Adapter directory to apply: PEFT LoRA, prompt or prefix tuning, or AdapterHub bottleneck adapters (adapter_config.json).")
     Path adapter;
 
     @Option(names = "--backend", paramLabel = "NAME", description = "Compute backend (default: the highest-ranked).")

@@ -78,7 +78,9 @@ public final class ScoreCommand implements Runnable {
                     }
                     long[] ids = parseIds(json, line, lineNo, vocab, lm.maxPositions());
                     try (Scope step = Scope.open("score")) {
-                        Tensor logits = lm.forward(Tensors.ofLongs(m.backend(), ids, 1, ids.length), null, null); // [1, T, vocab]
+                        Tensor logits = lm.forward(Tensors.ofLongs(m.backend(), ids, 1, ids.length), null, null); // [1, (P +) T, vocab]
+                        // virtual tokens (prompt tuning) come back as P leading positions: the real tokens' logits are the last T
+                        logits = ai.attune.api.autograd.Views.slice(logits, 1, logits.size(1) - ids.length, logits.size(1));
                         Tensor f32 = m.backend().zeros(DType.F32, new int[] {ids.length, vocab}, step);
                         m.backend().copy(ai.attune.api.autograd.Views.reshape(logits, ids.length, vocab), f32);
                         MemorySegment bytes = buffers.allocate((long) ids.length * vocab * 4, 64);

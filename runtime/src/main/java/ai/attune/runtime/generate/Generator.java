@@ -45,11 +45,12 @@ public final class Generator {
         try (Scope gen = Scope.open("generate"); GradMode.Region ng = GradMode.noGrad()) {
             KvCache cache = lm.newCache(1, capacity, gen);
             long[] input = prompt;
-            while (out.size() < maxNewTokens && cache.length() + input.length <= capacity) {
+            int extra = cache.capacity() - capacity; // positions a method's hooks take in the cache (virtual tokens, a prefix)
+            while (out.size() < maxNewTokens && cache.length() + input.length <= capacity + extra) {
                 int next;
                 try (Scope step = Scope.open("step")) {
-                    Tensor logits = lm.forward(Tensors.ofLongs(backend, input, 1, input.length), null, cache); // [1, t, vocab]
-                    Tensor last = Views.slice(logits, 1, input.length - 1, input.length);
+                    Tensor logits = lm.forward(Tensors.ofLongs(backend, input, 1, input.length), null, cache); // [1, (P +) t, vocab]
+                    Tensor last = Views.slice(logits, 1, logits.size(1) - 1, logits.size(1));
                     next = picker.pick(Tensors.toDoubles(last));
                 }
                 if (eos.contains((long) next)) {

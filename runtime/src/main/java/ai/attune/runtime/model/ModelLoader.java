@@ -1,7 +1,9 @@
 package ai.attune.runtime.model;
 
 import ai.attune.api.io.SafetensorsReader;
-import ai.attune.api.model.LoraAdapter;
+import ai.attune.api.nn.DropoutSeeds;
+import ai.attune.api.spi.Method;
+import ai.attune.api.spi.MethodContext;
 import ai.attune.api.model.ModelConfig;
 import ai.attune.api.model.ModelFamily;
 import ai.attune.api.model.ModelLoadException;
@@ -105,7 +107,8 @@ public final class ModelLoader {
             module = family.load(config, weights, backend, dtype, scope);
         }
         if (adapter != null) {
-            LoraAdapter.read(adapter).mergeInto(module);
+            Method<?> method = adapterMethod(adapter);
+            method.load(module, adapter, new MethodContext(backend, dtype, scope, 0, new DropoutSeeds(0), dir));
         }
         Tokenizer tokenizer = Tokenizer.load(dir);
         int vocab = config.intOr("vocab_size", tokenizer.vocabSize());
@@ -115,6 +118,33 @@ public final class ModelLoader {
                     + " tokens but config.json's vocab_size is " + vocab + ": the tokenizer does not belong to this model");
         }
         return new LoadedModel(module, config, tokenizer, backend, eosIds(dir, config, tokenizer));
+    }
+
+    /**
+     * The installed method that saves adapters like {@code adapter} (from its adapter_config.json):
+     * LoRA, prompt or prefix tuning, bottleneck adapters, or a plugin's own.
+     */
+    public Method<?> adapterMethod(Path adapter) throws IOException {
+        Path cfg = adapter.resolve("adapter_config.json");
+        com.fasterxml.jackson.databind.JsonNode node;
+        try {
+            node = new com.fasterxml.jackson.databind.ObjectMapper().readTree(java.nio.file.Files.readString(cfg));
+        } catch (java.nio.file.NoSuchFileException e) {
+            throw new ModelLoadException(cfg, "not found: " + adapter + " is not an adapter directory");
+        } catch (IOException e) {
+            throw new ModelLoadException(cfg, "is not valid JSON: " + e.getMessage().lines().findFirst().orElse(""));
+        }
+        if (node == null || !node.isObject()) {
+            throw new ModelLoadException(cfg, "is not a JSON object");
+        }
+        for (PluginCatalog.Entry e : catalog.list(Kind.METHOD)) {
+            Method<?> m = catalog.find(Kind.METHOD, e.name(), Method.class).orElse(null);
+            if (m != null && m.recognizes(node)) {
+                return m;
+            }
+        }
+        throw new ModelLoadException(cfg, "no installed method saves adapters like this one (peft_type '" + node.path("peft_type").asText("none")
+                + "'); installed methods: " + catalog.list(Kind.METHOD).stream().map(PluginCatalog.Entry::name).toList());
     }
 
     /** A model of the given config with zero weights, e.g. for a throughput benchmark. */

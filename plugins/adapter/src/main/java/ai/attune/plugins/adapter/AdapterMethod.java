@@ -195,4 +195,17 @@ public final class AdapterMethod implements Method<AdapterConfig> {
         }
         return new ObjectMapper().readTree(ctx.baseModelDir().resolve("config.json").toFile());
     }
+
+    /** AdapterHub's layout: a {@code config} object of a bottleneck adapter, no {@code peft_type}. */
+    @Override
+    public boolean recognizes(com.fasterxml.jackson.databind.JsonNode c) {
+        return !c.has("peft_type") && c.path("config").isObject() && c.path("config").has("reduction_factor");
+    }
+
+    @Override
+    public void load(Module model, Path dir, MethodContext context) throws IOException {
+        com.fasterxml.jackson.databind.JsonNode c = new ObjectMapper().readTree(dir.resolve(CONFIG).toFile());
+        apply(model, new AdapterConfig("double_seq_bn", c.path("config").path("reduction_factor").asInt(16),
+                c.path("config").path("non_linearity").asText("swish"), c.path("name").asText("default"), dir.toString()), context);
+    }
 }

@@ -155,4 +155,20 @@ public final class LoraMethod implements Method<LoraConfig> {
         n.put("use_dora", false);
         return n;
     }
+
+    /** PEFT's LoRA adapters; a config without {@code peft_type} (older PEFT) counts when it has a rank and no AdapterHub {@code config}. */
+    @Override
+    public boolean recognizes(com.fasterxml.jackson.databind.JsonNode c) {
+        return c.path("peft_type").asText("").equals("LORA") || !c.has("peft_type") && c.has("r") && !c.path("config").isObject();
+    }
+
+    @Override
+    public void load(Module model, Path dir, MethodContext context) throws IOException {
+        ai.attune.api.model.LoraAdapter.read(dir).mergeInto(model);
+    }
+
+    @Override
+    public boolean mergesIntoWeights() {
+        return true;
+    }
 }

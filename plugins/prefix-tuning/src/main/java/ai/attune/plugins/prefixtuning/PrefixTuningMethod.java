@@ -172,4 +172,16 @@ public final class PrefixTuningMethod implements Method<PrefixTuningConfig> {
             Files.writeString(tmp.resolve(CONFIG), new ObjectMapper().writerWithDefaultPrettyPrinter().writeValueAsString(cfg));
         });
     }
+
+    @Override
+    public boolean recognizes(com.fasterxml.jackson.databind.JsonNode c) {
+        return c.path("peft_type").asText("").equals("PREFIX_TUNING");
+    }
+
+    /** The saved prefix (already projected, as PEFT saves it) installed for inference. */
+    @Override
+    public void load(Module model, Path dir, MethodContext context) throws IOException {
+        int p = new ObjectMapper().readTree(dir.resolve(CONFIG).toFile()).path("num_virtual_tokens").asInt(0);
+        apply(model, new PrefixTuningConfig(p, false, null, dir.toString()), context);
+    }
 }

@@ -125,4 +125,16 @@ public final class PromptTuningMethod implements Method<PromptTuningConfig> {
             Files.writeString(tmp.resolve(CONFIG), new ObjectMapper().writerWithDefaultPrettyPrinter().writeValueAsString(cfg));
         });
     }
+
+    @Override
+    public boolean recognizes(com.fasterxml.jackson.databind.JsonNode c) {
+        return c.path("peft_type").asText("").equals("PROMPT_TUNING");
+    }
+
+    /** The saved virtual tokens installed for inference (they still answer to the optimizer if trained further). */
+    @Override
+    public void load(Module model, Path dir, MethodContext context) throws IOException {
+        int p = new ObjectMapper().readTree(dir.resolve(CONFIG).toFile()).path("num_virtual_tokens").asInt(0);
+        apply(model, new PromptTuningConfig(p, "RANDOM", null, dir.toString()), context);
+    }
 }

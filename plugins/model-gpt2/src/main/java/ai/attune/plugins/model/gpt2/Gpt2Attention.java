@@ -55,14 +55,14 @@ public class Gpt2Attention extends Module {
         Tensor q = part(heads, 0); // [batch, heads, t, headDim]
         Tensor k = part(heads, 1);
         Tensor v = part(heads, 2);
+        if (prefix != null) { // learned keys and values, as stored
+            k = Views.concat(java.util.List.of(ModelHooks.batched(prefix[0], batch), k), 2); // [batch, heads, P + t, headDim]
+            v = Views.concat(java.util.List.of(ModelHooks.batched(prefix[1], batch), v), 2);
+        }
         if (cache != null) {
             Tensor[] kv = cache.append(layerIdx, k, v); // [batch, heads, cached + t, headDim]
             k = kv[0];
             v = kv[1];
-        }
-        if (prefix != null) {
-            k = Views.concat(java.util.List.of(ModelHooks.batched(prefix[0], batch), k), 2); // [batch, heads, P + t, headDim]
-            v = Views.concat(java.util.List.of(ModelHooks.batched(prefix[1], batch), v), 2);
         }
         Tensor attn = F.attention(q, k, v, keyMask, true, scale); // [batch, heads, t, headDim]
         Tensor merged = Views.reshape(Views.transpose(attn, 1, 2), batch, t, nHead * headDim); // [batch, t, n_embd]

@@ -82,6 +82,8 @@ public class Gpt2LMHeadModel extends Module implements CausalLM {
 
     @Override
     public KvCache newCache(int batch, int capacity, Scope scope) {
-        return new KvCache(backend, dtype, scope, config.nLayer(), batch, config.nHead(), capacity, config.headDim());
+        // positions the hooks add to a sequence: virtual tokens and a key/value prefix
+        int extra = hooks.virtualTokenCount() + hooks.prefixLength();
+        return new KvCache(backend, dtype, scope, config.nLayer(), batch, config.nHead(), capacity + extra, config.headDim());
     }
 }

@@ -59,10 +59,7 @@ public class Gpt2Model extends Module {
      */
     public Tensor forward(Tensor ids, Tensor keyMask, KvCache cache, UnaryOperator<Tensor> dropout, ModelHooks hooks) {
         int past = cache == null ? 0 : cache.length();
-        int prefix = hooks.prefixLength();
-        if (prefix > 0 && cache != null) {
-            throw new UnsupportedOperationException("a key/value prefix (prefix tuning) with a KV cache is not supported yet");
-        }
+        int prefix = past == 0 ? hooks.prefixLength() : 0; // prefix slots not yet in the cache
         Tensor e = wte.forward(ids); // [batch, t, n_embd]
         if (past == 0 && hooks.virtualTokenCount() > 0) {
             keyMask = ModelHooks.extendMask(keyMask, hooks.virtualTokenCount());
@@ -84,7 +81,7 @@ public class Gpt2Model extends Module {
             layer++;
         }
         if (cache != null) {
-            cache.advance(t);
+            cache.advance(prefix + t);
         }
         return lnF.forward(x);
     }

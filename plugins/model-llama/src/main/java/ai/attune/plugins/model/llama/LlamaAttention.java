@@ -38,14 +38,14 @@ final class LlamaAttention extends Module {
         Tensor v = heads(vProj.forward(x), b, t, cfg.numKvHeads(), d); // [b, hkv, t, d]
         q = F.rope(q, positions, cfg.invFreq());
         k = F.rope(k, positions, cfg.invFreq());
+        if (prefix != null) { // learned keys and values, as stored: no projection, no rotary embedding
+            k = Views.concat(java.util.List.of(ModelHooks.batched(prefix[0], b), k), 2); // [b, hkv, P + t, d]
+            v = Views.concat(java.util.List.of(ModelHooks.batched(prefix[1], b), v), 2);
+        }
         if (cache != null) {
             Tensor[] kv = cache.append(layer, k, v); // [b, hkv, past + t, d]
             k = kv[0];
             v = kv[1];
-        }
-        if (prefix != null) { // learned keys and values, as stored: no projection, no rotary embedding
-            k = Views.concat(java.util.List.of(ModelHooks.batched(prefix[0], b), k), 2); // [b, hkv, P + t, d]
-            v = Views.concat(java.util.List.of(ModelHooks.batched(prefix[1], b), v), 2);
         }
         Tensor o = F.attention(q, k, v, keyMask, true, Double.NaN); // [b, hq, t, d]
         o = Views.reshape(Views.transpose(o, 1, 2), b, t, cfg.numHeads() * d); // [b, t, hq * d]

@@ -70,10 +70,7 @@ final class LlamaForCausalLM extends Module implements CausalLM {
     public Tensor forward(Tensor ids, Tensor keyMask, KvCache cache) {
         int b = ids.size(0);
         int past = cache == null ? 0 : cache.length();
-        int prefix = hooks.prefixLength();
-        if (prefix > 0 && cache != null) {
-            throw new UnsupportedOperationException("a key/value prefix (prefix tuning) with a KV cache is not supported yet");
-        }
+        int prefix = past == 0 ? hooks.prefixLength() : 0; // prefix slots not yet in the cache
         Tensor h = embedTokens.forward(ids); // [b, t, hidden]
         if (past == 0 && hooks.virtualTokenCount() > 0) {
             keyMask = ModelHooks.extendMask(keyMask, hooks.virtualTokenCount());
@@ -86,7 +83,7 @@ final class LlamaForCausalLM extends Module implements CausalLM {
             h = layers.get(i).forward(h, positions, keyMask, cache, i, prefix > 0 ? hooks.kvPrefix().keysValues(i) : null, hooks);
         }
         if (cache != null) {
-            cache.advance(t);
+            cache.advance(prefix + t);
         }
         return lmHead.forward(norm.forward(h)); // [b, t, vocab]
     }
@@ -103,6 +100,8 @@ final class LlamaForCausalLM extends Module implements CausalLM {
 
     @Override
     public KvCache newCache(int batch, int capacity, Scope scope) {
-        return new KvCache(backend, dtype, scope, cfg.numLayers(), batch, cfg.numKvHeads(), capacity, cfg.headDim());
+        // positions the hooks add to a sequence: virtual tokens and a key/value prefix
+        int extra = hooks.virtualTokenCount() + hooks.prefixLength();
+        return new KvCache(backend, dtype, scope, cfg.numLayers(), batch, cfg.numKvHeads(), capacity + extra, cfg.headDim());
     }
 }

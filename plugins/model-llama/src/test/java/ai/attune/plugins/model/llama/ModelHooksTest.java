@@ -57,6 +57,16 @@ class ModelHooksTest {
             for (int i = 0; i < full.length; i++) {
                 assertEquals(full[i], withPrompt[i], 1e-5, "logit " + i);
             }
+            // Decoding with a cache: the virtual tokens enter with the first forward only.
+            KvCache decode = lm.newCache(1, t, job);
+            double[] first = Tensors.toDoubles(lm.forward(Tensors.ofLongs(be, new long[] {IDS[0], IDS[1]}, 1, 2), null, decode)); // [1, P + 2, 512]
+            assertEquals((p + 2) * 512, first.length);
+            for (int j = 2; j < t; j++) {
+                double[] step = Tensors.toDoubles(lm.forward(Tensors.ofLongs(be, new long[] {IDS[j]}, 1, 1), null, decode));
+                for (int v = 0; v < 512; v++) {
+                    assertEquals(full[(p + j) * 512 + v], step[v], 1e-4, "cached step " + j + " logit " + v);
+                }
+            }
             lm.hooks().setVirtualTokens(null);
 
             KvCache cache = lm.newCache(1, p, job);
@@ -74,6 +84,15 @@ class ModelHooksTest {
                 }
             });
             double[] withPrefix = Tensors.toDoubles(lm.forward(Tensors.ofLongs(be, ids, 2, t), null, null)); // [2, t, 512]
+            // Decoding with a cache: the prefix goes into the cache first, then token by token.
+            KvCache decodePrefix = lm.newCache(1, t, job); // room for the prefix is added by the model
+            assertEquals(t + p, decodePrefix.capacity());
+            for (int j = 0; j < t; j++) {
+                double[] step = Tensors.toDoubles(lm.forward(Tensors.ofLongs(be, new long[] {IDS[j]}, 1, 1), null, decodePrefix)); // [1, 1, 512]
+                for (int v = 0; v < 512; v++) {
+                    assertEquals(full[(p + j) * 512 + v], step[v], 1e-4, "cached step " + j + " logit " + v);
+                }
+            }
             assertEquals(2 * t * 512, withPrefix.length, "logits for the t real tokens");
             for (int r = 0; r < 2; r++) {
                 for (int j = 0; j < t * 512; j++) {
