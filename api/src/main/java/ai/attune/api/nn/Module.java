@@ -59,14 +59,6 @@ public abstract class Module {
         return dropoutSeeds;
     }
 
-    /** Replaces a child, e.g. a Linear with a LoRA-wrapped Linear. */
-    public void replaceChild(String name, Module child) {
-        if (!children.containsKey(name)) {
-            throw new IllegalArgumentException("no child module '" + name + "' in " + getClass().getSimpleName());
-        }
-        children.put(name, child);
-    }
-
     public Map<String, Module> children() {
         return Map.copyOf(children);
     }

@@ -51,6 +51,15 @@ public interface Method<C> {
         throw new UnsupportedOperationException(getClass().getSimpleName() + " cannot load a saved adapter");
     }
 
+    /**
+     * The adapter saved in {@code dir} as additive updates of named base weights, for a merge that
+     * streams the base ({@code BASE+ADAPTER} in a merge config); only methods that
+     * {@link #mergesIntoWeights()} have them.
+     */
+    default java.util.List<ai.attune.api.model.WeightUpdate> weightUpdates(Path dir) throws IOException {
+        throw new UnsupportedOperationException(getClass().getSimpleName() + "'s adapters add to the forward and cannot be merged into weights");
+    }
+
     /** Whether {@link #load} leaves plain base weights, so that {@code export} can write a full model. */
     default boolean mergesIntoWeights() {
         return false;

@@ -9,6 +9,7 @@ import ai.attune.runtime.merge.MergeConfig;
 import ai.attune.runtime.merge.MergeException;
 import ai.attune.runtime.merge.ModelMerge;
 import ai.attune.runtime.merge.ShardSize;
+import ai.attune.runtime.model.ModelLoader;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
@@ -61,7 +62,8 @@ public final class MergeCommand implements Runnable {
             MergeConfig cfg = MergeConfig.bind(config, MergeConfig.read(config),
                     name -> plugins.find(Kind.MERGE, name, Merger.class).orElse(null), installed);
             Merger merger = plugins.find(Kind.MERGE, cfg.method(), Merger.class).orElseThrow();
-            try (ModelMerge merge = ModelMerge.plan(cfg, merger, seed)) {
+            ModelLoader loader = new ModelLoader(plugins);
+            try (ModelMerge merge = ModelMerge.plan(cfg, merger, seed, dir -> loader.adapterMethod(dir).weightUpdates(dir))) {
                 merge.write(out, copyTokenizer, shardBytes, (done, total) -> {
                     if (done % 50 == 0 || done == total) {
                         err.println("merge: " + done + "/" + total + " tensors");

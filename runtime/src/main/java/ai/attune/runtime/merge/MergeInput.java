@@ -4,7 +4,7 @@ import ai.attune.api.io.SafetensorsFile;
 import ai.attune.api.io.SafetensorsReader;
 import ai.attune.api.io.ShardedSafetensors;
 import ai.attune.api.io.TensorInfo;
-import ai.attune.api.model.LoraAdapter;
+import ai.attune.api.model.WeightUpdate;
 import ai.attune.api.tensor.DType;
 import ai.attune.runtime.model.ModelLoader;
 
@@ -18,6 +18,7 @@ import java.nio.file.StandardOpenOption;
 import java.util.Arrays;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.Set;
 
@@ -29,13 +30,13 @@ import java.util.Set;
  * <p>{@code BASE+ADAPTER} (mergekit's syntax) is a PEFT LoRA adapter on its base: each adapted
  * weight's chunk gets {@code scaling · B @ A} added as it is read.
  */
-final class MergeInput implements AutoCloseable {
+public final class MergeInput implements AutoCloseable {
     private record Location(Path file, long start, TensorInfo info) {}
 
     final String label;
     final Path dir;
     private final Map<String, Location> tensors = new LinkedHashMap<>();
-    private final Map<String, LoraAdapter.Update> lora = new HashMap<>();
+    private final Map<String, WeightUpdate> lora = new HashMap<>();
     private final Map<Path, FileChannel> channels = new HashMap<>();
     private ByteBuffer buffer = ByteBuffer.allocateDirect(0);
 
@@ -44,8 +45,14 @@ final class MergeInput implements AutoCloseable {
         this.dir = dir;
     }
 
+    /** Reads a saved adapter as updates of its base's weights, through the method that saved it. */
+    @FunctionalInterface
+    public interface Adapters {
+        List<WeightUpdate> read(Path dir) throws IOException;
+    }
+
     /** Opens a model reference: a directory, a model that ships with Attune, or {@code BASE+ADAPTER}. */
-    static MergeInput open(String reference) throws IOException {
+    static MergeInput open(String reference, Adapters adapters) throws IOException {
         String model = reference;
         Path adapter = null;
         int plus = reference.lastIndexOf('+');
@@ -71,14 +78,14 @@ final class MergeInput implements AutoCloseable {
             }
         }
         if (adapter != null) {
-            for (LoraAdapter.Update u : LoraAdapter.read(adapter).updates()) {
+            for (WeightUpdate u : adapters.read(adapter)) {
                 Location w = in.tensors.get(u.weight());
                 if (w == null) {
-                    throw new MergeException(adapter.resolve("adapter_model.safetensors") + ": adapts '" + u.weight() + "', which "
+                    throw new MergeException(adapter + ": adapts '" + u.weight() + "', which "
                             + in.dir + " does not have");
                 }
                 if (!Arrays.equals(w.info().shape(), u.storedShape())) {
-                    throw new MergeException(adapter.resolve("adapter_model.safetensors") + ": the update of '" + u.weight() + "' is "
+                    throw new MergeException(adapter + ": the update of '" + u.weight() + "' is "
                             + Arrays.toString(u.storedShape()) + " but the weight is " + Arrays.toString(w.info().shape()));
                 }
                 in.lora.put(u.weight(), u);
@@ -133,7 +140,7 @@ final class MergeInput implements AutoCloseable {
                 default -> throw new MergeException(loc.file() + ": tensor '" + name + "' is " + dtype + ", not a float type");
             };
         }
-        LoraAdapter.Update u = lora.get(name);
+        WeightUpdate u = lora.get(name);
         if (u != null) {
             u.addTo(offset, dst, n);
         }

@@ -63,7 +63,7 @@ public final class ModelMerge implements AutoCloseable {
     }
 
     /** Opens and checks everything the merge will read; nothing is written. */
-    public static ModelMerge plan(MergeConfig config, Merger merger, Long seedFlag) throws IOException {
+    public static ModelMerge plan(MergeConfig config, Merger merger, Long seedFlag, MergeInput.Adapters adapters) throws IOException {
         List<String> refs = new ArrayList<>(config.models().stream().map(MergeConfig.Model::model).toList());
         int baseIndex = config.baseModel() == null ? -1 : refs.indexOf(config.baseModel());
         if (baseIndex < 0 && config.baseModel() != null && merger.requiresBaseModel()) {
@@ -75,7 +75,7 @@ public final class ModelMerge implements AutoCloseable {
         ModelMerge m = new ModelMerge(config, merger, inputs, baseIndex, seed);
         try {
             for (String ref : refs) {
-                inputs.add(MergeInput.open(ref));
+                inputs.add(MergeInput.open(ref, adapters));
             }
             m.planTensors();
         } catch (IOException | RuntimeException e) {

@@ -42,7 +42,7 @@ final class MergeJobRunner {
 
     void create(Path runDir, ObjectNode config) throws IOException {
         MergeConfig cfg = bind(runDir.resolve(CONFIG), config);
-        try (ModelMerge plan = ModelMerge.plan(cfg, merger(cfg), null)) {
+        try (ModelMerge plan = ModelMerge.plan(cfg, merger(cfg), null, adapters())) {
             Files.writeString(runDir.resolve(CONFIG), cfg.toYaml());
         }
     }
@@ -54,7 +54,7 @@ final class MergeJobRunner {
         }
         MergeConfig cfg = bind(runDir.resolve(CONFIG), MergeConfig.read(runDir.resolve(CONFIG)));
         long t0 = System.nanoTime();
-        try (ModelMerge merge = ModelMerge.plan(cfg, merger(cfg), null)) {
+        try (ModelMerge merge = ModelMerge.plan(cfg, merger(cfg), null, adapters())) {
             merge.write(out, true, ShardSize.parse("5GB"), (done, total) -> {
                 try {
                     control.beforeStep(done); // cancel and pause take effect between tensors
@@ -81,6 +81,11 @@ final class MergeJobRunner {
         Set<String> installed = new LinkedHashSet<>();
         plugins.list(Kind.MERGE).forEach(e -> installed.add(e.name()));
         return MergeConfig.bind(source, config, name -> plugins.find(Kind.MERGE, name, Merger.class).orElse(null), installed);
+    }
+
+    private ai.attune.runtime.merge.MergeInput.Adapters adapters() {
+        ai.attune.runtime.model.ModelLoader loader = new ai.attune.runtime.model.ModelLoader(catalog.get());
+        return dir -> loader.adapterMethod(dir).weightUpdates(dir);
     }
 
     private Merger merger(MergeConfig cfg) {

@@ -164,7 +164,12 @@ public final class LoraMethod implements Method<LoraConfig> {
 
     @Override
     public void load(Module model, Path dir, MethodContext context) throws IOException {
-        ai.attune.api.model.LoraAdapter.read(dir).mergeInto(model);
+        LoraAdapter.read(dir).mergeInto(model);
+    }
+
+    @Override
+    public List<ai.attune.api.model.WeightUpdate> weightUpdates(Path dir) throws IOException {
+        return List.copyOf(LoraAdapter.read(dir).updates());
     }
 
     @Override

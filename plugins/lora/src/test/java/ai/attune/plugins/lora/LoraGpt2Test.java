@@ -1,6 +1,5 @@
 package ai.attune.plugins.lora;
 
-import ai.attune.api.model.LoraAdapter;
 import ai.attune.api.nn.Module;
 import ai.attune.api.nn.Parameter;
 import ai.attune.api.tensor.DType;

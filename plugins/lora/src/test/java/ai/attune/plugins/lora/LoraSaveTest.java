@@ -1,7 +1,6 @@
 package ai.attune.plugins.lora;
 
 import ai.attune.api.io.SafetensorsFile;
-import ai.attune.api.model.LoraAdapter;
 import ai.attune.api.model.ModelLoadException;
 import ai.attune.api.nn.Module;
 import ai.attune.api.nn.Parameter;

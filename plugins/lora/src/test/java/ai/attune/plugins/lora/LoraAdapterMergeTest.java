@@ -1,8 +1,9 @@
-package ai.attune.plugins.model.llama;
+package ai.attune.plugins.lora;
+
+import ai.attune.plugins.model.llama.LlamaFamily;
 
 import ai.attune.api.io.SafetensorsReader;
 import ai.attune.api.io.SafetensorsWriter;
-import ai.attune.api.model.LoraAdapter;
 import ai.attune.api.model.ModelConfig;
 import ai.attune.api.model.ModelLoadException;
 import ai.attune.api.nn.Module;
@@ -25,6 +26,8 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 
 /** A PEFT adapter on stories260K's layer-0 q_proj: merged weight = base + scaling * B @ A, summed by hand. */
 class LoraAdapterMergeTest {
+    static final java.nio.file.Path STORIES = java.nio.file.Path.of("../../../shared/models/stories260K");
+
     static final int R = 2, IN = 64, OUT = 64;
 
     @TempDir
@@ -60,8 +63,8 @@ class LoraAdapterMergeTest {
 
     double[][] baseAndMerged(double expectedScaling) throws Exception {
         JvmBackend be = new JvmBackend();
-        try (Scope s = Scope.open(); SafetensorsReader w = SafetensorsReader.openModelDir(PretrainedTinyLlamaTest.DIR)) {
-            Module m = new LlamaFamily().load(ModelConfig.read(PretrainedTinyLlamaTest.DIR), w, be, DType.F32, s);
+        try (Scope s = Scope.open(); SafetensorsReader w = SafetensorsReader.openModelDir(STORIES)) {
+            Module m = new LlamaFamily().load(ModelConfig.read(STORIES), w, be, DType.F32, s);
             double[] base = Tensors.toDoubles(m.namedParameters().get("model.layers.0.self_attn.q_proj.weight").value());
             LoraAdapter.read(adapter).mergeInto(m);
             double[] merged = Tensors.toDoubles(m.namedParameters().get("model.layers.0.self_attn.q_proj.weight").value());

@@ -1,4 +1,7 @@
-package ai.attune.api.model;
+package ai.attune.plugins.lora;
+
+import ai.attune.api.model.ModelLoadException;
+import ai.attune.api.model.WeightUpdate;
 
 import ai.attune.api.autograd.GradMode;
 import ai.attune.api.autograd.Ops;
@@ -94,13 +97,15 @@ public final class LoraAdapter {
      * @param b           lora_B, [out, r] row-major
      * @param fanInFanOut the base stores the weight [in, out] (GPT-2's Conv1D)
      */
-    public record Update(String weight, int r, int in, int out, float[] a, float[] b, double scaling, boolean fanInFanOut) {
+    public record Update(String weight, int r, int in, int out, float[] a, float[] b, double scaling, boolean fanInFanOut) implements WeightUpdate {
         /** The stored weight's shape. */
+        @Override
         public long[] storedShape() {
             return fanInFanOut ? new long[] {in, out} : new long[] {out, in};
         }
 
         /** Adds the update to stored elements {@code offset..offset+n} (row-major in {@link #storedShape()}). */
+        @Override
         public void addTo(long offset, float[] chunk, int n) {
             int cols = fanInFanOut ? out : in;
             for (int e = 0; e < n; e++) {
