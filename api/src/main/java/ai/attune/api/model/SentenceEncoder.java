@@ -7,6 +7,11 @@ import ai.attune.api.tensor.Tensor;
 public interface SentenceEncoder {
     Module module();
 
+    /** The forward hooks methods install (sublayer outputs, the blocks); an encoder without any refuses them. */
+    default ModelHooks hooks() {
+        return ModelHooks.unsupported(getClass().getSimpleName());
+    }
+
     /** Embedding width. */
     int dimension();
 

@@ -3,6 +3,7 @@ package ai.attune.plugins.model.bert;
 import ai.attune.api.autograd.F;
 import ai.attune.api.nn.Linear;
 import ai.attune.api.nn.Mlp;
+import ai.attune.api.model.ModelHooks;
 import ai.attune.api.nn.Module;
 import ai.attune.api.tensor.Backend;
 import ai.attune.api.tensor.DType;
@@ -26,9 +27,9 @@ final class BertLayer extends Module {
     }
 
     /** x [batch, t, hidden], keyMask [batch, t] or null, to [batch, t, hidden]. */
-    Tensor forward(Tensor x, Tensor keyMask) {
-        Tensor a = attention.forward(x, keyMask);
-        return output.forward(intermediate.forward(a), a);
+    Tensor forward(Tensor x, Tensor keyMask, ModelHooks hooks, int layer) {
+        Tensor a = attention.forward(x, keyMask, out -> hooks.attentionOutput(layer, out));
+        return output.forward(intermediate.forward(a), a, out -> hooks.mlpOutput(layer, out));
     }
 
     /** {@code BertAttention}: self-attention, then its output projection and residual LayerNorm. */
@@ -41,8 +42,8 @@ final class BertLayer extends Module {
             this.output = register("output", new BertOutput(c, be, dtype, scope, c.hiddenSize()));
         }
 
-        Tensor forward(Tensor x, Tensor keyMask) {
-            return output.forward(self.forward(x, keyMask), x);
+        Tensor forward(Tensor x, Tensor keyMask, java.util.function.UnaryOperator<Tensor> hook) {
+            return output.forward(self.forward(x, keyMask), x, hook);
         }
     }
 

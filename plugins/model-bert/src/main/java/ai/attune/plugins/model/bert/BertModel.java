@@ -2,6 +2,7 @@ package ai.attune.plugins.model.bert;
 
 import ai.attune.api.autograd.Ops;
 import ai.attune.api.autograd.Views;
+import ai.attune.api.model.ModelHooks;
 import ai.attune.api.model.SentenceEncoder;
 import ai.attune.api.nn.Module;
 import ai.attune.api.nn.ModuleList;
@@ -26,6 +27,7 @@ public final class BertModel extends Module implements SentenceEncoder {
     private final BertEmbeddings embeddings;
     private final ModuleList<BertLayer> layers = new ModuleList<>();
     private final int hiddenSize;
+    private final ModelHooks hooks;
 
     private SentencePooling pooling = SentencePooling.DEFAULT;
 
@@ -36,6 +38,24 @@ public final class BertModel extends Module implements SentenceEncoder {
             layers.add(new BertLayer(c, be, dtype, scope));
         }
         this.hiddenSize = c.hiddenSize();
+        // An encoder consults the sublayer outputs; virtual tokens and key/value prefixes are causal-LM hooks.
+        this.hooks = new ModelHooks(new ModelHooks.Dims(c.numHiddenLayers(), c.hiddenSize(), c.numAttentionHeads(), c.numAttentionHeads(),
+                c.hiddenSize() / c.numAttentionHeads()), layers.items()) {
+            @Override
+            public void setVirtualTokens(VirtualTokens v) {
+                throw new UnsupportedOperationException("BertModel has no input-embedding hook (prompt tuning)");
+            }
+
+            @Override
+            public void setKvPrefix(KvPrefix p) {
+                throw new UnsupportedOperationException("BertModel has no attention key/value hook (prefix tuning)");
+            }
+        };
+    }
+
+    @Override
+    public ModelHooks hooks() {
+        return hooks;
     }
 
     /** {@code BertEncoder}: only a container, so the layers' paths read {@code encoder.layer.N}. */
@@ -58,8 +78,8 @@ public final class BertModel extends Module implements SentenceEncoder {
      */
     public Tensor forward(Tensor ids, Tensor attentionMask, Tensor tokenTypeIds) {
         Tensor x = embeddings.forward(ids, tokenTypeIds); // [batch, t, hidden]
-        for (BertLayer layer : layers.items()) {
-            x = layer.forward(x, attentionMask);
+        for (int i = 0; i < layers.size(); i++) {
+            x = layers.get(i).forward(x, attentionMask, hooks, i);
         }
         return x;
     }

@@ -26,7 +26,8 @@ final class BertOutput extends Module {
     }
 
     /** h [batch, t, in] and the block's input [batch, t, hidden] to [batch, t, hidden]. */
-    Tensor forward(Tensor h, Tensor residual) {
-        return layerNorm.forward(Ops.add(dropout.forward(dense.forward(h)), residual));
+    /** hook: the sublayer output after dropout, before the residual add and the LayerNorm (where AdapterHub's BERT adapters sit). */
+    Tensor forward(Tensor h, Tensor residual, java.util.function.UnaryOperator<Tensor> hook) {
+        return layerNorm.forward(Ops.add(hook.apply(dropout.forward(dense.forward(h))), residual));
     }
 }

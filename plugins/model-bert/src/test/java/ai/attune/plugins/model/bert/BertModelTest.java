@@ -186,4 +186,35 @@ class BertModelTest {
             assertEquals(TinyBert.HIDDEN, model.dimension());
         }
     }
+
+    @Test
+    void sublayerOutputsAreTheDenseOutputsBeforeTheResidualAndLayerNorm() throws IOException {
+        TinyBert w = new TinyBert(13);
+        Path modelDir = w.write(dir.resolve("tiny"));
+        try (Scope params = Scope.detached("params")) {
+            SentenceEncoder hooked = load(modelDir, DType.F32, params);
+            hooked.hooks().setSublayerOutputs(new ai.attune.api.model.ModelHooks.SublayerOutputs() {
+                @Override
+                public ai.attune.api.tensor.Tensor attention(int layer, ai.attune.api.tensor.Tensor out) {
+                    return layer == 0 ? ai.attune.api.autograd.Ops.mulScalar(out, 0) : out;
+                }
+
+                @Override
+                public ai.attune.api.tensor.Tensor mlp(int layer, ai.attune.api.tensor.Tensor out) {
+                    return layer == 1 ? ai.attune.api.autograd.Ops.mulScalar(out, 0) : out;
+                }
+            });
+            // Oracle: the same encoder with those output denses zeroed (dropout is the identity in eval mode).
+            SentenceEncoder zeroed = load(modelDir, DType.F32, params);
+            var p = zeroed.module().namedParameters();
+            for (String name : java.util.List.of("encoder.layer.0.attention.output.dense", "encoder.layer.1.output.dense")) {
+                ai.attune.api.tensor.Tensor weight = p.get(name + ".weight").value();
+                weight.backend().fill(weight, 0);
+                weight.backend().fill(p.get(name + ".bias").value(), 0);
+            }
+            assertArrayEquals(embed(zeroed, IDS, MASK, TYPES), embed(hooked, IDS, MASK, TYPES), 1e-6);
+            assertEquals(2, hooked.hooks().blocks().size());
+            org.junit.jupiter.api.Assertions.assertThrows(UnsupportedOperationException.class, () -> hooked.hooks().setVirtualTokens(null));
+        }
+    }
 }
