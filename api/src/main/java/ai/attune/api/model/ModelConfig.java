@@ -1,11 +1,9 @@
 package ai.attune.api.model;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.NullNode;
 
 import java.io.IOException;
-import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -30,17 +28,13 @@ public final class ModelConfig {
     public static ModelConfig read(Path dir) throws ModelLoadException {
         Path file = dir.resolve("config.json");
         try {
-            JsonNode node = new ObjectMapper().readTree(Files.readString(file));
-            if (node == null || !node.isObject()) {
-                throw new ModelLoadException(file, "is not a JSON object");
-            }
-            return new ModelConfig(dir, file, node);
+            return new ModelConfig(dir, file, ModelJson.readObject(file));
         } catch (NoSuchFileException e) {
             throw new ModelLoadException(dir.resolve("config.json"), "not found: " + dir + " is not a Hugging Face model directory");
         } catch (ModelLoadException e) {
             throw e;
         } catch (IOException e) {
-            throw new ModelLoadException(file, "is not valid JSON: " + e.getMessage().lines().findFirst().orElse(""));
+            throw new ModelLoadException(file, "cannot be read: " + e.getMessage());
         }
     }
 

@@ -1,5 +1,7 @@
 package ai.attune.api.model;
 
+import ai.attune.api.io.OneLine;
+
 import java.io.IOException;
 import java.nio.file.Path;
 
@@ -10,10 +12,10 @@ import java.nio.file.Path;
  */
 public final class ModelLoadException extends IOException {
     public ModelLoadException(Path file, String reason) {
-        super(file.getFileName() + ": " + reason);
+        super(OneLine.of(file.getFileName() + ": " + reason));
     }
 
     public ModelLoadException(String message) {
-        super(message);
+        super(OneLine.of(message));
     }
 }

@@ -61,6 +61,25 @@ public final class Weights {
         }
     }
 
+    /**
+     * Before a module is built: the checkpoint must hold {@code name} with the {@code shape} that
+     * the config keys {@code keys} give it. A size that does not describe the weights would
+     * otherwise be allocated first (vocab_size 2^31 with hidden_size 64 is 512 GiB) and refused
+     * only when the weights are copied; here it is refused naming the keys, with nothing allocated.
+     */
+    public static void expectShape(SafetensorsReader reader, ModelConfig config, String name, String keys, long... shape)
+            throws IOException {
+        String from = " (from " + config.file().getFileName() + "'s " + keys + ")";
+        if (!reader.contains(name)) {
+            throw new ModelLoadException(reader.path(), "missing weight '" + name + "' of shape " + Arrays.toString(shape) + from);
+        }
+        long[] actual = reader.info(name).shape();
+        if (!Arrays.equals(actual, shape)) {
+            throw new ModelLoadException(reader.path(), "weight '" + name + "' has shape " + Arrays.toString(actual) + ", expected "
+                    + Arrays.toString(shape) + from);
+        }
+    }
+
     /** Names in the checkpoint that no parameter claimed, e.g. to warn about an unexpected layout. */
     public static Set<String> unused(Module root, SafetensorsReader reader, UnaryOperator<String> checkpointName) {
         Set<String> names = new java.util.TreeSet<>(reader.names());

@@ -50,6 +50,9 @@ public final class ClassifierRecipe {
                 throw new RecipeException(where + ": data." + key + " '" + p + "' is not a file");
             }
         }
+        if (data.numSamples() != null && data.numSamples() <= 0) {
+            throw new RecipeException(where + ": data.num_samples must be a positive number of examples per class, found " + data.numSamples());
+        }
         JsonNode block = root.get(method);
         if (block != null && !block.isNull() && !block.isObject()) {
             throw new RecipeException(where + ": '" + method + "' must be a mapping, found " + block);
@@ -58,6 +61,6 @@ public final class ClassifierRecipe {
         JsonNode output = root.get("output");
         return new ClassifierRun(data.path(), data.evalPath(), data.textColumn() == null ? "text" : data.textColumn(),
                 data.labelColumn() == null ? "label" : data.labelColumn(), data.numSamples() == null ? 8 : data.numSamples(), model, method,
-                keys, 1, output == null || output.isNull() ? null : Path.of(output.asText()), true, true, where);
+                keys, 1, output == null || output.isNull() ? null : RecipeLoader.path(root, "output", where), true, true, where);
     }
 }

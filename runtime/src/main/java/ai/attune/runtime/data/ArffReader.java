@@ -1,11 +1,10 @@
 package ai.attune.runtime.data;
 
+import ai.attune.api.io.TextFile;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -25,7 +24,13 @@ final class ArffReader {
         List<Row> rows = new ArrayList<>();
         boolean data = false;
         int lineNo = 0;
-        for (String raw : Files.readAllLines(file, StandardCharsets.UTF_8)) {
+        String text;
+        try {
+            text = TextFile.read(file);
+        } catch (TextFile.NotUtf8Exception e) {
+            throw new DataException(file, e.line(), "not UTF-8 text");
+        }
+        for (String raw : text.lines().toList()) {
             lineNo++;
             String line = raw.strip();
             if (line.isEmpty() || line.startsWith("%")) {
@@ -35,6 +40,9 @@ final class ArffReader {
             if (!data) {
                 if (lower.startsWith("@attribute")) {
                     List<String> parts = values(file, lineNo, line.substring("@attribute".length()).strip(), ' ');
+                    if (parts.isEmpty() || parts.getFirst().isEmpty()) {
+                        throw new DataException(file, lineNo, "@attribute needs a name and a type");
+                    }
                     columns.add(parts.getFirst());
                 } else if (lower.startsWith("@data")) {
                     data = true;

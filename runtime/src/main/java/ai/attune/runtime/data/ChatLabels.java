@@ -13,6 +13,10 @@ import java.util.List;
  * it works for any template, with no per-template markers. The span keeps the template's
  * end-of-turn token (EOS, so the model learns to stop) and drops what the template writes after
  * it, such as ChatML's newline.
+ *
+ * <p>Each turn renders and tokenizes the conversation up to it, which is quadratic in the number
+ * of turns; turns that start past the length limit are not looked at, since truncation would cut
+ * their labels anyway (a 2,000-turn row took over a minute before).
  */
 final class ChatLabels {
     private ChatLabels() {}
@@ -31,6 +35,9 @@ final class ChatLabels {
             }
             anyAssistant = true;
             long[] before = tok.encodeRaw(render(chat, encoder, messages.subList(0, i), true));
+            if (before.length >= encoder.limit()) {
+                break; // this turn and every later one start past the limit: truncation drops their labels
+            }
             long[] through = tok.encodeRaw(render(chat, encoder, messages.subList(0, i + 1), false));
             if (!isPrefix(before, through) || !isPrefix(through, ids)) {
                 throw chat.row().error("messages[" + i + "]: the chat template does not render this turn as a continuation of the"

@@ -1,5 +1,7 @@
 package ai.attune.runtime.data;
 
+import ai.attune.api.io.OneLine;
+
 import java.io.IOException;
 import java.nio.file.Path;
 
@@ -10,12 +12,12 @@ import java.nio.file.Path;
 public final class DataException extends IOException {
     /** A problem with one row: {@code file:line: problem}. */
     public DataException(Path file, int line, String problem) {
-        super(name(file) + ":" + line + ": " + problem);
+        super(OneLine.of(name(file) + ":" + line + ": " + problem));
     }
 
     /** A problem with the whole file or the setup around it (no line to name). */
     public DataException(String message) {
-        super(message);
+        super(OneLine.of(message));
     }
 
     /** The file as the user knows it: its name, which is what error messages elsewhere in attune print. */

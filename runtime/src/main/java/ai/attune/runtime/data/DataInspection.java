@@ -44,7 +44,7 @@ public record DataInspection(String file, String format, int rows, int empty, Du
             throw new IllegalArgumentException("unknown format " + format + "; use one of " + String.join(", ", DataSpec.CAUSAL_FORMATS)
                     + " or " + DataSpec.CLASSIFICATION);
         }
-        Encoder encoder = tokenizer == null ? null : Encoder.of(format, tokenizer, vocabSize);
+        Encoder encoder = tokenizer == null ? null : Encoder.of(format, tokenizer, vocabSize, limit == null ? Integer.MAX_VALUE : limit);
         List<Row> rows = new RowReader().read(file);
         ObjectMapper json = new ObjectMapper();
         List<String> texts = new ArrayList<>();

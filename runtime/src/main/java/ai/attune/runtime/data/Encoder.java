@@ -5,11 +5,12 @@ import ai.attune.runtime.text.Tokenizer;
 
 /**
  * What a format needs from the model to tokenize rows: the tokenizer, the model's vocabulary size
- * (to check pre-tokenized ids), the EOS id and the chat template. Checked once, up front, so a
- * model that cannot serve a format fails before any row is read.
+ * (to check pre-tokenized ids), the EOS id, the chat template and the length limit past which
+ * tokens are cut (so labels there need not be worked out). Checked once, up front, so a model that
+ * cannot serve a format fails before any row is read.
  */
-record Encoder(Tokenizer tokenizer, int vocabSize, long eosId, ChatTemplate chatTemplate) {
-    static Encoder of(String format, Tokenizer tokenizer, int vocabSize) throws DataException {
+record Encoder(Tokenizer tokenizer, int vocabSize, long eosId, ChatTemplate chatTemplate, int limit) {
+    static Encoder of(String format, Tokenizer tokenizer, int vocabSize, int limit) throws DataException {
         boolean needsEos = format.equals("prompt_completion") || format.equals("alpaca");
         Long eos = tokenizer.eosId().orElse(null);
         if (needsEos && eos == null) {
@@ -23,6 +24,6 @@ record Encoder(Tokenizer tokenizer, int vocabSize, long eosId, ChatTemplate chat
                     "format chat renders conversations with the model's chat_template, but its tokenizer_config.json has none;"
                             + " use a model with a chat template or convert the data to prompt_completion"));
         }
-        return new Encoder(tokenizer, vocabSize, eos == null ? -1 : eos, chat);
+        return new Encoder(tokenizer, vocabSize, eos == null ? -1 : eos, chat, limit);
     }
 }

@@ -32,7 +32,8 @@ public record TrainingData(List<Example> examples, List<String> log) {
         if (modelMaxPositions <= 0 || vocabSize <= 0) {
             throw new IllegalArgumentException("the model's vocabulary size and positions must be positive, not " + vocabSize + " and " + modelMaxPositions);
         }
-        Encoder encoder = Encoder.of(spec.format(), tokenizer, vocabSize);
+        int limit = spec.limit(modelMaxPositions);
+        Encoder encoder = Encoder.of(spec.format(), tokenizer, vocabSize, limit);
         String name = DataException.name(file);
         List<String> log = new ArrayList<>();
         List<Row> rows = new RowReader().read(file);
@@ -56,7 +57,6 @@ public record TrainingData(List<Example> examples, List<String> log) {
         List<Duplicates.Verdict> verdicts = Duplicates.find(samples.stream().map(Sample::text).toList());
         log.add(Duplicates.summary(verdicts, i -> samples.get(i).row().line(), spec.dedup()));
 
-        int limit = spec.limit(modelMaxPositions);
         List<Example> examples = new ArrayList<>();
         List<Integer> truncated = new ArrayList<>();
         List<Integer> noLoss = new ArrayList<>();

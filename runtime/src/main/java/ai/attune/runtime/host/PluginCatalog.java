@@ -54,10 +54,25 @@ public final class PluginCatalog {
     /** The highest-ranked service of a kind with the given name. */
     public <T> Optional<T> find(Kind kind, String name, Class<T> type) {
         try {
-            var refs = ctx.getServiceReferences(type, "(" + kind.property() + "=" + name + ")");
+            var refs = ctx.getServiceReferences(type, "(" + kind.property() + "=" + filterValue(name) + ")");
             return refs.stream().sorted(Comparator.reverseOrder()).findFirst().map(ctx::getService);
         } catch (InvalidSyntaxException e) {
             throw new IllegalArgumentException("bad technique name '" + name + "'", e);
         }
+    }
+
+    /**
+     * The name as an LDAP filter value. Names come from recipes: unescaped, {@code method: "*"}
+     * matched whatever was installed and {@code "a)(b"} was a filter syntax error.
+     */
+    static String filterValue(String name) {
+        StringBuilder b = new StringBuilder(name.length());
+        for (char c : name.toCharArray()) {
+            if (c == '\\' || c == '*' || c == '(' || c == ')') {
+                b.append('\\');
+            }
+            b.append(c);
+        }
+        return b.toString();
     }
 }

@@ -1,11 +1,10 @@
 package ai.attune.runtime.model;
 
 import ai.attune.api.model.ModelConfig;
+import ai.attune.api.model.ModelJson;
 import ai.attune.api.nn.Module;
 import ai.attune.api.tensor.Backend;
 import ai.attune.runtime.text.Tokenizer;
-
-import com.fasterxml.jackson.databind.ObjectMapper;
 
 import java.io.IOException;
 import java.nio.file.Files;
@@ -26,7 +25,7 @@ public record LoadedModel(Module module, ModelConfig config, Tokenizer tokenizer
     public int maxSeqLength() throws IOException {
         Path st = config.dir().resolve("sentence_bert_config.json");
         if (Files.exists(st)) {
-            int n = new ObjectMapper().readTree(Files.readString(st)).path("max_seq_length").asInt(0);
+            int n = ModelJson.readObject(st).path("max_seq_length").asInt(0);
             if (n > 0) {
                 return n;
             }

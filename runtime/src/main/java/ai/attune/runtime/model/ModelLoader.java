@@ -6,6 +6,7 @@ import ai.attune.api.spi.Method;
 import ai.attune.api.spi.MethodContext;
 import ai.attune.api.model.ModelConfig;
 import ai.attune.api.model.ModelFamily;
+import ai.attune.api.model.ModelJson;
 import ai.attune.api.model.ModelLoadException;
 import ai.attune.api.nn.Module;
 import ai.attune.api.spi.Kind;
@@ -15,7 +16,6 @@ import ai.attune.api.tensor.Scope;
 import ai.attune.runtime.host.PluginCatalog;
 import ai.attune.runtime.text.Tokenizer;
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
 
 import java.io.IOException;
 import java.io.PrintWriter;
@@ -111,13 +111,17 @@ public final class ModelLoader {
             method.load(module, adapter, new MethodContext(backend, dtype, scope, 0, new DropoutSeeds(0), dir));
         }
         Tokenizer tokenizer = Tokenizer.load(dir);
-        int vocab = config.intOr("vocab_size", tokenizer.vocabSize());
-        if (tokenizer.vocabSize() > vocab) {
+        try {
+            int vocab = config.intOr("vocab_size", tokenizer.vocabSize());
+            if (tokenizer.vocabSize() > vocab) {
+                throw new ModelLoadException(dir.resolve("tokenizer.json"), "has " + tokenizer.vocabSize()
+                        + " tokens but config.json's vocab_size is " + vocab + ": the tokenizer does not belong to this model");
+            }
+            return new LoadedModel(module, config, tokenizer, backend, eosIds(dir, config, tokenizer, vocab));
+        } catch (IOException | RuntimeException e) {
             tokenizer.close();
-            throw new ModelLoadException(dir.resolve("tokenizer.json"), "has " + tokenizer.vocabSize()
-                    + " tokens but config.json's vocab_size is " + vocab + ": the tokenizer does not belong to this model");
+            throw e;
         }
-        return new LoadedModel(module, config, tokenizer, backend, eosIds(dir, config, tokenizer));
     }
 
     /**
@@ -166,14 +170,14 @@ public final class ModelLoader {
     }
 
     /** generation_config.json's eos_token_id, else config.json's, else the tokenizer's EOS token. */
-    private static Set<Long> eosIds(Path dir, ModelConfig config, Tokenizer tok) throws IOException {
+    private static Set<Long> eosIds(Path dir, ModelConfig config, Tokenizer tok, int vocab) throws IOException {
         Set<Long> out = new LinkedHashSet<>();
         Path gen = dir.resolve("generation_config.json");
         if (Files.exists(gen)) {
-            addIds(new ObjectMapper().readTree(Files.readString(gen)).path("eos_token_id"), out);
+            addIds(gen, ModelJson.readObject(gen).path("eos_token_id"), vocab, out);
         }
         if (out.isEmpty()) {
-            addIds(config.node("eos_token_id"), out);
+            addIds(config.file(), config.node("eos_token_id"), vocab, out);
         }
         if (out.isEmpty()) {
             tok.eosId().ifPresent(out::add);
@@ -181,11 +185,18 @@ public final class ModelLoader {
         return out;
     }
 
-    private static void addIds(JsonNode n, Set<Long> out) {
-        if (n.isIntegralNumber()) {
-            out.add(n.asLong());
-        } else if (n.isArray()) {
-            n.forEach(x -> out.add(x.asLong()));
+    /** {@code eos_token_id}: absent, null, one id or a list of ids, each a token of the model. */
+    private static void addIds(Path file, JsonNode n, int vocab, Set<Long> out) throws ModelLoadException {
+        if (n.isMissingNode() || n.isNull()) {
+            return;
+        }
+        for (JsonNode id : n.isArray() ? n : List.of(n)) {
+            if (!id.isIntegralNumber() || !id.canConvertToLong() || id.asLong() < 0 || id.asLong() >= vocab) {
+                String found = id.toString();
+                throw new ModelLoadException(file, "key 'eos_token_id' must be a token id in [0, " + vocab + ") or a list of them, found "
+                        + (found.length() > 40 ? found.substring(0, 40) + "..." : found));
+            }
+            out.add(id.asLong());
         }
     }
 }

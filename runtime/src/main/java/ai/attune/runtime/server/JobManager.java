@@ -1,5 +1,6 @@
 package ai.attune.runtime.server;
 
+import ai.attune.runtime.train.YamlError;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -81,7 +82,7 @@ public final class JobManager implements AutoCloseable {
         try {
             tree = yaml.readTree(body == null ? "" : body);
         } catch (JsonProcessingException e) {
-            throw new ApiException(400, "the recipe is not valid YAML or JSON: " + oneLine(e.getOriginalMessage()));
+            throw new ApiException(400, "the recipe is not valid YAML or JSON: " + YamlError.describe(e));
         }
         if (!(tree instanceof ObjectNode recipe)) {
             throw new ApiException(400, "a recipe is a mapping of keys (model, method, data, train, output)");

@@ -1,5 +1,6 @@
 package ai.attune.runtime.text;
 
+import ai.attune.api.model.ModelJson;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
@@ -28,7 +29,7 @@ final class ByteLevelBpeFiles {
             return Optional.empty();
         }
         ObjectMapper json = new ObjectMapper();
-        JsonNode vocabNode = json.readTree(Files.readString(vocab));
+        JsonNode vocabNode = ModelJson.readObject(vocab);
         ObjectNode root = json.createObjectNode();
         root.put("version", "1.0");
         root.putNull("truncation");
@@ -49,7 +50,7 @@ final class ByteLevelBpeFiles {
                 .putNull("end_of_word_suffix").put("fuse_unk", false).put("byte_fallback", false);
         model.set("vocab", vocabNode);
         ArrayNode mergeList = model.putArray("merges");
-        List<String> lines = Files.readAllLines(merges);
+        List<String> lines = ModelJson.read(merges).lines().toList();
         for (String line : lines) {
             if (line.startsWith("#version") || line.isBlank()) {
                 continue;

@@ -1,8 +1,10 @@
 package ai.attune.runtime.text;
 
+import ai.attune.api.model.ModelJson;
+import ai.attune.api.model.ModelLoadException;
 import ai.djl.huggingface.tokenizers.HuggingFaceTokenizer;
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 
 import java.io.IOException;
 import java.io.InputStream;
@@ -46,27 +48,30 @@ public final class Tokenizer implements AutoCloseable {
      */
     public static Tokenizer load(Path dir) throws IOException {
         Path file = dir.resolve("tokenizer.json");
-        ObjectMapper json = new ObjectMapper();
         String text;
         try {
-            text = Files.readString(file);
+            text = ModelJson.read(file);
         } catch (NoSuchFileException e) {
-            text = ByteLevelBpeFiles.tokenizerJson(dir).orElseThrow(() -> new IOException(file
-                    + ": not found; the model directory needs a tokenizer.json (or vocab.json and merges.txt)"));
+            text = ByteLevelBpeFiles.tokenizerJson(dir).orElseThrow(() -> new ModelLoadException(file,
+                    "not found in " + dir + "; the model directory needs a tokenizer.json (or vocab.json and merges.txt)"));
         }
-        JsonNode tok = json.readTree(text);
+        JsonNode tok = ModelJson.parseObject(file, text);
+        NativeJsonLimits.check(file, tok);
+        NativeJsonLimits.checkMerges(file, tok);
         Path cfgFile = dir.resolve("tokenizer_config.json");
-        JsonNode cfg = Files.exists(cfgFile) ? json.readTree(Files.readString(cfgFile)) : json.createObjectNode();
+        JsonNode cfg = Files.exists(cfgFile) ? ModelJson.readObject(cfgFile) : JsonNodeFactory.instance.objectNode();
         Map<String, Long> special = new HashMap<>();
         long maxId = -1;
         for (JsonNode t : tok.path("added_tokens")) {
-            special.put(t.path("content").asText(), t.path("id").asLong());
-            maxId = Math.max(maxId, t.path("id").asLong());
+            long id = id(file, "added_tokens", t.path("id"));
+            special.put(t.path("content").asText(), id);
+            maxId = Math.max(maxId, id);
         }
         JsonNode vocab = tok.path("model").path("vocab");
         if (vocab.isObject()) {
             for (var it = vocab.properties().iterator(); it.hasNext(); ) {
-                maxId = Math.max(maxId, it.next().getValue().asLong());
+                var e = it.next();
+                maxId = Math.max(maxId, id(file, "model.vocab", e.getValue()));
             }
         } else if (vocab.isArray()) {
             maxId = Math.max(maxId, vocab.size() - 1); // Unigram: [[piece, score], ...]
@@ -78,8 +83,22 @@ public final class Tokenizer implements AutoCloseable {
         try (InputStream in = new java.io.ByteArrayInputStream(text.getBytes(java.nio.charset.StandardCharsets.UTF_8))) {
             return new Tokenizer(HuggingFaceTokenizer.newInstance(in, options), special, (int) (maxId + 1), cfg);
         } catch (RuntimeException e) {
-            throw new IOException(file + ": cannot be loaded by the tokenizers library: " + e.getMessage(), e);
+            String why = e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage().lines().findFirst().orElse("");
+            throw new ModelLoadException(file, "cannot be loaded by the tokenizers library: " + why);
         }
+    }
+
+    /** A token id: an integer the model can index, so that the vocabulary size fits an int. */
+    private static long id(Path file, String key, JsonNode n) throws ModelLoadException {
+        if (!n.isIntegralNumber() || !n.canConvertToInt() || n.intValue() < 0 || n.intValue() == Integer.MAX_VALUE) {
+            throw new ModelLoadException(file, "key '" + key + "' holds id " + abbreviate(n.toString()) + "; token ids are integers in [0, "
+                    + (Integer.MAX_VALUE - 1) + "]");
+        }
+        return n.intValue();
+    }
+
+    private static String abbreviate(String s) {
+        return s.length() > 40 ? s.substring(0, 40) + "..." : s;
     }
 
     /** Number of ids the tokenizer can produce (vocabulary plus added tokens). */

@@ -1,5 +1,7 @@
 package ai.attune.runtime.train;
 
+import ai.attune.api.io.TextFile;
+import ai.attune.api.optim.LrSchedule;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonMappingException;
@@ -11,8 +13,10 @@ import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
 
 import java.io.IOException;
 import java.nio.file.Files;
+import java.nio.file.InvalidPathException;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
+import java.util.Arrays;
 import java.util.Collection;
 import java.util.Iterator;
 import java.util.LinkedHashSet;
@@ -27,6 +31,11 @@ import java.util.stream.Collectors;
  */
 public final class RecipeLoader {
     static final Set<String> TOP_LEVEL = Set.of("model", "method", "data", "train", "output");
+    /**
+     * A recipe is a few hundred bytes; the YAML parser takes seconds per megabyte of one long
+     * scalar, so a larger file is refused before it is parsed (the lab server's body limit too).
+     */
+    public static final int MAX_BYTES = 1 << 20;
 
     private final ObjectMapper yaml = strict(new ObjectMapper(new YAMLFactory()));
     private final ObjectMapper json = strict(new ObjectMapper());
@@ -41,11 +50,17 @@ public final class RecipeLoader {
     public ObjectNode read(Path file, List<String> overrides) throws IOException {
         JsonNode root;
         try {
-            root = yaml.readTree(Files.readString(file));
+            if (Files.size(file) > MAX_BYTES) {
+                throw new RecipeException(file.getFileName() + ": " + Files.size(file) + " bytes is too large for a recipe (at most "
+                        + MAX_BYTES + "); training data belongs in the file data.path names");
+            }
+            root = yaml.readTree(TextFile.read(file));
         } catch (NoSuchFileException e) {
             throw new RecipeException(file + ": recipe not found");
+        } catch (TextFile.NotUtf8Exception e) {
+            throw new RecipeException(file.getFileName() + ":" + e.line() + ": not UTF-8 text");
         } catch (JsonProcessingException e) {
-            throw new RecipeException(file.getFileName() + ": not valid YAML: " + e.getOriginalMessage());
+            throw new RecipeException(file.getFileName() + ": not valid YAML: " + YamlError.describe(e));
         }
         if (!(root instanceof ObjectNode obj)) {
             throw new RecipeException(file.getFileName() + ": a recipe is a YAML mapping of keys (model, method, data, train, output)");
@@ -71,8 +86,8 @@ public final class RecipeLoader {
         if (!methodNames.contains(method)) {
             throw new RecipeException(where + ": method '" + method + "' is not installed; installed methods: " + methodNames);
         }
-        Path model = Path.of(required(root, "model", where).asText());
-        Path output = Path.of(required(root, "output", where).asText());
+        Path model = path(root, "model", where);
+        Path output = path(root, "output", where);
         Recipe.Data data = bindBlock(root, "data", Recipe.Data.class, where);
         Recipe.Train train = bindBlock(root, "train", Recipe.Train.class, where);
         validate(where, data, train);
@@ -159,8 +174,18 @@ public final class RecipeLoader {
         if (train.optimizer() == null || !train.optimizer().hasNonNull("name") || !train.optimizer().hasNonNull("lr")) {
             throw new RecipeException(where + ": train.optimizer needs a name and an lr, e.g. {name: adamw, lr: 2e-4}");
         }
-        if (!train.optimizer().get("lr").isNumber()) {
-            throw new RecipeException(where + ": key 'train.optimizer.lr' must be a number, found " + train.optimizer().get("lr"));
+        JsonNode lr = train.optimizer().get("lr");
+        if (!lr.isNumber() || !(lr.asDouble() >= 0) || Double.isInfinite(lr.asDouble())) {
+            throw new RecipeException(where + ": key 'train.optimizer.lr' must be a finite number >= 0, found " + lr);
+        }
+        if (train.schedule() != null && train.schedule().name() != null && !LrSchedule.NAMES.contains(train.schedule().name())) {
+            throw new RecipeException(where + ": train.schedule.name '" + train.schedule().name() + "' is not one of " + LrSchedule.NAMES);
+        }
+        if (train.schedule() != null && train.schedule().warmupSteps() != null && train.schedule().warmupSteps() < 0) {
+            throw new RecipeException(where + ": train.schedule.warmup_steps must be >= 0, found " + train.schedule().warmupSteps());
+        }
+        if ((long) train.microBatch() * train.accumulation() > Integer.MAX_VALUE) {
+            throw new RecipeException(where + ": train.micro_batch_size times train.gradient_accumulation_steps is more rows than a step can hold");
         }
         if (!Set.of("fp32", "bf16", "fp16").contains(train.precisionOrFp32())) {
             throw new RecipeException(where + ": train.precision must be fp32, bf16 or fp16, got '" + train.precision() + "'");
@@ -168,8 +193,8 @@ public final class RecipeLoader {
         if (!Set.of("jvm", "torch", "auto").contains(train.backendOrJvm())) {
             throw new RecipeException(where + ": train.backend must be jvm, torch or auto, got '" + train.backend() + "'");
         }
-        if (train.clip() < 0) {
-            throw new RecipeException(where + ": train.max_grad_norm must be >= 0 (0 disables clipping)");
+        if (!(train.clip() >= 0) || Double.isInfinite(train.clip())) {
+            throw new RecipeException(where + ": train.max_grad_norm must be a finite number >= 0 (0 disables clipping)");
         }
     }
 
@@ -178,12 +203,15 @@ public final class RecipeLoader {
         if (eq <= 0) {
             throw new RecipeException("--set '" + override + "': expected key.path=value");
         }
-        String[] path = override.substring(0, eq).split("\\.");
+        String[] path = override.substring(0, eq).split("\\.", -1);
+        if (Arrays.stream(path).anyMatch(String::isBlank)) {
+            throw new RecipeException("--set '" + override + "': expected key.path=value, with a name between every two dots");
+        }
         JsonNode value;
         try {
             value = yaml.readTree(override.substring(eq + 1));
         } catch (JsonProcessingException e) {
-            throw new RecipeException("--set '" + override + "': the value is not valid YAML");
+            throw new RecipeException("--set '" + override + "': the value is not valid YAML: " + YamlError.describe(e));
         }
         ObjectNode node = root;
         for (int i = 0; i < path.length - 1; i++) {
@@ -203,6 +231,16 @@ public final class RecipeLoader {
             throw new RecipeException(where + ": missing key '" + key + "'");
         }
         return n;
+    }
+
+    /** A required top-level key that names a file or directory. */
+    public static Path path(ObjectNode root, String key, String where) {
+        String text = required(root, key, where).asText();
+        try {
+            return Path.of(text);
+        } catch (InvalidPathException e) {
+            throw new RecipeException(where + ": key '" + key + "' is not a path: " + e.getReason());
+        }
     }
 
     private static String text(ObjectNode root, String key, String where, String fallback) {

@@ -62,7 +62,9 @@ public final class TrainJob {
             if (tree != null && !tree.equals(own)) {
                 throw new RecipeException(resumeDir + " holds a different run than " + source + "; resume it without a recipe, or start a new output");
             }
-            return new Prepared(loader.bind(stored, own, methods), new RunDirectory(resumeDir), true, null);
+            Recipe recipe = loader.bind(stored, own, methods);
+            plugins(recipe);
+            return new Prepared(recipe, new RunDirectory(resumeDir), true, null);
         }
         String asked = tree.path("method").asText("");
         if (!methods.contains(asked) && catalog.list(Kind.CLASSIFIER).stream().anyMatch(e -> e.name().equals(asked))) {
@@ -70,8 +72,13 @@ public final class TrainJob {
                     + source.getFileName() + "'; jobs here run language-model methods " + methods);
         }
         Recipe recipe = loader.bind(source, tree, methods);
+        plugins(recipe); // a bad plugin block is refused here, before a run directory exists
         if (recipe.train().backendOrJvm().equals("torch")) {
-            new ModelLoader(catalog).backend("torch"); // refused here, with its reason, before a run directory exists
+            try {
+                new ModelLoader(catalog).backend("torch"); // refused here, with its reason, before a run directory exists
+            } catch (IllegalArgumentException | IllegalStateException e) {
+                throw new RecipeException(source.getFileName() + ": train.backend: " + e.getMessage());
+            }
         }
         RunDirectory runDir = new RunDirectory(recipe.output());
         runDir.checkNew(); // an output holding a run is refused before minutes go into loading
@@ -95,19 +102,10 @@ public final class TrainJob {
             if (!(m.module() instanceof CausalLM lm)) {
                 throw new RecipeException(where + ": model " + modelDir + " is not a causal language model");
             }
-            Method<Object> method = catalog.find(Kind.METHOD, recipe.method(), Method.class).orElseThrow();
-            Object methodConfig = loader.bindConfig(recipe.methodConfig(), method.defaultConfig(), method.configType(), recipe.method(), where);
-            String optName = recipe.train().optimizer().get("name").asText();
-            Optimizer<Object> optimizer = catalog.find(Kind.OPTIMIZER, optName, Optimizer.class).orElseThrow(() -> new RecipeException(
-                    where + ": train.optimizer.name '" + optName + "' is not installed; installed: "
-                            + catalog.list(Kind.OPTIMIZER).stream().map(PluginCatalog.Entry::name).toList()));
-            ObjectNode optBlock = ((ObjectNode) recipe.train().optimizer()).deepCopy();
-            optBlock.remove(List.of("name", "lr"));
-            Object optConfig = loader.bindConfig(optBlock, optimizer.defaultConfig(), optimizer.configType(), "train.optimizer", where);
-            double lr = recipe.train().optimizer().get("lr").asDouble();
-
+            Plugins plugins = plugins(recipe);
+            double lr = plugins.lr();
             Recipe.Data d = recipe.data();
-            DataSpec dataSpec = dataSpec(d, d.format(), where);
+            DataSpec dataSpec = plugins.dataSpec();
             List<Example> train = load(d.path(), dataSpec, tok, lm);
             List<Example> eval = d.evalPath() == null ? List.of() : load(d.evalPath(), dataSpec, tok, lm);
             List<Example> general = d.generalEvalPath() == null ? List.of()
@@ -116,18 +114,22 @@ public final class TrainJob {
             Recipe.Train t = recipe.train();
             int mb = t.microBatch();
             int ga = t.accumulation();
-            long steps = t.maxSteps() != null ? t.maxSteps() : (long) Math.ceil(t.epochs() * train.size() / (double) (mb * ga));
+            long steps = t.maxSteps() != null ? t.maxSteps() : (long) Math.ceil(t.epochs() * train.size() / ((double) mb * ga));
+            if (steps > Integer.MAX_VALUE) {
+                throw new RecipeException(where + ": train.epochs " + t.epochs() + " over " + train.size() + " examples makes more steps than a run can count");
+            }
             String scheduleName = t.schedule() == null || t.schedule().name() == null ? "linear" : t.schedule().name();
             int warmup = t.schedule() == null || t.schedule().warmupSteps() == null ? 0 : t.schedule().warmupSteps();
             LrSchedule schedule;
             try {
                 schedule = LrSchedule.of(scheduleName, lr, warmup, (int) steps);
             } catch (IllegalArgumentException e) {
-                throw new RecipeException(where + ": train.schedule.name: " + e.getMessage());
+                throw new RecipeException(where + ": train.schedule: " + e.getMessage());
             }
             long seed = t.seedOr0();
             MethodContext ctx = new MethodContext(m.backend(), DType.F32, job, seed, new DropoutSeeds(seed), modelDir);
-            TrainingRun.Setup setup = new TrainingRun.Setup(lm, method, methodConfig, optimizer, optConfig, schedule, ctx, mb, ga, steps,
+            TrainingRun.Setup setup = new TrainingRun.Setup(lm, plugins.method(), plugins.methodConfig(), plugins.optimizer(), plugins.optimizerConfig(),
+                    schedule, ctx, mb, ga, steps,
                     d.shuffleOn(), t.clip(), t.evalEvery() == null ? 0 : t.evalEvery(), t.saveEvery() == null ? 0 : t.saveEvery(),
                     precision(t.precisionOrFp32(), m.module(), where));
             return new TrainingRun(setup, train, eval, general, p.runDir(), progress, control).run(p.resume(), () -> begin(p));
@@ -140,6 +142,28 @@ public final class TrainJob {
             log.println("train: " + p.runDir().path() + " held a run that stopped before its first checkpoint; starting it afresh");
             log.flush();
         }
+    }
+
+    /** The recipe's method and optimizer with their blocks bound to the plugins' config types, and its data spec. */
+    record Plugins(Method<Object> method, Object methodConfig, Optimizer<Object> optimizer, Object optimizerConfig, double lr, DataSpec dataSpec) {}
+
+    /** Binds every plugin block of a recipe against the installed plugins; a wrong key is a {@link RecipeException} naming it. */
+    @SuppressWarnings("unchecked")
+    Plugins plugins(Recipe recipe) {
+        String where = recipe.source().getFileName().toString();
+        Method<Object> method = catalog.find(Kind.METHOD, recipe.method(), Method.class).orElseThrow(() -> new RecipeException(
+                where + ": method '" + recipe.method() + "' is not installed"));
+        Object methodConfig = loader.bindConfig(recipe.methodConfig(), method.defaultConfig(), method.configType(), recipe.method(), where);
+        String optName = recipe.train().optimizer().get("name").asText();
+        Optimizer<Object> optimizer = catalog.find(Kind.OPTIMIZER, optName, Optimizer.class).orElseThrow(() -> new RecipeException(
+                where + ": train.optimizer.name '" + optName + "' is not installed; installed: "
+                        + catalog.list(Kind.OPTIMIZER).stream().map(PluginCatalog.Entry::name).toList()));
+        ObjectNode optBlock = ((ObjectNode) recipe.train().optimizer()).deepCopy();
+        optBlock.remove(List.of("name", "lr"));
+        Object optConfig = loader.bindConfig(optBlock, optimizer.defaultConfig(), optimizer.configType(), "train.optimizer", where);
+        double lr = recipe.train().optimizer().get("lr").asDouble();
+        Recipe.Data d = recipe.data();
+        return new Plugins(method, methodConfig, optimizer, optConfig, lr, dataSpec(d, d.format(), where));
     }
 
     /**

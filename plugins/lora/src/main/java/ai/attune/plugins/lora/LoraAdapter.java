@@ -1,5 +1,6 @@
 package ai.attune.plugins.lora;
 
+import ai.attune.api.model.ModelJson;
 import ai.attune.api.model.ModelLoadException;
 import ai.attune.api.model.WeightUpdate;
 
@@ -15,13 +16,13 @@ import ai.attune.api.tensor.Scope;
 import ai.attune.api.tensor.Tensor;
 import ai.attune.api.tensor.Tensors;
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
 
 import java.io.IOException;
-import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.Map;
+import java.util.regex.Pattern;
+import java.util.regex.PatternSyntaxException;
 
 /**
  * A PEFT LoRA adapter directory ({@code adapter_config.json} + {@code adapter_model.safetensors}),
@@ -45,18 +46,41 @@ public final class LoraAdapter {
         Path cfg = dir.resolve("adapter_config.json");
         JsonNode node;
         try {
-            node = new ObjectMapper().readTree(Files.readString(cfg));
+            node = ModelJson.readObject(cfg);
         } catch (NoSuchFileException e) {
             throw new ModelLoadException(cfg, "not found: " + dir + " is not a PEFT adapter directory");
-        } catch (IOException e) {
-            throw new ModelLoadException(cfg, "is not valid JSON: " + e.getMessage().lines().findFirst().orElse(""));
         }
         String type = node.path("peft_type").asText("LORA");
         if (!type.equals("LORA")) {
             throw new ModelLoadException(cfg, "peft_type '" + type + "' is not a LoRA adapter");
         }
-        if (!node.path("r").canConvertToInt() || node.path("r").intValue() <= 0) {
-            throw new ModelLoadException(cfg, "key 'r' must be a positive integer, found " + node.path("r"));
+        JsonNode r = node.path("r");
+        if (!r.isIntegralNumber() || !r.canConvertToInt() || r.intValue() <= 0) {
+            throw new ModelLoadException(cfg, "key 'r' must be a positive integer, found " + r);
+        }
+        if (!node.path("lora_alpha").isMissingNode() && !node.path("lora_alpha").isNull() && !node.path("lora_alpha").isNumber()) {
+            throw new ModelLoadException(cfg, "key 'lora_alpha' must be a number, found " + node.path("lora_alpha"));
+        }
+        for (String flag : new String[] {"use_rslora", "fan_in_fan_out"}) {
+            JsonNode f = node.path(flag);
+            if (!f.isMissingNode() && !f.isNull() && !f.isBoolean()) {
+                throw new ModelLoadException(cfg, "key '" + flag + "' must be true or false, found " + f);
+            }
+        }
+        JsonNode patterns = node.path("alpha_pattern");
+        if (!patterns.isMissingNode() && !patterns.isNull() && !patterns.isObject()) {
+            throw new ModelLoadException(cfg, "key 'alpha_pattern' must map module names to alphas, found " + patterns);
+        }
+        for (var it = patterns.properties().iterator(); it.hasNext(); ) {
+            var e = it.next();
+            if (!e.getValue().isNumber()) {
+                throw new ModelLoadException(cfg, "alpha_pattern '" + e.getKey() + "' must be a number, found " + e.getValue());
+            }
+            try {
+                Pattern.compile(e.getKey());
+            } catch (PatternSyntaxException bad) {
+                throw new ModelLoadException(cfg, "alpha_pattern key '" + e.getKey() + "' is not a regular expression: " + bad.getDescription());
+            }
         }
         return new LoraAdapter(dir, node);
     }

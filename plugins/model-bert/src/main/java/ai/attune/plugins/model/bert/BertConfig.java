@@ -1,8 +1,12 @@
 package ai.attune.plugins.model.bert;
 
+import ai.attune.api.io.SafetensorsReader;
 import ai.attune.api.model.ModelConfig;
 import ai.attune.api.model.ModelLoadException;
+import ai.attune.api.model.Weights;
 import ai.attune.api.nn.Mlp;
+
+import java.io.IOException;
 
 /**
  * The keys of transformers' {@code BertConfig} that shape the encoder. The five size keys are
@@ -28,8 +32,11 @@ record BertConfig(int hiddenSize, int numHiddenLayers, int numAttentionHeads, in
         if (b.hiddenSize % b.numAttentionHeads != 0) {
             throw c.error("hidden_size " + b.hiddenSize + " is not a multiple of num_attention_heads " + b.numAttentionHeads);
         }
-        if (!(b.layerNormEps > 0)) {
+        if (!(b.layerNormEps > 0) || Double.isInfinite(b.layerNormEps)) {
             throw c.error("key 'layer_norm_eps' must be positive, found " + b.layerNormEps);
+        }
+        if (!(b.hiddenDropoutProb >= 0 && b.hiddenDropoutProb <= 1)) {
+            throw c.error("key 'hidden_dropout_prob' must be a probability in [0, 1], found " + b.hiddenDropoutProb);
         }
         if (c.boolOr("is_decoder", false) || c.boolOr("add_cross_attention", false)) {
             throw c.error("keys 'is_decoder' / 'add_cross_attention' ask for BERT as a decoder; only the encoder is supported");
@@ -39,6 +46,26 @@ record BertConfig(int hiddenSize, int numHiddenLayers, int numAttentionHeads, in
             throw c.error("key 'position_embedding_type' is '" + positions + "'; only 'absolute' is supported");
         }
         return b;
+    }
+
+    /**
+     * Before the model is built: the tensors whose shapes the size keys set must have them in the
+     * checkpoint (names after {@code prefix}), so a size that does not describe the weights is
+     * refused before anything is allocated.
+     */
+    void checkAgainst(ModelConfig c, SafetensorsReader w, String prefix) throws IOException {
+        String h = " and hidden_size " + hiddenSize;
+        Weights.expectShape(w, c, prefix + "embeddings.word_embeddings.weight", "vocab_size " + vocabSize + h, vocabSize, hiddenSize);
+        Weights.expectShape(w, c, prefix + "embeddings.position_embeddings.weight", "max_position_embeddings " + maxPositionEmbeddings + h,
+                maxPositionEmbeddings, hiddenSize);
+        Weights.expectShape(w, c, prefix + "embeddings.token_type_embeddings.weight", "type_vocab_size " + typeVocabSize + h,
+                typeVocabSize, hiddenSize);
+        for (int i = 0; i < numHiddenLayers; i++) {
+            String p = prefix + "encoder.layer." + i + ".";
+            Weights.expectShape(w, c, p + "attention.self.query.weight", "num_hidden_layers " + numHiddenLayers + h, hiddenSize, hiddenSize);
+            Weights.expectShape(w, c, p + "intermediate.dense.weight", "num_hidden_layers " + numHiddenLayers + ", intermediate_size "
+                    + intermediateSize + h, intermediateSize, hiddenSize);
+        }
     }
 
     int headDim() {

@@ -33,16 +33,22 @@ public final class BertFamily implements ModelFamily {
 
     @Override
     public BertModel create(ModelConfig config, Backend backend, DType dtype, Scope scope) throws IOException {
-        BertModel model = new BertModel(BertConfig.from(config), backend, dtype, scope);
+        return create(config, BertConfig.from(config), backend, dtype, scope);
+    }
+
+    private static BertModel create(ModelConfig config, BertConfig c, Backend backend, DType dtype, Scope scope) throws IOException {
+        BertModel model = new BertModel(c, backend, dtype, scope);
         model.setPooling(SentencePooling.of(config.dir()));
         return model;
     }
 
     @Override
     public Module load(ModelConfig config, SafetensorsReader weights, Backend backend, DType dtype, Scope scope) throws IOException {
-        BertModel model = create(config, backend, dtype, scope);
         String prefix = !weights.contains("embeddings.word_embeddings.weight") && weights.contains(TASK_PREFIX + "embeddings.word_embeddings.weight")
                 ? TASK_PREFIX : "";
+        BertConfig c = BertConfig.from(config);
+        c.checkAgainst(config, weights, prefix);
+        BertModel model = create(config, c, backend, dtype, scope);
         Weights.load(model, weights, name -> prefix + name);
         return model;
     }

@@ -1,9 +1,13 @@
 package ai.attune.plugins.model.gpt2;
 
+import ai.attune.api.io.SafetensorsReader;
 import ai.attune.api.model.ModelConfig;
 import ai.attune.api.model.ModelLoadException;
+import ai.attune.api.model.Weights;
 
+import java.io.IOException;
 import java.util.Locale;
+import java.util.function.UnaryOperator;
 
 /**
  * The {@code GPT2Config} keys GPT2LMHeadModel reads from {@code config.json}, with transformers'
@@ -64,6 +68,12 @@ public record Gpt2Config(int nEmbd, int nLayer, int nHead, int nPositions, int v
         if (nEmbd % nHead != 0) {
             throw c.error("key 'n_embd' (" + nEmbd + ") is not a multiple of key 'n_head' (" + nHead + ")");
         }
+        if (3L * nEmbd > Integer.MAX_VALUE) {
+            throw c.error("key 'n_embd' (" + nEmbd + ") is too large: c_attn has 3 * n_embd columns");
+        }
+        if (!c.has("n_inner") && 4L * nEmbd > Integer.MAX_VALUE) {
+            throw c.error("key 'n_embd' (" + nEmbd + ") is too large: the MLP has 4 * n_embd units when n_inner is not given");
+        }
         int nInner = c.has("n_inner") ? positive(c, "n_inner", c.requireInt("n_inner")) : 4 * nEmbd;
         double eps = c.doubleOr("layer_norm_epsilon", 1e-5);
         if (!(eps >= 0) || Double.isInfinite(eps)) {
@@ -76,6 +86,22 @@ public record Gpt2Config(int nEmbd, int nLayer, int nHead, int nPositions, int v
                 c.boolOr("reorder_and_upcast_attn", false),
                 c.boolOr("tie_word_embeddings", true),
                 probability(c, "embd_pdrop"), probability(c, "attn_pdrop"), probability(c, "resid_pdrop"));
+    }
+
+    /**
+     * Before the model is built: the tensors whose shapes the size keys set must have them in the
+     * checkpoint ({@code names} maps module paths to its tensor names), so a size that does not
+     * describe the weights is refused before anything is allocated.
+     */
+    void checkAgainst(ModelConfig c, SafetensorsReader w, UnaryOperator<String> names) throws IOException {
+        Weights.expectShape(w, c, names.apply("transformer.wte.weight"), "vocab_size " + vocabSize + " and n_embd " + nEmbd, vocabSize, nEmbd);
+        Weights.expectShape(w, c, names.apply("transformer.wpe.weight"), "n_positions " + nPositions + " and n_embd " + nEmbd, nPositions, nEmbd);
+        for (int i = 0; i < nLayer; i++) {
+            String p = "transformer.h." + i + ".";
+            Weights.expectShape(w, c, names.apply(p + "attn.c_attn.weight"), "n_layer " + nLayer + " and n_embd " + nEmbd, nEmbd, 3L * nEmbd);
+            Weights.expectShape(w, c, names.apply(p + "mlp.c_fc.weight"), "n_layer " + nLayer + ", n_embd " + nEmbd + " and n_inner " + nInner,
+                    nEmbd, nInner);
+        }
     }
 
     public int headDim() {

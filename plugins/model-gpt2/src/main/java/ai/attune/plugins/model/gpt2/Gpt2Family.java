@@ -34,6 +34,11 @@ public final class Gpt2Family implements ModelFamily {
 
     @Override
     public Module create(ModelConfig config, Backend backend, DType dtype, Scope scope) throws IOException {
+        refuseOthers(config, dtype);
+        return new Gpt2LMHeadModel(Gpt2Config.from(config), backend, dtype, scope);
+    }
+
+    private void refuseOthers(ModelConfig config, DType dtype) throws ModelLoadException {
         if (!accepts(config)) {
             throw config.error("model_type '" + config.modelType() + "' with architectures " + config.architectures()
                     + " is not GPT-2 (model_type 'gpt2' or architecture '" + ARCHITECTURE + "')");
@@ -41,13 +46,16 @@ public final class Gpt2Family implements ModelFamily {
         if (!dtype.isFloatingPoint()) {
             throw new ModelLoadException("GPT-2 parameters need a floating-point dtype, not " + dtype);
         }
-        return new Gpt2LMHeadModel(Gpt2Config.from(config), backend, dtype, scope);
     }
 
     @Override
     public Module load(ModelConfig config, SafetensorsReader weights, Backend backend, DType dtype, Scope scope) throws IOException {
-        Module model = create(config, backend, dtype, scope);
-        Weights.load(model, weights, checkpointNames(weights));
+        UnaryOperator<String> names = checkpointNames(weights);
+        refuseOthers(config, dtype);
+        Gpt2Config cfg = Gpt2Config.from(config);
+        cfg.checkAgainst(config, weights, names);
+        Module model = new Gpt2LMHeadModel(cfg, backend, dtype, scope);
+        Weights.load(model, weights, names);
         return model;
     }
 

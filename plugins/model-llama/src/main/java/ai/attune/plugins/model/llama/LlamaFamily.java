@@ -32,7 +32,7 @@ public final class LlamaFamily implements ModelFamily {
 
     @Override
     public Module load(ModelConfig config, SafetensorsReader weights, Backend backend, DType dtype, Scope scope) throws IOException {
-        Module model = create(config, backend, dtype, scope);
+        Module model = new LlamaForCausalLM(LlamaConfig.from(config, weights), backend, dtype, scope);
         Weights.load(model, weights, UnaryOperator.identity());
         return model;
     }
