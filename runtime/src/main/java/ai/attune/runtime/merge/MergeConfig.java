@@ -38,6 +38,8 @@ public record MergeConfig(Path source, ObjectNode tree, String method, String ba
             "tokenizer_source", "seed");
     private static final Set<String> UNSUPPORTED = Set.of("slices", "modules", "tokenizer", "chat_template");
     private static final ObjectMapper YAML = new ObjectMapper(new YAMLFactory());
+    /** A merge reads a chunk of every model at once; past this many its buffers would not stay small. */
+    static final int MAX_MODELS = 256;
 
     /** Reads a config file as a tree; a file that is not a YAML mapping is one line. */
     public static ObjectNode read(Path file) throws IOException {
@@ -94,6 +96,9 @@ public record MergeConfig(Path source, ObjectNode tree, String method, String ba
         JsonNode models = tree.get("models");
         if (models == null || !models.isArray() || models.isEmpty()) {
             throw new MergeException(where + ": models: expected a list of {model, parameters}");
+        }
+        if (models.size() > MAX_MODELS) {
+            throw new MergeException(where + ": models: " + models.size() + " entries; a merge takes at most " + MAX_MODELS);
         }
         List<Model> list = new ArrayList<>();
         for (int i = 0; i < models.size(); i++) {

@@ -35,8 +35,9 @@ import java.util.regex.Pattern;
  * place at the end. A failure at any point leaves no output.
  */
 public final class ModelMerge implements AutoCloseable {
-    /** Elements per chunk: 4 MiB of f32 per input. */
+    /** Elements per chunk: 4 MiB of f32 per input, less with many inputs so that all chunks stay within 64 MiB. */
     static final int CHUNK = 1 << 20;
+    private static final int CHUNK_BUDGET = 1 << 24;
     /** The files a tokenizer consists of, in Hugging Face directories. */
     static final List<String> TOKENIZER_FILES = List.of("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json",
             "tokenizer.model", "vocab.json", "merges.txt", "vocab.txt", "added_tokens.json");
@@ -164,7 +165,7 @@ public final class ModelMerge implements AutoCloseable {
                     throw new MergeException("models[" + i + "] (" + inputs.get(i).label + "): parameter '" + p.name()
                             + "' is required for tensor '" + name + "'");
                 }
-                put(values, p, v);
+                put(values, p, typed(p, v, "models[" + i + "] (" + inputs.get(i).label + ")", name));
             }
             perModel.add(values);
         }
@@ -174,9 +175,28 @@ public final class ModelMerge implements AutoCloseable {
             if (v == null && p.required()) {
                 throw new MergeException(config.source().getFileName() + ": parameters." + p.name() + " is required (tensor '" + name + "')");
             }
-            put(global, p, v);
+            put(global, p, typed(p, v, config.source().getFileName() + ": parameters", name));
         }
         return new MergeTensor(name, shape, baseIndex, perModel, global, seed);
+    }
+
+    /**
+     * A parameter's value checked against the type of its schema: text where the default is text,
+     * true/false (or a number, 0 being false) where it is a flag, a finite number otherwise.
+     */
+    private static Object typed(MergeParameter p, Object v, String where, String tensor) {
+        if (v == null) {
+            return null;
+        }
+        Object d = p.defaultValue();
+        boolean ok = d instanceof String ? v instanceof String
+                : d instanceof Boolean ? v instanceof Boolean || v instanceof Double
+                : v instanceof Double x && Double.isFinite(x);
+        if (!ok) {
+            String kind = d instanceof String ? "text" : d instanceof Boolean ? "true or false" : "a finite number";
+            throw new MergeException(where + ": parameter '" + p.name() + "' must be " + kind + ", found '" + v + "' (tensor '" + tensor + "')");
+        }
+        return v;
     }
 
     private static void put(Map<String, Object> values, MergeParameter p, Object v) {
@@ -249,12 +269,12 @@ public final class ModelMerge implements AutoCloseable {
             return;
         }
         DType dtype = p.out();
-        long need = Math.min(CHUNK, p.tensor().numel()) * dtype.byteSize();
+        long need = Math.min(chunk(), p.tensor().numel()) * dtype.byteSize();
         if (bytes.capacity() < need) {
             bytes = ByteBuffer.allocateDirect((int) need).order(ByteOrder.LITTLE_ENDIAN);
         }
         ByteBuffer bytes = this.bytes;
-        MergeLoop.run(merger.begin(p.tensor()), p.tensor().numel(), inputs.size(), CHUNK,
+        MergeLoop.run(merger.begin(p.tensor()), p.tensor().numel(), inputs.size(), chunk(),
                 (offset, n, dst) -> {
                     for (int i = 0; i < inputs.size(); i++) {
                         inputs.get(i).read(p.name(), offset, n, dst[i]);
@@ -276,6 +296,10 @@ public final class ModelMerge implements AutoCloseable {
                         channel.write(bytes);
                     }
                 });
+    }
+
+    private int chunk() {
+        return Math.min(CHUNK, Math.max(1 << 12, CHUNK_BUDGET / (inputs.size() + 1)));
     }
 
     /** mergekit's tokenizer_source: the base's (the default), one model's, or the union when all are the same. */
