@@ -42,4 +42,24 @@ final class Bundles {
                 bundleOf("attune-kernels-jvm"),
                 junitBundles());
     }
+
+    /**
+     * The runtime's boot set with FileInstall watching {@code deploy}, emptied first, polling every
+     * 200 ms: the options of a test that drops bundles in and takes them out.
+     */
+    static Option[] watching(java.nio.file.Path deploy) throws java.io.IOException {
+        java.nio.file.Files.createDirectories(deploy);
+        try (var files = java.nio.file.Files.list(deploy)) {
+            for (java.nio.file.Path f : (Iterable<java.nio.file.Path>) files::iterator) {
+                java.nio.file.Files.delete(f);
+            }
+        }
+        return org.ops4j.pax.exam.CoreOptions.options(
+                runtimeBase(),
+                org.ops4j.pax.exam.CoreOptions.frameworkProperty("felix.fileinstall.dir").value(deploy.toString()),
+                org.ops4j.pax.exam.CoreOptions.frameworkProperty("felix.fileinstall.poll").value("200"),
+                org.ops4j.pax.exam.CoreOptions.frameworkProperty("felix.fileinstall.noInitialDelay").value("true"),
+                org.ops4j.pax.exam.CoreOptions.frameworkProperty("felix.fileinstall.log.level").value("1"),
+                bundleOf("org.apache.felix.fileinstall"));
+    }
 }

@@ -18,8 +18,6 @@ import java.util.Collection;
 
 import static org.junit.Assert.assertEquals;
 import static org.junit.Assert.assertTrue;
-import static org.ops4j.pax.exam.CoreOptions.frameworkProperty;
-import static org.ops4j.pax.exam.CoreOptions.options;
 
 /** A bundle dropped into the watched deploy directory becomes a technique; deleting the file removes it. */
 @RunWith(PaxExam.class)
@@ -31,20 +29,7 @@ public class HotDeployIT {
 
     @Configuration
     public Option[] config() throws IOException {
-        Path deploy = deployDir();
-        Files.createDirectories(deploy);
-        try (var files = Files.list(deploy)) {
-            for (Path f : (Iterable<Path>) files::iterator) {
-                Files.delete(f);
-            }
-        }
-        return options(
-                Bundles.runtimeBase(),
-                frameworkProperty("felix.fileinstall.dir").value(deploy.toString()),
-                frameworkProperty("felix.fileinstall.poll").value("200"),
-                frameworkProperty("felix.fileinstall.noInitialDelay").value("true"),
-                frameworkProperty("felix.fileinstall.log.level").value("1"),
-                Bundles.bundleOf("org.apache.felix.fileinstall"));
+        return Bundles.watching(deployDir());
     }
 
     static Path deployDir() {

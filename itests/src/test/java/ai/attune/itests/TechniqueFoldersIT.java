@@ -19,8 +19,6 @@ import java.util.stream.Stream;
 
 import static org.junit.Assert.assertEquals;
 import static org.junit.Assert.assertTrue;
-import static org.ops4j.pax.exam.CoreOptions.frameworkProperty;
-import static org.ops4j.pax.exam.CoreOptions.options;
 
 /**
  * Each technique is a folder: its bundle alone makes it exist. Dropped into the watched deploy
@@ -51,20 +49,7 @@ public class TechniqueFoldersIT {
 
     @Configuration
     public Option[] config() throws IOException {
-        Path deploy = deployDir();
-        Files.createDirectories(deploy);
-        try (var files = Files.list(deploy)) {
-            for (Path f : (Iterable<Path>) files::iterator) {
-                Files.delete(f);
-            }
-        }
-        return options(
-                Bundles.runtimeBase(),
-                frameworkProperty("felix.fileinstall.dir").value(deploy.toString()),
-                frameworkProperty("felix.fileinstall.poll").value("200"),
-                frameworkProperty("felix.fileinstall.noInitialDelay").value("true"),
-                frameworkProperty("felix.fileinstall.log.level").value("1"),
-                Bundles.bundleOf("org.apache.felix.fileinstall"));
+        return Bundles.watching(deployDir());
     }
 
     @Test

@@ -1,11 +1,9 @@
 package ai.attune.plugins.prefixtuning;
 
-import ai.attune.api.io.AtomicDirectory;
-import ai.attune.api.io.SafetensorsFile;
-import ai.attune.api.io.SafetensorsWriter;
 import ai.attune.api.autograd.GradMode;
 import ai.attune.api.model.CausalLM;
 import ai.attune.api.model.ModelHooks;
+import ai.attune.api.model.PromptLearningAdapter;
 import ai.attune.api.nn.Linear;
 import ai.attune.api.nn.Module;
 import ai.attune.api.nn.Parameter;
@@ -16,17 +14,13 @@ import ai.attune.api.tensor.Scope;
 import ai.attune.api.tensor.Tensor;
 import ai.attune.api.tensor.Tensors;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import org.osgi.service.component.annotations.Component;
 
 import java.io.IOException;
 import java.lang.foreign.MemorySegment;
-import java.lang.foreign.ValueLayout;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.List;
 import java.util.SplittableRandom;
 
@@ -40,9 +34,7 @@ import java.util.SplittableRandom;
  */
 @Component(service = Method.class, property = Method.PROPERTY + "=prefix_tuning")
 public final class PrefixTuningMethod implements Method<PrefixTuningConfig> {
-    static final String WEIGHTS = "adapter_model.safetensors";
-    static final String CONFIG = "adapter_config.json";
-    static final String KEY = "prompt_embeddings";
+    static final String CONFIG = PromptLearningAdapter.CONFIG;
 
     @Override
     public Class<PrefixTuningConfig> configType() {
@@ -122,18 +114,7 @@ public final class PrefixTuningMethod implements Method<PrefixTuningConfig> {
     }
 
     static float[] load(Path dir, int p, int width) throws IOException {
-        Path file = dir.resolve(WEIGHTS);
-        try (SafetensorsFile st = SafetensorsFile.open(file)) {
-            if (!st.contains(KEY)) {
-                throw new IllegalArgumentException(file + ": holds no '" + KEY + "'; init_from takes a prefix-tuning adapter directory");
-            }
-            var info = st.info(KEY);
-            if (info.dtype() != DType.F32 || !Arrays.equals(info.shape(), new long[] {p, width})) {
-                throw new IllegalArgumentException(file + ": '" + KEY + "' is " + info.dtype() + " " + Arrays.toString(info.shape())
-                        + ", not F32 [" + p + ", " + width + "] (num_virtual_tokens, layers·2·token_dim)");
-            }
-            return st.data(KEY).toArray(ValueLayout.JAVA_FLOAT_UNALIGNED);
-        }
+        return PromptLearningAdapter.read(dir, p, width, "layers·2·token_dim");
     }
 
     @Override
@@ -144,33 +125,15 @@ public final class PrefixTuningMethod implements Method<PrefixTuningConfig> {
         try (Scope s = Scope.open("prefix-save"); GradMode.Region ng = GradMode.noGrad()) {
             prefix = Tensors.toFloats(encoder.prefix()); // PEFT saves the projected prefix, [P, layers·2·token_dim]
         }
-        ObjectNode cfg = JsonNodeFactory.instance.objectNode();
-        cfg.putNull("auto_mapping");
-        if (ctx.baseModelDir() == null) {
-            cfg.putNull("base_model_name_or_path");
-        } else {
-            cfg.put("base_model_name_or_path", ctx.baseModelDir().toString());
-        }
+        // with grouped-query attention PEFT counts the key/value heads
+        ObjectNode cfg = PromptLearningAdapter.config("PREFIX_TUNING", c.numVirtualTokens(), tokenDim(d), d.layers(), d.kvHeads(), ctx.baseModelDir());
         if (c.encoderHiddenSize() == null) {
             cfg.putNull("encoder_hidden_size");
         } else {
             cfg.put("encoder_hidden_size", c.encoderHiddenSize());
         }
-        cfg.put("inference_mode", true);
-        cfg.put("num_attention_heads", d.kvHeads());
-        cfg.put("num_layers", d.layers());
-        cfg.put("num_transformer_submodules", 1);
-        cfg.put("num_virtual_tokens", c.numVirtualTokens());
-        cfg.put("peft_type", "PREFIX_TUNING");
         cfg.put("prefix_projection", c.prefixProjection());
-        cfg.putNull("revision");
-        cfg.put("task_type", "CAUSAL_LM");
-        cfg.put("token_dim", tokenDim(d));
-        AtomicDirectory.create(out, tmp -> {
-            new SafetensorsWriter().add(KEY, DType.F32, new long[] {c.numVirtualTokens(), (long) d.layers() * 2 * tokenDim(d)},
-                    MemorySegment.ofArray(prefix)).write(tmp.resolve(WEIGHTS));
-            Files.writeString(tmp.resolve(CONFIG), new ObjectMapper().writerWithDefaultPrettyPrinter().writeValueAsString(cfg));
-        });
+        PromptLearningAdapter.write(out, cfg, prefix, c.numVirtualTokens(), d.layers() * 2 * tokenDim(d));
     }
 
     @Override

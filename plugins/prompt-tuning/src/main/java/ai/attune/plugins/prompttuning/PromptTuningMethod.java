@@ -1,10 +1,8 @@
 package ai.attune.plugins.prompttuning;
 
-import ai.attune.api.io.AtomicDirectory;
-import ai.attune.api.io.SafetensorsFile;
-import ai.attune.api.io.SafetensorsWriter;
 import ai.attune.api.model.CausalLM;
 import ai.attune.api.model.ModelHooks;
+import ai.attune.api.model.PromptLearningAdapter;
 import ai.attune.api.nn.Module;
 import ai.attune.api.nn.Parameter;
 import ai.attune.api.spi.Method;
@@ -13,16 +11,12 @@ import ai.attune.api.tensor.DType;
 import ai.attune.api.tensor.Tensor;
 import ai.attune.api.tensor.Tensors;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import org.osgi.service.component.annotations.Component;
 
 import java.io.IOException;
 import java.lang.foreign.MemorySegment;
-import java.lang.foreign.ValueLayout;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.Arrays;
 import java.util.List;
 import java.util.SplittableRandom;
 
@@ -34,9 +28,7 @@ import java.util.SplittableRandom;
  */
 @Component(service = Method.class, property = Method.PROPERTY + "=prompt_tuning")
 public final class PromptTuningMethod implements Method<PromptTuningConfig> {
-    static final String WEIGHTS = "adapter_model.safetensors";
-    static final String CONFIG = "adapter_config.json";
-    static final String KEY = "prompt_embeddings";
+    static final String CONFIG = PromptLearningAdapter.CONFIG;
 
     @Override
     public Class<PromptTuningConfig> configType() {
@@ -80,18 +72,7 @@ public final class PromptTuningMethod implements Method<PromptTuningConfig> {
     }
 
     static float[] load(Path dir, int p, int hidden) throws IOException {
-        Path file = dir.resolve(WEIGHTS);
-        try (SafetensorsFile st = SafetensorsFile.open(file)) {
-            if (!st.contains(KEY)) {
-                throw new IllegalArgumentException(file + ": holds no '" + KEY + "'; init_from takes a prompt-tuning adapter directory");
-            }
-            var info = st.info(KEY);
-            if (info.dtype() != DType.F32 || !Arrays.equals(info.shape(), new long[] {p, hidden})) {
-                throw new IllegalArgumentException(file + ": '" + KEY + "' is " + info.dtype() + " " + Arrays.toString(info.shape())
-                        + ", not F32 [" + p + ", " + hidden + "] (num_virtual_tokens, hidden size)");
-            }
-            return st.data(KEY).toArray(ValueLayout.JAVA_FLOAT_UNALIGNED);
-        }
+        return PromptLearningAdapter.read(dir, p, hidden, "hidden size");
     }
 
     @Override
@@ -99,31 +80,12 @@ public final class PromptTuningMethod implements Method<PromptTuningConfig> {
         PromptEncoder encoder = (PromptEncoder) model.children().get(PromptEncoder.NAME);
         ModelHooks.Dims d = ((CausalLM) model).hooks().dims();
         float[] weights = Tensors.toFloats(encoder.weight().value());
-        ObjectNode cfg = JsonNodeFactory.instance.objectNode();
-        cfg.putNull("auto_mapping");
-        if (ctx.baseModelDir() == null) {
-            cfg.putNull("base_model_name_or_path");
-        } else {
-            cfg.put("base_model_name_or_path", ctx.baseModelDir().toString());
-        }
-        cfg.put("inference_mode", true);
-        cfg.put("num_attention_heads", d.heads());
-        cfg.put("num_layers", d.layers());
-        cfg.put("num_transformer_submodules", 1);
-        cfg.put("num_virtual_tokens", c.numVirtualTokens());
-        cfg.put("peft_type", "PROMPT_TUNING");
+        ObjectNode cfg = PromptLearningAdapter.config("PROMPT_TUNING", c.numVirtualTokens(), d.hidden(), d.layers(), d.heads(), ctx.baseModelDir());
         cfg.put("prompt_tuning_init", c.promptTuningInit());
         cfg.putNull("prompt_tuning_init_text");
-        cfg.putNull("revision");
-        cfg.put("task_type", "CAUSAL_LM");
-        cfg.put("token_dim", d.hidden());
         cfg.putNull("tokenizer_kwargs");
         cfg.putNull("tokenizer_name_or_path");
-        AtomicDirectory.create(out, tmp -> {
-            new SafetensorsWriter().add(KEY, DType.F32, new long[] {c.numVirtualTokens(), d.hidden()}, MemorySegment.ofArray(weights))
-                    .write(tmp.resolve(WEIGHTS));
-            Files.writeString(tmp.resolve(CONFIG), new ObjectMapper().writerWithDefaultPrettyPrinter().writeValueAsString(cfg));
-        });
+        PromptLearningAdapter.write(out, cfg, weights, c.numVirtualTokens(), d.hidden());
     }
 
     @Override
