@@ -106,6 +106,8 @@ public class ServerIT {
             assertEquals(sub.body(), 201, sub.statusCode());
             String first = id(sub.body());
             assertEquals("completed", awaitState(port, token, first, "completed", "failed"));
+            String events = call(port, "GET", "/jobs/" + first + "/events?since=0", null, token).body();
+            assertTrue(events, events.contains("\"source\":\"method/lora\"") && events.contains("\"ba_norm.model.layers.0.self_attn.q_proj\""));
             HttpResponse<byte[]> adapter = http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + "/jobs/" + first
                     + "/artifacts/final/adapter_model.safetensors")).header("Authorization", "Bearer " + token).build(), HttpResponse.BodyHandlers.ofByteArray());
             assertEquals(200, adapter.statusCode());

@@ -102,6 +102,12 @@ public class TrainLauncherIT {
     public void promptTuningTrainsVirtualTokensAndSavesPeftsAdapter() throws Exception {
         Path out = trainsAndSaves("prompt_tuning", "{num_virtual_tokens: 8}", 3.0e-2);
         promptEmbeddings(out, new long[] {8, 64}, "PROMPT_TUNING");
+        // the method's own metric after every step: the soft prompt's norm, which the updates move
+        List<Double> norms = Files.readAllLines(out.resolve("events.jsonl")).stream()
+                .filter(l -> l.contains("\"type\":\"metric\"") && l.contains("\"source\":\"method/prompt_tuning\""))
+                .map(l -> Double.parseDouble(l.replaceAll(".*\"prompt_norm\":([-0-9.eE]+).*", "$1"))).toList();
+        assertEquals(30, norms.size());
+        assertTrue(norms.toString(), !norms.get(0).equals(norms.get(29)) && norms.get(0) > 10); // N(0, 1) over 8 x 64: about sqrt(512)
     }
 
     @Test

@@ -35,6 +35,9 @@ public interface Method<C> {
      */
     void save(Module model, C config, MethodContext context, Path out) throws IOException;
 
+    /** Reports numbers about the method's trained state after each optimizer step; nothing by default. */
+    default void metrics(Module model, C config, Metrics sink) {}
+
     /**
      * Whether an adapter directory is one this method saves, judged from its parsed
      * {@code adapter_config.json} (PEFT's {@code peft_type}, AdapterHub's {@code config} object).

@@ -271,7 +271,9 @@ public final class JobManager implements AutoCloseable {
         String why;
         try {
             runner.run(j.runDir, control, e -> {
-                j.step(e.path("step").asLong(), e.path("loss").asDouble());
+                if (e.has("loss")) { // step events; metric and merge-progress events leave the status as it is
+                    j.step(e.path("step").asLong(), e.path("loss").asDouble());
+                }
                 try {
                     store.save(j);
                 } catch (IOException io) {

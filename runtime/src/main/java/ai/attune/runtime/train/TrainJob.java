@@ -131,7 +131,7 @@ public final class TrainJob {
             TrainingRun.Setup setup = new TrainingRun.Setup(lm, plugins.method(), plugins.methodConfig(), plugins.optimizer(), plugins.optimizerConfig(),
                     schedule, ctx, mb, ga, steps,
                     d.shuffleOn(), t.clip(), t.evalEvery() == null ? 0 : t.evalEvery(), t.saveEvery() == null ? 0 : t.saveEvery(),
-                    precision(t.precisionOrFp32(), m.module(), where));
+                    precision(t.precisionOrFp32(), m.module(), where), recipe.method());
             return new TrainingRun(setup, train, eval, general, p.runDir(), progress, control).run(p.resume(), () -> begin(p));
         }
     }

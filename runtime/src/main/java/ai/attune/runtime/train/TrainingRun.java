@@ -40,7 +40,15 @@ public final class TrainingRun {
     /** What the loop needs, assembled by the caller from the registry and the recipe. */
     public record Setup(CausalLM model, Method<Object> method, Object methodConfig, Optimizer<Object> optimizer, Object optimizerConfig,
                         LrSchedule schedule, MethodContext context, int microBatch, int accumulation, long maxSteps,
-                        boolean shuffle, double maxGradNorm, int evalEvery, int saveEvery, MemoryStrategy.Session memory) {
+                        boolean shuffle, double maxGradNorm, int evalEvery, int saveEvery, MemoryStrategy.Session memory, String methodName) {
+        /** A setup whose method reports its metrics as {@code method/method}. */
+        public Setup(CausalLM model, Method<Object> method, Object methodConfig, Optimizer<Object> optimizer, Object optimizerConfig,
+                     LrSchedule schedule, MethodContext context, int microBatch, int accumulation, long maxSteps,
+                     boolean shuffle, double maxGradNorm, int evalEvery, int saveEvery, MemoryStrategy.Session memory) {
+            this(model, method, methodConfig, optimizer, optimizerConfig, schedule, context, microBatch, accumulation, maxSteps,
+                    shuffle, maxGradNorm, evalEvery, saveEvery, memory, "method");
+        }
+
         /** A setup in full precision, without a memory strategy. */
         public Setup(CausalLM model, Method<Object> method, Object methodConfig, Optimizer<Object> optimizer, Object optimizerConfig,
                      LrSchedule schedule, MethodContext context, int microBatch, int accumulation, long maxSteps,
@@ -197,6 +205,7 @@ public final class TrainingRun {
                     .put("tokens_per_second", tokens / secs).put("rss_mb", rssMb());
             run.event(e);
             progress.accept(e);
+            metrics(step + 1);
             long done = step + 1;
             if (s.evalEvery() > 0 && done % s.evalEvery() == 0 || done == s.maxSteps()) {
                 if (!eval.isEmpty()) {
@@ -229,6 +238,26 @@ public final class TrainingRun {
     /** Summed next-token NLL of a micro-batch: logits [mb * t, vocab] against targets [mb * t]. */
     private Tensor nllSum(MicroBatch mb, Backend be) {
         return Perplexity.nllSum(s.model(), mb, be);
+    }
+
+    /** The techniques' own numbers after a step: one {@code metric} event per technique that reports any. */
+    private void metrics(long step) throws IOException {
+        com.fasterxml.jackson.databind.node.ObjectNode values = JSON.createObjectNode();
+        s.method().metrics(s.model().module(), s.methodConfig(), values::put);
+        emit(step, "method/" + s.methodName(), values);
+        com.fasterxml.jackson.databind.node.ObjectNode memory = JSON.createObjectNode();
+        s.memory().state().forEach(memory::put);
+        emit(step, "memory", memory);
+    }
+
+    private void emit(long step, String source, com.fasterxml.jackson.databind.node.ObjectNode values) throws IOException {
+        if (values.isEmpty()) {
+            return;
+        }
+        ObjectNode m = run.newEvent("metric").put("step", step).put("source", source);
+        m.set("values", values);
+        run.event(m);
+        progress.accept(m);
     }
 
     /** Mean NLL per target token over a data set, without gradients. */

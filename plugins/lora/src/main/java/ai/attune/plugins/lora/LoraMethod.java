@@ -176,4 +176,35 @@ public final class LoraMethod implements Method<LoraConfig> {
     public boolean mergesIntoWeights() {
         return true;
     }
+
+    /**
+     * Per adapted layer, {@code ||scaling · B A||_F}: how far the update has moved the layer. Computed
+     * from the r×r Gram matrices, {@code ||BA||²_F = Σ (BᵀB) ∘ (A Aᵀ)}, never forming the [out, in] product.
+     */
+    @Override
+    public void metrics(Module model, LoraConfig config, ai.attune.api.spi.Metrics sink) {
+        for (var e : LoraLayers.find(model).entrySet()) {
+            LoraLayer l = e.getValue();
+            int r = l.rank();
+            float[] a = ai.attune.api.tensor.Tensors.toFloats(l.loraA().weight().value()); // [r, in]
+            float[] b = ai.attune.api.tensor.Tensors.toFloats(l.loraB().weight().value()); // [out, r]
+            int in = a.length / r;
+            int out = b.length / r;
+            double sq = 0;
+            for (int i = 0; i < r; i++) {
+                for (int j = 0; j < r; j++) {
+                    double bb = 0;
+                    for (int o = 0; o < out; o++) {
+                        bb += (double) b[o * r + i] * b[o * r + j];
+                    }
+                    double aa = 0;
+                    for (int c = 0; c < in; c++) {
+                        aa += (double) a[i * in + c] * a[j * in + c];
+                    }
+                    sq += bb * aa;
+                }
+            }
+            sink.record("ba_norm." + e.getKey(), l.scaling() * Math.sqrt(Math.max(sq, 0)));
+        }
+    }
 }

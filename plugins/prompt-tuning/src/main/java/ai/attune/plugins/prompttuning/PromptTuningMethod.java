@@ -99,4 +99,16 @@ public final class PromptTuningMethod implements Method<PromptTuningConfig> {
         int p = new ObjectMapper().readTree(dir.resolve(CONFIG).toFile()).path("num_virtual_tokens").asInt(0);
         apply(model, new PromptTuningConfig(p, "RANDOM", null, dir.toString()), context);
     }
+
+    /** The soft prompt's Frobenius norm. */
+    @Override
+    public void metrics(Module model, PromptTuningConfig config, ai.attune.api.spi.Metrics sink) {
+        if (model.children().get(PromptEncoder.NAME) instanceof PromptEncoder encoder) {
+            double sq = 0;
+            for (float x : Tensors.toFloats(encoder.weight().value())) {
+                sq += (double) x * x;
+            }
+            sink.record("prompt_norm", Math.sqrt(sq));
+        }
+    }
 }
