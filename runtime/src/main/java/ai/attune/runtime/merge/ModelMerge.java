@@ -76,7 +76,12 @@ public final class ModelMerge implements AutoCloseable {
         ModelMerge m = new ModelMerge(config, merger, inputs, baseIndex, seed);
         try {
             for (String ref : refs) {
-                inputs.add(MergeInput.open(ref, adapters));
+                try {
+                    inputs.add(MergeInput.open(ref, adapters));
+                } catch (ai.attune.api.model.ModelLoadException | ai.attune.api.io.SafetensorsException | java.nio.file.InvalidPathException e) {
+                    // the config named this model: say so, with what is wrong with it
+                    throw new MergeException(config.source().getFileName() + ": model '" + ref + "': " + e.getMessage());
+                }
             }
             m.planTensors();
         } catch (IOException | RuntimeException e) {
