@@ -7,6 +7,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.BufferedWriter;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.FileSystemException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
@@ -54,7 +55,12 @@ public final class RunDirectory {
         } else if (Files.exists(dir)) {
             throw new RecipeException("output " + dir + " is a file, not a directory");
         }
-        Files.createDirectories(dir);
+        try {
+            Files.createDirectories(dir);
+        } catch (FileSystemException e) {
+            // A name too long, a parent that is a file, no permission: the output key is at fault, not the machine.
+            throw new RecipeException("output " + dir + " cannot be created: " + (e.getReason() != null ? e.getReason() : e.getClass().getSimpleName()));
+        }
         writeAtomically(dir.resolve(RECIPE), recipeYaml);
     }
 

@@ -76,7 +76,11 @@ public final class TrainJob {
             }
         }
         RunDirectory runDir = new RunDirectory(recipe.output());
-        runDir.create(loader.toYaml(tree));
+        try {
+            runDir.create(loader.toYaml(tree));
+        } catch (RecipeException e) {
+            throw new RecipeException(source.getFileName() + ": " + e.getMessage());
+        }
         return new Prepared(recipe, runDir, false);
     }
 
