@@ -94,7 +94,7 @@ public class TrainLauncherIT {
         Files.writeString(out.resolve("checkpoint-2/trainer_state.json"), "{\"step\": 2}");
         LauncherIT.Result r = LauncherIT.attuneIn(RECIPE.getParent().getParent(), args("train", RECIPE, small(out)));
         assertEquals(1, r.code());
-        assertTrue(r.err(), r.err().contains("attune: output directory " + out + " already holds a run; resume it with --resume " + out));
+        assertTrue(r.err(), r.err().contains("output directory " + out + " already holds a run; resume it with --resume " + out));
         assertEquals("model: other\n", Files.readString(out.resolve("recipe.yaml")));
     }
 

@@ -38,6 +38,7 @@ public final class ClassifierRecipe {
     public static ClassifierRun bind(Path file, ObjectNode root, String method) {
         String where = file.getFileName().toString();
         RecipeLoader loader = new RecipeLoader();
+        RecipeLoader.checkFinite(root, where);
         loader.checkKeys(root, Set.of("model", "method", "data", "output", method), where);
         String model = RecipeLoader.required(root, "model", where).asText();
         Data data = loader.bindBlock(root, "data", Data.class, where);

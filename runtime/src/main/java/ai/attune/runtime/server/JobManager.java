@@ -1,5 +1,6 @@
 package ai.attune.runtime.server;
 
+import ai.attune.runtime.train.RecipeLoader;
 import ai.attune.runtime.train.YamlError;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
@@ -78,6 +79,11 @@ public final class JobManager implements AutoCloseable {
 
     /** Takes a recipe or a merge config (YAML or JSON), confines its paths, creates its run directory and queues it. */
     public String submit(String body) throws IOException {
+        int bytes = body == null ? 0 : body.getBytes(StandardCharsets.UTF_8).length;
+        if (bytes > RecipeLoader.MAX_BYTES) {
+            throw new ApiException(413, "the recipe is " + bytes + " bytes, more than the " + RecipeLoader.MAX_BYTES
+                    + " a recipe may be; training data belongs in the files it names");
+        }
         JsonNode tree;
         try {
             tree = yaml.readTree(body == null ? "" : body);

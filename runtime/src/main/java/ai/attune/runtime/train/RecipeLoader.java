@@ -16,8 +16,10 @@ import java.nio.file.Files;
 import java.nio.file.InvalidPathException;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
+import java.util.ArrayDeque;
 import java.util.Arrays;
 import java.util.Collection;
+import java.util.Deque;
 import java.util.Iterator;
 import java.util.LinkedHashSet;
 import java.util.List;
@@ -32,10 +34,13 @@ import java.util.stream.Collectors;
 public final class RecipeLoader {
     static final Set<String> TOP_LEVEL = Set.of("model", "method", "data", "train", "output");
     /**
-     * A recipe is a few hundred bytes; the YAML parser takes seconds per megabyte of one long
-     * scalar, so a larger file is refused before it is parsed (the lab server's body limit too).
+     * A recipe is a few kilobytes. Work on a long value can grow faster than its length (the YAML
+     * scanner takes seconds per megabyte, compiling a long target_modules pattern is quadratic),
+     * so a larger file, or lab-server body, is refused before it is parsed.
      */
-    public static final int MAX_BYTES = 1 << 20;
+    public static final int MAX_BYTES = 1 << 16;
+    /** Recipe keys nest three or four deep (train.optimizer.betas); YAML itself stops at 50 levels. */
+    static final int MAX_KEY_DEPTH = 16;
 
     private final ObjectMapper yaml = strict(new ObjectMapper(new YAMLFactory()));
     private final ObjectMapper json = strict(new ObjectMapper());
@@ -79,6 +84,7 @@ public final class RecipeLoader {
     /** Binds a recipe tree; {@code methodNames} are the registered methods, whose blocks may appear at the top level. */
     public Recipe bind(Path file, ObjectNode root, Collection<String> methodNames) {
         String where = file.getFileName().toString();
+        checkFinite(root, where);
         Set<String> allowed = new LinkedHashSet<>(TOP_LEVEL);
         allowed.addAll(methodNames);
         checkKeys(root, allowed, where);
@@ -93,6 +99,28 @@ public final class RecipeLoader {
         validate(where, data, train);
         JsonNode methodBlock = root.get(method);
         return new Recipe(file, model, method, methodBlock == null ? json.createObjectNode() : methodBlock, data, train, output);
+    }
+
+    /**
+     * Refuses NaN and infinities (YAML's .nan and .inf, or 1e400) anywhere in a recipe: no key takes
+     * them, and the run directory's copy would read back as a different run.
+     */
+    public static void checkFinite(JsonNode root, String where) {
+        record At(String path, JsonNode node) {}
+        Deque<At> todo = new ArrayDeque<>(List.of(new At("", root)));
+        while (!todo.isEmpty()) {
+            At at = todo.pop();
+            if (at.node().isFloatingPointNumber() && !Double.isFinite(at.node().doubleValue())) {
+                throw new RecipeException(where + ": key '" + at.path() + "' is " + at.node().asText() + "; a recipe's numbers must be finite");
+            }
+            if (at.node().isObject()) {
+                at.node().properties().forEach(e -> todo.push(new At(at.path().isEmpty() ? e.getKey() : at.path() + "." + e.getKey(), e.getValue())));
+            } else if (at.node().isArray()) {
+                for (int i = 0; i < at.node().size(); i++) {
+                    todo.push(new At(at.path() + "[" + i + "]", at.node().get(i)));
+                }
+            }
+        }
     }
 
     /** Refuses a top-level key outside {@code allowed}, suggesting the nearest. */
@@ -199,6 +227,10 @@ public final class RecipeLoader {
     }
 
     private void set(ObjectNode root, String override) {
+        if (override.length() > MAX_BYTES) {
+            // As for a recipe file: parsing a 2,000,000-digit number took seconds.
+            throw new RecipeException("--set '" + override.substring(0, 40) + "...': " + override.length() + " characters is too long for an override");
+        }
         int eq = override.indexOf('=');
         if (eq <= 0) {
             throw new RecipeException("--set '" + override + "': expected key.path=value");
@@ -206,6 +238,10 @@ public final class RecipeLoader {
         String[] path = override.substring(0, eq).split("\\.", -1);
         if (Arrays.stream(path).anyMatch(String::isBlank)) {
             throw new RecipeException("--set '" + override + "': expected key.path=value, with a name between every two dots");
+        }
+        if (path.length > MAX_KEY_DEPTH) {
+            // A 10,000-name path built a tree too deep to print in an error message, or to bind.
+            throw new RecipeException("--set '" + override + "': a key path has at most " + MAX_KEY_DEPTH + " names, this one " + path.length);
         }
         JsonNode value;
         try {
@@ -221,7 +257,8 @@ public final class RecipeLoader {
             }
             node = (ObjectNode) child;
         }
-        node.set(path[path.length - 1], value == null ? json.nullNode() : value);
+        // An empty value ("--set k=") parses to no document at all: YAML reads "k:" as null, and so does this.
+        node.set(path[path.length - 1], value == null || value.isMissingNode() ? json.nullNode() : value);
     }
 
     /** The value of a required top-level key. */

@@ -8,6 +8,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.BufferedWriter;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.FileSystemException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
@@ -53,6 +54,17 @@ public final class RunDirectory {
         if (Files.exists(dir) && !Files.isDirectory(dir)) {
             throw new RecipeException("output " + dir + " is a file, not a directory");
         }
+        // What would stop the directory from being created later, checked without creating it.
+        Path existing = dir.toAbsolutePath();
+        while (existing != null && !Files.exists(existing)) {
+            if (existing.getFileName() != null && existing.getFileName().toString().getBytes(java.nio.charset.StandardCharsets.UTF_8).length > 255) {
+                throw new RecipeException("output " + dir + " cannot be created: File name too long");
+            }
+            existing = existing.getParent();
+        }
+        if (existing != null && !Files.isDirectory(existing)) {
+            throw new RecipeException("output " + dir + " cannot be created: " + existing + " is a file");
+        }
         if (latestCheckpoint().isPresent()) {
             throw new RecipeException("output directory " + dir + " already holds a run; resume it with --resume " + dir
                     + " or choose another output");
@@ -79,7 +91,12 @@ public final class RunDirectory {
         for (Path p : stale) {
             AtomicDirectory.deleteTree(p);
         }
-        Files.createDirectories(dir);
+        try {
+            Files.createDirectories(dir);
+        } catch (FileSystemException e) {
+            // A name too long, a parent that is a file, no permission: the output key is at fault, not the machine.
+            throw new RecipeException("output " + dir + " cannot be created: " + (e.getReason() != null ? e.getReason() : e.getClass().getSimpleName()));
+        }
         writeAtomically(dir.resolve(RECIPE), recipeYaml);
         return !stale.isEmpty();
     }

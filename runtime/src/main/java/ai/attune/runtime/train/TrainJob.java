@@ -81,7 +81,11 @@ public final class TrainJob {
             }
         }
         RunDirectory runDir = new RunDirectory(recipe.output());
-        runDir.checkNew(); // an output holding a run is refused before minutes go into loading
+        try {
+            runDir.checkNew(); // an output holding a run is refused before minutes go into loading
+        } catch (RecipeException e) {
+            throw new RecipeException(source.getFileName() + ": " + e.getMessage());
+        }
         return new Prepared(recipe, runDir, false, loader.toYaml(tree));
     }
 

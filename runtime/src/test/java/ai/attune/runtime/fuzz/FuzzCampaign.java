@@ -6,10 +6,12 @@ import java.lang.management.ManagementFactory;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
+import java.util.Set;
 import java.util.TreeMap;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
@@ -17,6 +19,7 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import java.util.stream.Collectors;
 import java.util.stream.Stream;
 
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -107,7 +110,9 @@ public final class FuzzCampaign implements AutoCloseable {
 
     /** Runs the rounds and fails with every distinct crash found; returns the totals, also printed. */
     public Totals run(int rounds, Round round) throws IOException {
-        Integer replay = Integer.getInteger("fuzz.replay");
+        // -Dfuzz.replay=N (or N,M,...) reruns those rounds alone.
+        Set<Integer> replay = System.getProperty("fuzz.replay") == null ? null
+                : Arrays.stream(System.getProperty("fuzz.replay").split(",")).map(String::strip).map(Integer::valueOf).collect(Collectors.toSet());
         int accepted = 0;
         int refused = 0;
         long maxMillis = 0;
@@ -115,7 +120,7 @@ public final class FuzzCampaign implements AutoCloseable {
         Map<String, String> crashes = new LinkedHashMap<>();
         int crashCount = 0;
         for (int n = 0; n < rounds; n++) {
-            if (replay != null && n != replay || n < FROM) {
+            if (replay != null && !replay.contains(n) || n < FROM) {
                 continue;
             }
             Path dir = Files.createDirectories(root.resolve("round-" + n));
@@ -245,7 +250,7 @@ public final class FuzzCampaign implements AutoCloseable {
     /** Null when {@code t} is a clean refusal; else what is wrong with it. */
     private String refusal(Throwable t, List<String> names) {
         if (clean.stream().noneMatch(k -> k.isInstance(t))) {
-            return "unexpected " + t + " at " + where(t);
+            return "unexpected " + abbreviate(String.valueOf(t)) + " at " + where(t);
         }
         String m = t.getMessage();
         if (m == null || m.isBlank()) {
@@ -260,12 +265,17 @@ public final class FuzzCampaign implements AutoCloseable {
         return null;
     }
 
+    /** The throwing frames, and the first of Attune's own below them (a library's internals alone do not say who called). */
     private static String where(Throwable t) {
         StackTraceElement[] st = t.getStackTrace();
         StringBuilder b = new StringBuilder();
-        for (int i = 0; i < Math.min(6, st.length); i++) {
-            b.append(i == 0 ? "" : " < ").append(st[i].getClassName().replaceAll(".*\\.", "")).append('.').append(st[i].getMethodName())
-                    .append(':').append(st[i].getLineNumber());
+        boolean ours = false;
+        for (int i = 0; i < st.length && !ours; i++) {
+            ours = st[i].getClassName().startsWith("ai.attune.");
+            if (i < 4 || ours) {
+                b.append(i == 0 ? "" : i < 4 ? " < " : " < ... < ").append(st[i].getClassName().replaceAll(".*\\.", "")).append('.')
+                        .append(st[i].getMethodName()).append(':').append(st[i].getLineNumber());
+            }
         }
         Throwable cause = t.getCause();
         return cause == null || cause == t ? b.toString() : b + " (cause " + abbreviate(String.valueOf(cause)) + ")";
@@ -326,12 +336,12 @@ public final class FuzzCampaign implements AutoCloseable {
         }
     }
 
+    /**
+     * The worker has the JVM's default 1 MiB stack, as the launcher's and the lab server's threads
+     * do (surefire's -Xss4m would hide a recursion that overflows there).
+     */
     private ExecutorService newWorker() {
-        return Executors.newSingleThreadExecutor(task -> {
-            Thread t = new Thread(task, "fuzz-" + parser);
-            t.setDaemon(true);
-            return t;
-        });
+        return Executors.newSingleThreadExecutor(task -> Thread.ofPlatform().name("fuzz-" + parser).daemon(true).stackSize(1 << 20).unstarted(task));
     }
 
     @Override

@@ -6,6 +6,7 @@ import ai.attune.runtime.server.LabServer;
 import ai.attune.runtime.server.ServerMetrics;
 import ai.attune.runtime.server.ServerToken;
 import ai.attune.runtime.server.TrainJobRunner;
+import ai.attune.runtime.train.RecipeLoader;
 import ai.attune.runtime.train.StepControl;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -79,6 +80,11 @@ class LabServerFuzzTest {
             byte[] bad = "model: model\ntrain:\n  max_ste\n  seed: 1\n".getBytes(StandardCharsets.UTF_8);
             String kept = campaign.check(new FuzzCampaign.Case(List.of(), List.of(""), () -> submit(http, base, bad)));
             assertEquals("the recipe is not valid YAML or JSON: line 4, column 7: mapping values are not allowed here", kept);
+            // Kept: a 720 KB body spent 36 s compiling its target_modules; bodies past a recipe's size are refused unparsed.
+            byte[] big = ("model: model\n#" + "x".repeat(RecipeLoader.MAX_BYTES) + "\n").getBytes(StandardCharsets.UTF_8);
+            String tooBig = campaign.check(new FuzzCampaign.Case(List.of(), List.of(""), () -> submit(http, base, big)));
+            assertEquals("the recipe is " + big.length + " bytes, more than the " + RecipeLoader.MAX_BYTES
+                    + " a recipe may be; training data belongs in the files it names", tooBig);
             FuzzCampaign.Totals t = campaign.run(FuzzCampaign.rounds(100), (m, round) -> {
                 byte[] body = m.document(seed, m.random().nextInt(3) == 0 ? Mutator.Syntax.JSON : Mutator.Syntax.YAML);
                 Path input = Files.write(round.resolve("body.yaml"), body);

@@ -338,7 +338,9 @@ public final class Mutator {
                         if (a.isEmpty()) {
                             a.add(1);
                         }
-                        for (int i = 0, size = a.size(), n = r.nextInt(20_000); i < n; i++) {
+                        // Up to 20,000 more elements, but a few megabytes at most: copies of a long string would make gigabytes.
+                        int n = (int) Math.min(r.nextInt(20_000), 4_000_000L * a.size() / (a.toString().length() + 1));
+                        for (int i = 0, size = a.size(); i < n; i++) {
                             a.add(a.get(i % size).deepCopy());
                         }
                     }

@@ -23,6 +23,8 @@ import java.util.regex.PatternSyntaxException;
  */
 public record TargetModules(List<String> names, String regex) {
     public static final String ALL_LINEAR = "all-linear";
+    /** Generous for real patterns (Unsloth's longest are a few hundred characters); a 360,000-character one took 36 s to compile. */
+    static final int MAX_REGEX = 4096;
 
     public TargetModules {
         if ((names == null) == (regex == null)) {
@@ -39,6 +41,10 @@ public record TargetModules(List<String> names, String regex) {
             }
             names = List.copyOf(names);
         } else if (!isAllLinear(regex)) {
+            if (regex.length() > MAX_REGEX) {
+                throw new IllegalArgumentException("target_modules is a regular expression of " + regex.length() + " characters; at most "
+                        + MAX_REGEX + " (module-name patterns are short, and compiling a long literal takes quadratic time)");
+            }
             try {
                 Pattern.compile(regex);
             } catch (PatternSyntaxException e) {
