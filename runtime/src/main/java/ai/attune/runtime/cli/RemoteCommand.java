@@ -22,7 +22,8 @@ import java.time.Duration;
 import java.util.Set;
 
 /** {@code attune remote}: a client of a lab server's REST API. */
-@Command(name = "remote", description = "Talk to a lab server: submit RECIPE.yaml | list | status JOB | cancel JOB | logs [-f] JOB.")
+@Command(name = "remote", description = "Talk to a lab server: submit RECIPE.yaml | list | status JOB | cancel JOB | pause JOB | resume JOB"
+        + " | logs [-f] JOB | control JOB (--scale-lr F | --checkpoint | --evaluate | --eval-every N | --save-every N).")
 public final class RemoteCommand implements Runnable {
     private static final Set<String> FINAL = Set.of("completed", "failed", "cancelled", "interrupted");
 
@@ -41,7 +42,22 @@ public final class RemoteCommand implements Runnable {
     @Option(names = {"-f", "--follow"}, description = "logs: keep printing new events until the job ends.")
     boolean follow;
 
-    @Parameters(index = "0", paramLabel = "ACTION", description = "submit, list, status, cancel or logs.")
+    @Option(names = "--scale-lr", paramLabel = "F", description = "control: multiply every later learning rate by F.")
+    Double scaleLr;
+
+    @Option(names = "--checkpoint", description = "control: save a checkpoint at the next step boundary.")
+    boolean checkpoint;
+
+    @Option(names = "--evaluate", description = "control: evaluate at the next step boundary.")
+    boolean evaluate;
+
+    @Option(names = "--eval-every", paramLabel = "N", description = "control: evaluate every N steps from now on (0: off).")
+    Integer evalEvery;
+
+    @Option(names = "--save-every", paramLabel = "N", description = "control: save a checkpoint every N steps from now on (0: off).")
+    Integer saveEvery;
+
+    @Parameters(index = "0", paramLabel = "ACTION", description = "submit, list, status, cancel, pause, resume, logs or control.")
     String action;
 
     @Parameters(index = "1", arity = "0..1", paramLabel = "ARG", description = "RECIPE.yaml for submit, else the job id.")
@@ -72,10 +88,16 @@ public final class RemoteCommand implements Runnable {
                     }
                 }
                 case "status" -> out.println(call("GET", "/jobs/" + need("JOB"), null, t).toPrettyString());
-                case "cancel" -> out.println(call("POST", "/jobs/" + need("JOB") + "/cancel", null, t).path("state").asText());
+                case "cancel", "pause", "resume" -> out.println(call("POST", "/jobs/" + need("JOB") + "/" + action, null, t).path("state").asText());
+                case "control" -> {
+                    String id = need("JOB");
+                    for (String body : commands()) {
+                        out.println("queued " + call("POST", "/jobs/" + id + "/control", body, t).path("queued"));
+                    }
+                }
                 case "logs" -> logs(need("JOB"), t, out);
                 default -> throw new picocli.CommandLine.ParameterException(spec.commandLine(),
-                        "unknown action '" + action + "'; use submit, list, status, cancel or logs");
+                        "unknown action '" + action + "'; use submit, list, status, cancel, pause, resume, logs or control");
             }
             out.flush();
         } catch (IOException e) {
@@ -83,6 +105,35 @@ public final class RemoteCommand implements Runnable {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
+    }
+
+    /** The control commands the options ask for, in the order a user would mean them; at least one. */
+    private java.util.List<String> commands() {
+        java.util.List<String> out = new java.util.ArrayList<>();
+        if (scaleLr != null) {
+            out.add(json.createObjectNode().put("command", "scale_lr").put("factor", scaleLr).toString());
+        }
+        if (evalEvery != null || saveEvery != null) {
+            com.fasterxml.jackson.databind.node.ObjectNode c = json.createObjectNode().put("command", "cadence");
+            if (evalEvery != null) {
+                c.put("eval_every", evalEvery);
+            }
+            if (saveEvery != null) {
+                c.put("save_every", saveEvery);
+            }
+            out.add(c.toString());
+        }
+        if (checkpoint) {
+            out.add("{\"command\":\"checkpoint\"}");
+        }
+        if (evaluate) {
+            out.add("{\"command\":\"evaluate\"}");
+        }
+        if (out.isEmpty()) {
+            throw new picocli.CommandLine.ParameterException(spec.commandLine(),
+                    "control needs --scale-lr F, --checkpoint, --evaluate, --eval-every N or --save-every N");
+        }
+        return out;
     }
 
     private void logs(String id, String t, PrintWriter out) throws IOException, InterruptedException {
@@ -152,6 +203,7 @@ public final class RemoteCommand implements Runnable {
             case 401 -> "Unauthorized";
             case 404 -> "Not Found";
             case 409 -> "Conflict";
+            case 202 -> "Accepted";
             case 413 -> "Payload Too Large";
             default -> status >= 500 ? "Server Error" : "HTTP error";
         };

@@ -15,17 +15,20 @@ final class Job {
     final String created;
     /** train.optimizer.name of the recipe, so the plugin watcher knows which jobs a departure affects. */
     final String optimizer;
+    /** Every plugin the job runs on, as kind label to name ({@code method: lora}), for the plugin watcher; empty for merges. */
+    final java.util.Map<String, String> plugins;
     private JobState state;
     private long step;
     private Double loss;
     private String reason;
     private JobControl control = new JobControl();
 
-    Job(String id, Path runDir, String created, String optimizer, JobState state) {
+    Job(String id, Path runDir, String created, java.util.Map<String, String> plugins, JobState state) {
         this.id = id;
         this.runDir = runDir;
         this.created = created;
-        this.optimizer = optimizer;
+        this.plugins = java.util.Map.copyOf(plugins);
+        this.optimizer = plugins.get("optimizer");
         this.state = state;
     }
 
@@ -63,15 +66,48 @@ final class Job {
             n.put("loss", loss);
         }
         n.put("optimizer", optimizer);
+        plugins.forEach(n.putObject("plugins")::put);
         if (reason != null) {
             n.put("reason", reason);
         }
         return n;
     }
 
+    /**
+     * The plugins a training recipe runs on, by the kind labels of {@link ai.attune.api.spi.Kind}:
+     * its method, optimizer, data format, backend (not {@code auto}, chosen when it starts) and
+     * the mixed-precision memory strategy when it trains in bf16 or fp16.
+     */
+    static java.util.Map<String, String> pluginsOf(com.fasterxml.jackson.databind.JsonNode recipe) {
+        java.util.Map<String, String> p = new java.util.TreeMap<>();
+        com.fasterxml.jackson.databind.JsonNode train = recipe.path("train");
+        put(p, "method", recipe.path("method"));
+        put(p, "optimizer", train.path("optimizer").path("name"));
+        put(p, "data-format", recipe.path("data").path("format"));
+        String backend = train.path("backend").asText("jvm");
+        if (!backend.equals("auto")) {
+            p.put("backend", backend);
+        }
+        String precision = train.path("precision").asText("fp32");
+        if (precision.equals("bf16") || precision.equals("fp16")) {
+            p.put("memory", "mixed_precision");
+        }
+        return p;
+    }
+
+    private static void put(java.util.Map<String, String> p, String kind, com.fasterxml.jackson.databind.JsonNode name) {
+        if (name.isTextual()) {
+            p.put(kind, name.asText());
+        }
+    }
+
     static Job fromJson(ObjectNode n, Path runDir) {
-        Job j = new Job(n.path("id").asText(), runDir, n.path("created").asText(), n.path("optimizer").asText(null),
-                JobState.ofWire(n.path("state").asText("interrupted")));
+        java.util.Map<String, String> plugins = new java.util.TreeMap<>();
+        n.path("plugins").fields().forEachRemaining(e -> plugins.put(e.getKey(), e.getValue().asText()));
+        if (plugins.isEmpty() && n.hasNonNull("optimizer")) {
+            plugins.put("optimizer", n.get("optimizer").asText()); // a job.json written before plugins were recorded
+        }
+        Job j = new Job(n.path("id").asText(), runDir, n.path("created").asText(), plugins, JobState.ofWire(n.path("state").asText("interrupted")));
         j.step = n.path("step").asLong();
         j.loss = n.hasNonNull("loss") ? n.get("loss").asDouble() : null;
         j.reason = n.hasNonNull("reason") ? n.get("reason").asText() : null;

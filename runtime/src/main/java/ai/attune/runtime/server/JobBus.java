@@ -1,5 +1,6 @@
 package ai.attune.runtime.server;
 
+import ai.attune.runtime.train.ControlCommand;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import io.vertx.core.eventbus.Message;
@@ -26,10 +27,13 @@ final class JobBus {
     static final List<String> REQUESTS = List.of(SUBMIT, CANCEL, PAUSE, RESUME, STATUS, LIST);
 
     private final Vertx vertx;
+    private final JobManager jobs;
     private final List<MessageConsumer<?>> consumers = new ArrayList<>();
+    private final java.util.Set<String> watched = java.util.concurrent.ConcurrentHashMap.newKeySet();
 
     JobBus(Vertx vertx, JobManager jobs) {
         this.vertx = vertx;
+        this.jobs = jobs;
         // submit takes the recipe text (YAML or JSON) or {"recipe": text}; the others take {"id": ...} or the bare id
         on(SUBMIT, m -> new JsonObject().put("id", jobs.submit(m.body() instanceof JsonObject o ? o.getString("recipe") : String.valueOf(m.body()))));
         on(CANCEL, m -> new JsonObject(jobs.cancel(id(m)).toString()));
@@ -37,11 +41,26 @@ final class JobBus {
         on(RESUME, m -> new JsonObject(jobs.resume(id(m)).toString()));
         on(STATUS, m -> new JsonObject(jobs.status(id(m)).toString()));
         on(LIST, m -> new JsonObject().put("jobs", new JsonArray(jobs.list().toString())));
+        for (Job j : jobs.jobs()) {
+            watch(j.id);
+        }
+    }
+
+    /** Opens the job's control address ({@link ControlCommand}s as JSON objects); once per job. */
+    void watch(String id) {
+        if (watched.add(id)) {
+            on(control(id), m -> new JsonObject(jobs.control(id, m.body() == null ? null : m.body().toString()).toString()));
+        }
     }
 
     /** The address a job's events are published on. */
     static String events(String id) {
         return "attune.jobs." + id + ".events";
+    }
+
+    /** The address a job takes control commands on. */
+    static String control(String id) {
+        return "attune.jobs." + id + ".control";
     }
 
     private interface Op {

@@ -1,5 +1,6 @@
 package ai.attune.runtime.server;
 
+import ai.attune.runtime.train.ControlCommand;
 import ai.attune.runtime.train.RecipeLoader;
 import ai.attune.runtime.train.YamlError;
 import com.fasterxml.jackson.core.JsonProcessingException;
@@ -98,8 +99,8 @@ public final class JobManager implements AutoCloseable {
         try {
             guard.confine(recipe, dir);
             runner.create(dir, recipe);
-            String opt = recipe.path("train").path("optimizer").path("name").asText(null);
-            job = new Job(dir.getFileName().toString(), dir, java.time.Instant.now().toString(), opt, JobState.QUEUED);
+            java.util.Map<String, String> plugins = recipe.has("merge_method") ? java.util.Map.of() : Job.pluginsOf(recipe);
+            job = new Job(dir.getFileName().toString(), dir, java.time.Instant.now().toString(), plugins, JobState.QUEUED);
             store.save(job);
         } catch (Exception e) {
             ai.attune.api.io.AtomicDirectory.deleteTree(dir);
@@ -135,6 +136,74 @@ public final class JobManager implements AutoCloseable {
         return changed(j);
     }
 
+    /**
+     * Queues a {@link ControlCommand} for a running or paused training job's next step boundary,
+     * where it is applied and written to events.jsonl; answers the job's view with the command.
+     */
+    public ObjectNode control(String id, String body) {
+        Job j = job(id);
+        ControlCommand c;
+        try {
+            c = ControlCommand.parse(json.readTree(body == null || body.isBlank() ? "null" : body));
+        } catch (JsonProcessingException e) {
+            throw new ApiException(400, "the control command is not valid JSON: " + oneLine(e.getOriginalMessage()));
+        } catch (IllegalArgumentException e) {
+            throw new ApiException(400, e.getMessage());
+        }
+        synchronized (j) {
+            if (!j.plugins.containsKey("method")) {
+                throw new ApiException(409, "job " + id + " is not a training job; control commands steer training steps");
+            }
+            if (j.state() != JobState.RUNNING && j.state() != JobState.PAUSED) {
+                throw new ApiException(409, "job " + id + " is " + j.state().wire() + "; only a running or paused job takes control commands");
+            }
+            j.control().command(c);
+        }
+        ObjectNode view = j.toJson(json);
+        view.set("queued", c.writeTo(json.createObjectNode()));
+        return view;
+    }
+
+    /**
+     * A plugin went away: each running or paused job that uses it ({@code kind} a label of
+     * {@link ai.attune.api.spi.Kind}) saves a checkpoint at its next step boundary and waits for it.
+     */
+    void pluginDeparted(String kind, String name) {
+        String plugin = kind + " plugin '" + name + "'";
+        for (Job j : jobs.values()) {
+            synchronized (j) {
+                if (!name.equals(j.plugins.get(kind)) || j.state() != JobState.RUNNING && j.state() != JobState.PAUSED) {
+                    continue;
+                }
+                j.control().hold(plugin);
+                j.state(JobState.PAUSED, plugin + " went away; the job saved a checkpoint and continues from it when the plugin is back");
+            }
+            persist(j, plugin);
+        }
+    }
+
+    /** A plugin arrived: a job that waited for it, and for nothing else, runs on from its checkpoint with the plugin's code. */
+    void pluginArrived(String kind, String name) {
+        String plugin = kind + " plugin '" + name + "'";
+        for (Job j : jobs.values()) {
+            synchronized (j) {
+                if (j.state() != JobState.PAUSED || !j.control().returned(plugin)) {
+                    continue;
+                }
+                j.state(JobState.PAUSED, plugin + " is back; restarting from the checkpoint");
+            }
+            persist(j, plugin);
+        }
+    }
+
+    private void persist(Job j, String plugin) {
+        try {
+            changed(j);
+        } catch (IOException | RuntimeException e) {
+            System.err.println("attune: " + plugin + " changed under job " + j.id + ": " + oneLine(e.getMessage()));
+        }
+    }
+
     /** Continues a paused job, or re-queues an interrupted or failed one from its latest checkpoint. */
     public ObjectNode resume(String id) throws IOException {
         Job j = job(id);
@@ -142,7 +211,10 @@ public final class JobManager implements AutoCloseable {
         synchronized (j) {
             JobState s = j.state();
             requeue = s == JobState.INTERRUPTED || s == JobState.FAILED;
-            if (s == JobState.PAUSED) {
+            if (s == JobState.PAUSED && !j.control().missing().isEmpty()) {
+                throw new ApiException(409, "job " + id + " waits for " + String.join(", ", j.control().missing())
+                        + " to come back; it continues from its checkpoint then");
+            } else if (s == JobState.PAUSED) {
                 j.control().resume();
                 j.state(JobState.RUNNING, null);
             } else if (requeue) {
@@ -289,6 +361,14 @@ public final class JobManager implements AutoCloseable {
             });
             end = JobState.COMPLETED;
             why = null;
+        } catch (JobControl.Restart e) {
+            synchronized (j) {
+                j.newControl();
+                j.state(JobState.QUEUED, e.getMessage() + ": continuing from its latest checkpoint");
+            }
+            changed(j);
+            queue.add(j);
+            return;
         } catch (CancellationException e) {
             end = closing ? JobState.INTERRUPTED : JobState.CANCELLED;
             why = closing ? "the server stopped; resume it to continue from its latest checkpoint" : "cancelled by request";

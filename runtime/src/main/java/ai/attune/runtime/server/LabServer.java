@@ -39,9 +39,14 @@ public final class LabServer implements AutoCloseable {
     /** Starts serving; blocks until the port is bound (call it off the event loop). */
     public static LabServer start(Vertx vertx, Config c, ServerToken token, JobRunner runner, Supplier<List<ObjectNode>> plugins,
                                   ServerMetrics metrics) throws IOException {
+        java.util.concurrent.atomic.AtomicReference<JobBus> busRef = new java.util.concurrent.atomic.AtomicReference<>();
         JobManager.Listener publish = new JobManager.Listener() {
             @Override
             public void state(String id, ObjectNode view) {
+                JobBus b = busRef.get();
+                if (b != null) {
+                    b.watch(id); // a new job's control address opens with its first state
+                }
                 metrics.state(id, view);
                 vertx.eventBus().publish(JobBus.events(id), new JsonObject(view.deepCopy().put("type", "state").toString()));
             }
@@ -57,6 +62,7 @@ public final class LabServer implements AutoCloseable {
                 new PathGuard(c.workDir(), roots), runner, c.concurrency(), publish);
         metrics.bind(jobs);
         JobBus bus = new JobBus(vertx, jobs);
+        busRef.set(bus);
         RestApi rest = new RestApi(vertx, jobs, token, plugins, metrics, c.bodyLimit());
         HttpServerOptions options = new HttpServerOptions().setHost(c.host()).setPort(c.port());
         if (c.keystore() != null) {
@@ -64,7 +70,9 @@ public final class LabServer implements AutoCloseable {
         }
         HttpServer http;
         try {
-            http = vertx.createHttpServer(options).requestHandler(rest.router()).listen().await();
+            // A connection-level failure (a TLS handshake, a reset) is one line on stderr, not a stack trace.
+            http = vertx.createHttpServer(options).exceptionHandler(t -> System.err.println("attune: connection: " + JobManager.oneLine(String.valueOf(t))))
+                    .requestHandler(rest.router()).listen().await();
         } catch (RuntimeException e) {
             bus.close();
             jobs.close();

@@ -57,7 +57,9 @@ final class MergeJobRunner {
         try (ModelMerge merge = ModelMerge.plan(cfg, merger(cfg), null, adapters())) {
             merge.write(out, true, ShardSize.parse("5GB"), (done, total) -> {
                 try {
-                    control.beforeStep(done); // cancel and pause take effect between tensors
+                    while (!control.beforeStep(done)) { // cancel and pause take effect between tensors
+                        control.commands(); // a merge takes no commands (the server refuses them): none are ever queued
+                    }
                 } catch (InterruptedException ie) {
                     Thread.currentThread().interrupt();
                     throw new java.util.concurrent.CancellationException("interrupted");

@@ -15,9 +15,12 @@ import java.util.Arrays;
 import java.util.List;
 
 /**
- * Announces plugin arrivals and departures on {@code attune.plugins} and hot-swaps optimizers:
- * a job whose optimizer goes away pauses at its next step boundary; when one of the same name
- * returns with a compatible config record it continues on it, otherwise it stays paused.
+ * Announces plugin arrivals and departures on {@code attune.plugins} and keeps running jobs safe
+ * from them. A job whose optimizer goes away pauses at its next step boundary; when one of the
+ * same name returns with a compatible config record it continues on it, otherwise it stays
+ * paused. A job whose method, data format, backend or memory strategy goes away saves a
+ * checkpoint at its next step boundary and waits; when the plugin is back (the same bundle, or
+ * an update of it) the job runs on from that checkpoint with the plugin's new code.
  */
 public final class PluginWatcher implements ServiceListener, AutoCloseable {
     private final BundleContext ctx;
@@ -49,6 +52,10 @@ public final class PluginWatcher implements ServiceListener, AutoCloseable {
                     .put("version", ref.getBundle().getVersion().toString()));
             if (kind == Kind.OPTIMIZER) {
                 optimizerChanged(name.toString(), event.getType(), ref);
+            } else if (event.getType() == ServiceEvent.UNREGISTERING) {
+                jobs.pluginDeparted(kind.label(), name.toString());
+            } else if (event.getType() == ServiceEvent.REGISTERED) {
+                jobs.pluginArrived(kind.label(), name.toString());
             }
         }
     }

@@ -55,6 +55,7 @@ final class RestApi {
         r.post("/jobs/:id/cancel").handler(ctx -> blocking(ctx, 200, () -> jobs.cancel(ctx.pathParam("id"))));
         r.post("/jobs/:id/pause").handler(ctx -> blocking(ctx, 200, () -> jobs.pause(ctx.pathParam("id"))));
         r.post("/jobs/:id/resume").handler(ctx -> blocking(ctx, 200, () -> jobs.resume(ctx.pathParam("id"))));
+        r.post("/jobs/:id/control").handler(ctx -> blocking(ctx, 202, () -> jobs.control(ctx.pathParam("id"), ctx.body().asString())));
         r.get("/jobs/:id/events").handler(ctx -> blocking(ctx, 200, () -> jobs.events(ctx.pathParam("id"), since(ctx))));
         r.get("/jobs/:id/artifacts/*").handler(this::artifact);
         r.get("/plugins").handler(ctx -> blocking(ctx, 200, () -> {
@@ -73,12 +74,13 @@ final class RestApi {
         return r;
     }
 
-    /** Clients may send only to the request addresses and receive only job events and plugin news. */
+    /** Clients may send only to the request and job control addresses, and receive only job events and plugin news. */
     static SockJSBridgeOptions bridgeOptions() {
         SockJSBridgeOptions o = new SockJSBridgeOptions();
         for (String a : JobBus.REQUESTS) {
             o.addInboundPermitted(new PermittedOptions().setAddress(a));
         }
+        o.addInboundPermitted(new PermittedOptions().setAddressRegex("attune\\.jobs\\.[^.]+\\.control"));
         o.addOutboundPermitted(new PermittedOptions().setAddressRegex("attune\\.jobs\\.[^.]+\\.events"));
         o.addOutboundPermitted(new PermittedOptions().setAddress(JobBus.PLUGINS));
         return o;

@@ -26,6 +26,7 @@ public final class ServerMetrics {
     private final Counter steps;
     private final Timer stepTime;
     private final Map<String, Long> lastStepNanos = new ConcurrentHashMap<>();
+    private final Map<String, AtomicLong> techniques = new ConcurrentHashMap<>();
     private final AtomicLong lastLoss = new AtomicLong(Double.doubleToLongBits(Double.NaN));
     private final AtomicLong tokensPerSecond = new AtomicLong(Double.doubleToLongBits(Double.NaN));
 
@@ -60,7 +61,34 @@ public final class ServerMetrics {
         }
     }
 
+    /** A job's event: steps feed the step metrics, {@code metric} events the technique gauges. */
     void step(String id, ObjectNode event) {
+        switch (event.path("type").asText()) {
+            case "step" -> stepTaken(id, event);
+            case "metric" -> technique(event);
+            default -> { }
+        }
+    }
+
+    /**
+     * A technique's numbers ({@code method/lora}'s per-layer ‖B·A‖, {@code memory}'s loss scale) as
+     * the gauge {@code attune.technique.metric}, tagged by source and name, latest value of any job.
+     */
+    private void technique(ObjectNode event) {
+        String source = event.path("source").asText();
+        event.path("values").fields().forEachRemaining(v -> {
+            if (v.getValue().isNumber()) {
+                techniques.computeIfAbsent(source + "\u0000" + v.getKey(), k -> {
+                    AtomicLong cell = new AtomicLong(Double.doubleToLongBits(Double.NaN));
+                    Gauge.builder("attune.technique.metric", cell, c -> Double.longBitsToDouble(c.get())).tag("source", source)
+                            .tag("name", v.getKey()).description("a number a technique reports after each step").register(registry);
+                    return cell;
+                }).set(Double.doubleToLongBits(v.getValue().asDouble()));
+            }
+        });
+    }
+
+    private void stepTaken(String id, ObjectNode event) {
         steps.increment();
         long now = System.nanoTime();
         Long prev = lastStepNanos.put(id, now);

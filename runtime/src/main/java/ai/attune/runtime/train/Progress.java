@@ -18,6 +18,9 @@ public final class Progress implements Consumer<ObjectNode>, AutoCloseable {
 
     @Override
     public void accept(ObjectNode e) {
+        if (!"step".equals(e.path("type").asText())) {
+            return; // metric, control and checkpoint events are for the record and the bus
+        }
         stage.stepTo(e.path("step").asLong(), String.format("loss %.4f, %.0f tok/s", e.path("loss").asDouble(), e.path("tokens_per_second").asDouble()));
     }
 

@@ -144,9 +144,29 @@ public final class RunDirectory {
         return dir.resolve(CHECKPOINT_PREFIX + step);
     }
 
+    /** The control events of events.jsonl in the order they were applied; a line cut short by a crash is skipped. */
+    List<ObjectNode> controlEvents() throws IOException {
+        Path file = dir.resolve(EVENTS);
+        List<ObjectNode> out = new ArrayList<>();
+        if (!Files.exists(file)) {
+            return out;
+        }
+        for (String line : Files.readAllLines(file, StandardCharsets.UTF_8)) {
+            try {
+                if (json.readTree(line) instanceof ObjectNode n && "control".equals(n.path("type").asText())) {
+                    out.add(n);
+                }
+            } catch (IOException e) {
+                // a line cut short by a crash
+            }
+        }
+        return out;
+    }
+
     /**
-     * Opens events.jsonl for appending, first dropping the step and eval events after {@code step}:
-     * a resumed run repeats those steps and must not report them twice.
+     * Opens events.jsonl for appending, first dropping the events after {@code step}, and the
+     * control events at that boundary itself: a resumed run repeats those steps and applies those
+     * commands again, and must not report them twice.
      */
     void openEvents(long keepUpToStep) throws IOException {
         Path file = dir.resolve(EVENTS);
@@ -155,7 +175,9 @@ public final class RunDirectory {
             for (String line : Files.readAllLines(file, StandardCharsets.UTF_8)) {
                 try {
                     JsonNode n = json.readTree(line);
-                    if (n != null && (!n.has("step") || n.get("step").asLong() <= keepUpToStep)) {
+                    long step = n == null ? 0 : n.path("step").asLong();
+                    boolean control = n != null && "control".equals(n.path("type").asText());
+                    if (n != null && (!n.has("step") || step < keepUpToStep || step == keepUpToStep && !control)) {
                         kept.add(line);
                     }
                 } catch (IOException e) {

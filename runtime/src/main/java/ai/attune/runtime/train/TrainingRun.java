@@ -97,6 +97,17 @@ public final class TrainingRun {
         return run(resume, () -> { });
     }
 
+    // What the loop carries from step to step; control commands change the last three.
+    private Map<String, Parameter> named;
+    private OptimizerState state;
+    private long cursor;
+    private Double before;
+    private Double lastEval;
+    private Double generalAfter;
+    private double lrScale = 1;
+    private int evalEvery;
+    private int saveEvery;
+
     /**
      * As {@link #run(boolean)}, calling {@code start} after the method is applied to the model, so a
      * method config that fits no module of it fails before {@code start} makes anything on disk.
@@ -106,42 +117,45 @@ public final class TrainingRun {
         Backend be = s.context().backend();
         List<Parameter> trainable = s.method().apply(module, s.methodConfig(), s.context());
         start.begin();
-        Map<String, Parameter> named = new LinkedHashMap<>();
+        named = new LinkedHashMap<>();
         module.namedParameters().forEach((n, p) -> {
             if (p.trainable()) {
                 named.put(n, p);
             }
         });
-        OptimizerState state = new OptimizerState(s.context().scope());
+        state = new OptimizerState(s.context().scope());
+        evalEvery = s.evalEvery();
+        saveEvery = s.saveEvery();
         Checkpoint.Position pos = new Checkpoint.Position(0, 0);
+        List<ObjectNode> replay = new ArrayList<>();
         if (resume) {
             var latest = run.latestCheckpoint();
             if (latest.isPresent()) {
                 pos = Checkpoint.load(latest.get(), named, state);
                 s.memory().restore(pos.memory());
             }
+            // Commands the earlier attempt applied: those before the checkpoint are folded in, the rest applied again at their boundaries.
+            for (ObjectNode c : run.controlEvents()) {
+                if (c.path("step").asLong() < pos.step()) {
+                    steer(ControlCommand.parse(ControlCommand.commandOf(c)));
+                } else {
+                    replay.add(c);
+                }
+            }
         }
         run.openEvents(resume ? pos.step() : -1);
         DataOrder order = new DataOrder(train.size(), s.shuffle(), s.context().seed());
-        Double before = null;
         if (!general.isEmpty() && pos.step() == 0) {
             before = Math.exp(meanNll(general));
             run.event(run.newEvent("general_eval").put("step", 0).put("general_ppl", before));
         }
         double lastLoss = Double.NaN;
-        Double lastEval = null;
-        Double generalAfter = null;
-        long cursor = pos.cursor();
+        cursor = pos.cursor();
         // Announced before the first step, so a swap can be judged against it even while the job waits at step 0.
         Optimizer<Object> optimizer = control.optimizer(s.optimizer());
         Object optimizerConfig = s.optimizerConfig();
         for (long step = pos.step(); step < s.maxSteps(); step++) {
-            try {
-                control.beforeStep(step);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                throw new java.util.concurrent.CancellationException("interrupted before step " + (step + 1));
-            }
+            boundary(step, replay);
             Optimizer<Object> next = control.optimizer(optimizer);
             if (next != optimizer) {
                 // A replaced plugin has its own config class (its own class loader): carry the values over by their keys.
@@ -193,7 +207,7 @@ public final class TrainingRun {
                 String kept = run.latestCheckpoint().map(p -> "; the last good checkpoint is " + p).orElse("; no checkpoint was saved");
                 throw new IllegalStateException("step " + (step + 1) + ": the loss is " + loss + " (gradient norm " + gradNorm + "): training stopped" + kept);
             }
-            double lr = s.schedule().lr((int) step);
+            double lr = s.schedule().lr((int) step) * lrScale;
             try (Scope opt = Scope.open("optimizer")) {
                 optimizer.step(trainable, state, optimizerConfig, lr);
             }
@@ -207,23 +221,11 @@ public final class TrainingRun {
             progress.accept(e);
             metrics(step + 1);
             long done = step + 1;
-            if (s.evalEvery() > 0 && done % s.evalEvery() == 0 || done == s.maxSteps()) {
-                if (!eval.isEmpty()) {
-                    lastEval = meanNll(eval);
-                    run.event(run.newEvent("eval").put("step", done).put("eval_loss", lastEval).put("eval_ppl", Math.exp(lastEval)));
-                }
-                if (!general.isEmpty()) {
-                    generalAfter = Math.exp(meanNll(general));
-                    ObjectNode g = run.newEvent("general_eval").put("step", done).put("general_ppl", generalAfter);
-                    if (before != null) {
-                        g.put("general_ppl_change", generalAfter - before);
-                    }
-                    run.event(g);
-                }
+            if (evalEvery > 0 && done % evalEvery == 0 || done == s.maxSteps()) {
+                evaluate(done);
             }
-            if (s.saveEvery() > 0 && done % s.saveEvery() == 0 && done < s.maxSteps()) {
-                Checkpoint.save(run.checkpointDir(done), named, state, new Checkpoint.Position(done, cursor, s.memory().state()), s.context().seed());
-                run.event(run.newEvent("checkpoint").put("step", done).put("path", run.checkpointDir(done).toString()));
+            if (saveEvery > 0 && done % saveEvery == 0 && done < s.maxSteps()) {
+                checkpoint(done);
             }
         }
         module.setTraining(false);
@@ -233,6 +235,76 @@ public final class TrainingRun {
         run.event(run.newEvent("done").put("step", s.maxSteps()).put("output", run.finalOutput().toString()));
         run.close();
         return new Result(s.maxSteps(), lastLoss, lastEval, before, generalAfter);
+    }
+
+    /**
+     * The boundary before step {@code done + 1}: the commands an earlier attempt applied here, then
+     * those sent meanwhile, each applied and recorded; waits here while the job is paused.
+     */
+    private void boundary(long done, List<ObjectNode> replay) throws IOException {
+        while (!replay.isEmpty() && replay.getFirst().path("step").asLong() == done) {
+            apply(ControlCommand.parse(ControlCommand.commandOf(replay.removeFirst())), done);
+        }
+        try {
+            do {
+                for (ControlCommand c : control.commands()) {
+                    apply(c, done);
+                }
+            } while (!control.beforeStep(done));
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new java.util.concurrent.CancellationException("interrupted before step " + (done + 1));
+        }
+    }
+
+    private void apply(ControlCommand c, long done) throws IOException {
+        ObjectNode e = c.writeTo(run.newEvent("control").put("step", done));
+        run.event(e);
+        progress.accept(e);
+        steer(c);
+        switch (c.command()) {
+            case ControlCommand.CHECKPOINT -> {
+                if (!java.nio.file.Files.exists(run.checkpointDir(done).resolve(Checkpoint.STATE))) {
+                    checkpoint(done);
+                }
+            }
+            case ControlCommand.EVALUATE -> evaluate(done);
+            default -> { }
+        }
+    }
+
+    /** What a command changes for the steps after it. */
+    private void steer(ControlCommand c) {
+        switch (c.command()) {
+            case ControlCommand.SCALE_LR -> lrScale *= c.factor();
+            case ControlCommand.CADENCE -> {
+                evalEvery = c.evalEvery() != null ? c.evalEvery() : evalEvery;
+                saveEvery = c.saveEvery() != null ? c.saveEvery() : saveEvery;
+            }
+            default -> { }
+        }
+    }
+
+    private void evaluate(long done) throws IOException {
+        if (!eval.isEmpty()) {
+            lastEval = meanNll(eval);
+            run.event(run.newEvent("eval").put("step", done).put("eval_loss", lastEval).put("eval_ppl", Math.exp(lastEval)));
+        }
+        if (!general.isEmpty()) {
+            generalAfter = Math.exp(meanNll(general));
+            ObjectNode g = run.newEvent("general_eval").put("step", done).put("general_ppl", generalAfter);
+            if (before != null) {
+                g.put("general_ppl_change", generalAfter - before);
+            }
+            run.event(g);
+        }
+    }
+
+    private void checkpoint(long done) throws IOException {
+        Checkpoint.save(run.checkpointDir(done), named, state, new Checkpoint.Position(done, cursor, s.memory().state()), s.context().seed());
+        ObjectNode e = run.newEvent("checkpoint").put("step", done).put("path", run.checkpointDir(done).toString());
+        run.event(e);
+        progress.accept(e);
     }
 
     /** Summed next-token NLL of a micro-batch: logits [mb * t, vocab] against targets [mb * t]. */

@@ -93,11 +93,11 @@ class LabServerTest {
             assertTrue(Files.readString(runs.resolve(id).resolve("recipe.yaml")).contains(runs.resolve(id).toString()));
 
             JsonNode all = s.read(s.get("/jobs/" + id + "/events"));
-            assertEquals(4, all.path("next").asLong());
-            assertEquals(4, all.path("events").size());
+            assertEquals(8, all.path("next").asLong(), "a step and a metric event per step");
+            assertEquals(8, all.path("events").size());
             JsonNode tail = s.read(s.get("/jobs/" + id + "/events?since=2"));
-            assertEquals(2, tail.path("events").size());
-            assertEquals(3, tail.path("events").get(0).path("step").asLong());
+            assertEquals(6, tail.path("events").size());
+            assertEquals(2, tail.path("events").get(0).path("step").asLong());
             assertEquals(400, s.get("/jobs/" + id + "/events?since=-1").statusCode());
 
             HttpResponse<String> art = s.get("/jobs/" + id + "/artifacts/final/adapter_model.safetensors");
@@ -119,6 +119,7 @@ class LabServerTest {
             assertTrue(metrics.contains("attune_jobs{state=\"completed\"} 1.0"), metrics);
             assertTrue(metrics.contains("attune_steps_total 4.0"), metrics);
             assertTrue(metrics.contains("attune_job_loss 0.25"), metrics);
+            assertTrue(metrics.contains("attune_technique_metric{name=\"fake_norm\",source=\"method/fake\"} 8.0"), metrics);
             assertTrue(metrics.contains("jvm_memory_used_bytes"), metrics);
             assertEquals("adamw", s.read(s.get("/plugins")).path("plugins").get(0).path("name").asText());
         }
@@ -142,6 +143,78 @@ class LabServerTest {
             assertTrue(failed.path("reason").asText().startsWith("adamw: boom (in ai.attune.runtime.server.FakeRunner"), failed.toString());
             String after = s.read(s.post("/jobs", recipe("d.txt", 2))).path("id").asText();
             s.await(after, "completed"); // the server outlived the failure
+        }
+    }
+
+    /**
+     * A control command is queued with 202 and recorded at the job's next step boundary; a malformed
+     * one is a 400 naming what is wrong, and a job that is not running takes none (409).
+     */
+    @Test
+    void controlCommandsReachTheRunningJobAndBadOnesAreRefused() throws Exception {
+        try (ServerFixture s = new ServerFixture(runs, data, new FakeRunner(20))) {
+            String id = s.read(s.post("/jobs", recipe("d.txt", 1000))).path("id").asText();
+            s.await(id, "running");
+            HttpResponse<String> ok = s.post("/jobs/" + id + "/control", "{\"command\": \"scale_lr\", \"factor\": 0.5}");
+            assertEquals(202, ok.statusCode(), ok.body());
+            assertEquals(0.5, s.read(ok).path("queued").path("factor").asDouble());
+            assertEquals(400, s.post("/jobs/" + id + "/control", "{\"command\": \"explode\"}").statusCode());
+            HttpResponse<String> neg = s.post("/jobs/" + id + "/control", "{\"command\": \"scale_lr\", \"factor\": -1}");
+            assertEquals("scale_lr: factor must be a finite number > 0, not -1", s.read(neg).path("error").asText());
+            HttpResponse<String> key = s.post("/jobs/" + id + "/control", "{\"command\": \"cadence\", \"save_steps\": 5}");
+            assertTrue(s.read(key).path("error").asText().startsWith("cadence: unknown key 'save_steps'"), key.body());
+            assertEquals(400, s.post("/jobs/" + id + "/control", "not json").statusCode());
+            assertEquals(404, s.post("/jobs/nope/control", "{\"command\": \"evaluate\"}").statusCode());
+            assertEquals("paused", s.read(s.post("/jobs/" + id + "/pause", null)).path("state").asText());
+            assertEquals(202, s.post("/jobs/" + id + "/control", "{\"command\": \"cadence\", \"eval_every\": 3}").statusCode(),
+                    "a paused job takes commands too");
+            long deadline = System.nanoTime() + 30_000_000_000L;
+            List<String> controls;
+            do {
+                controls = new ArrayList<>();
+                for (JsonNode e : s.read(s.get("/jobs/" + id + "/events")).path("events")) {
+                    if (e.path("type").asText().equals("control")) {
+                        controls.add(e.path("command").asText());
+                    }
+                }
+                Thread.sleep(10);
+            } while (controls.size() < 2 && System.nanoTime() < deadline);
+            assertEquals(List.of("scale_lr", "cadence"), controls, "recorded in order, the second while the job was paused");
+            s.post("/jobs/" + id + "/cancel", null);
+            s.await(id, "cancelled");
+            assertEquals(409, s.post("/jobs/" + id + "/control", "{\"command\": \"evaluate\"}").statusCode());
+        }
+    }
+
+    /**
+     * A job whose method plugin departs saves a checkpoint at its next boundary and waits; it cannot
+     * be resumed by hand meanwhile; another plugin's arrival changes nothing; when its own is back it
+     * runs on to the end, taking every step once.
+     */
+    @Test
+    void aJobWhoseMethodDepartsCheckpointsWaitsAndRunsOnWhenItIsBack() throws Exception {
+        try (ServerFixture s = new ServerFixture(runs, data, new FakeRunner(20))) {
+            String id = s.read(s.post("/jobs", recipe("d.txt", 40))).path("id").asText();
+            s.await(id, "running");
+            assertEquals("lora", s.read(s.get("/jobs/" + id)).path("plugins").path("method").asText());
+            s.server.jobs().pluginDeparted("method", "lora");
+            JsonNode paused = s.await(id, "paused");
+            assertTrue(paused.path("reason").asText().startsWith("method plugin 'lora' went away"), paused.toString());
+            long deadline = System.nanoTime() + 30_000_000_000L;
+            while (!s.get("/jobs/" + id + "/events").body().contains("\"command\":\"checkpoint\"") && System.nanoTime() < deadline) {
+                Thread.sleep(10);
+            }
+            assertTrue(s.get("/jobs/" + id + "/events").body().contains("\"command\":\"checkpoint\""), "a checkpoint was asked for");
+            HttpResponse<String> early = s.post("/jobs/" + id + "/resume", null);
+            assertEquals(409, early.statusCode());
+            assertTrue(s.read(early).path("error").asText().contains("waits for method plugin 'lora'"), early.body());
+            s.server.jobs().pluginArrived("method", "prompt_tuning");
+            s.server.jobs().pluginArrived("optimizer", "lora");
+            Thread.sleep(100);
+            assertEquals("paused", s.read(s.get("/jobs/" + id)).path("state").asText(), "only the departed plugin lets it go on");
+            s.server.jobs().pluginArrived("method", "lora");
+            s.await(id, "completed");
+            assertEquals(40, Files.readAllLines(runs.resolve(id).resolve("events.jsonl")).stream().filter(l -> l.contains("\"type\":\"step\"")).count());
         }
     }
 
@@ -171,7 +244,7 @@ class LabServerTest {
         Path dir = runs.resolve(interrupted);
         Files.writeString(dir.resolve("job.json"), Files.readString(dir.resolve("job.json")).replace("\"completed\"", "\"running\""));
         List<String> lines = Files.readAllLines(dir.resolve("events.jsonl"));
-        Files.write(dir.resolve("events.jsonl"), lines.subList(0, 3));
+        Files.write(dir.resolve("events.jsonl"), lines.subList(0, 6)); // steps 1..3, each with its metric event
         Files.delete(dir.resolve("final/adapter_model.safetensors"));
 
         try (ServerFixture s = new ServerFixture(runs, data, new FakeRunner(0))) {
@@ -185,7 +258,8 @@ class LabServerTest {
             assertEquals(200, s.post("/jobs/" + interrupted + "/resume", null).statusCode());
             JsonNode resumed = s.await(interrupted, "completed");
             assertEquals(5, resumed.path("step").asLong());
-            assertEquals(5, Files.readAllLines(dir.resolve("events.jsonl")).size(), "steps 4 and 5 were run once more, not 1..5");
+            assertEquals(5, Files.readAllLines(dir.resolve("events.jsonl")).stream().filter(l -> l.contains("\"type\":\"step\"")).count(),
+                    "steps 4 and 5 were run once more, not 1..5");
         }
     }
 

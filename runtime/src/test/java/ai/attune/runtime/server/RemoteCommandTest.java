@@ -60,4 +60,30 @@ class RemoteCommandTest {
             assertEquals("attune: 404 Not Found: no job 'job-x'", missing.err().strip());
         }
     }
+
+    @Test
+    void controlSendsOneCommandPerOptionAndABadOneIsOneLine() throws Exception {
+        Path data = Files.createDirectories(tmp.resolve("data"));
+        Files.writeString(data.resolve("d.txt"), "x\n");
+        Path recipe = data.resolve("r.yaml");
+        Files.writeString(recipe, "model: .\nmethod: lora\ndata: {format: text, path: d.txt}\ntrain: {max_steps: 1000, optimizer: {name: adamw, lr: 0.1}}\noutput: x\n");
+        try (ServerFixture s = new ServerFixture(tmp.resolve("runs"), data, new FakeRunner(20))) {
+            String url = "http://127.0.0.1:" + s.server.port();
+            String id = remote("--url", url, "--token", ServerFixture.TOKEN, "submit", recipe.toString()).out().strip();
+            s.await(id, "running");
+            Run ok = remote("--url", url, "--token", ServerFixture.TOKEN, "control", id, "--scale-lr", "0.5", "--save-every", "10", "--checkpoint");
+            assertEquals(0, ok.code(), ok.err());
+            assertEquals(java.util.List.of("queued {\"command\":\"scale_lr\",\"factor\":0.5}", "queued {\"command\":\"cadence\",\"save_every\":10}",
+                    "queued {\"command\":\"checkpoint\"}"), ok.out().lines().toList());
+            Run zero = remote("--url", url, "--token", ServerFixture.TOKEN, "control", id, "--scale-lr", "0");
+            assertEquals(1, zero.code());
+            assertEquals("attune: 400 Bad Request: scale_lr: factor must be a finite number > 0, not 0.0", zero.err().strip());
+            Run none = remote("--url", url, "--token", ServerFixture.TOKEN, "control", id);
+            assertEquals(2, none.code());
+            assertTrue(none.err().startsWith("control needs --scale-lr F"), none.err());
+            assertEquals("paused", remote("--url", url, "--token", ServerFixture.TOKEN, "pause", id).out().strip());
+            assertEquals(0, remote("--url", url, "--token", ServerFixture.TOKEN, "cancel", id).code());
+            s.await(id, "cancelled");
+        }
+    }
 }
