@@ -1,9 +1,12 @@
 package ai.attune.runtime.server;
 
+import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 
 import java.nio.file.Path;
+import java.util.Map;
+import java.util.TreeMap;
 
 /**
  * One job's reported state; guarded by its own monitor because the job's thread, the API and the
@@ -16,18 +19,18 @@ final class Job {
     /** train.optimizer.name of the recipe, so the plugin watcher knows which jobs a departure affects. */
     final String optimizer;
     /** Every plugin the job runs on, as kind label to name ({@code method: lora}), for the plugin watcher; empty for merges. */
-    final java.util.Map<String, String> plugins;
+    final Map<String, String> plugins;
     private JobState state;
     private long step;
     private Double loss;
     private String reason;
     private JobControl control = new JobControl();
 
-    Job(String id, Path runDir, String created, java.util.Map<String, String> plugins, JobState state) {
+    Job(String id, Path runDir, String created, Map<String, String> plugins, JobState state) {
         this.id = id;
         this.runDir = runDir;
         this.created = created;
-        this.plugins = java.util.Map.copyOf(plugins);
+        this.plugins = Map.copyOf(plugins);
         this.optimizer = plugins.get("optimizer");
         this.state = state;
     }
@@ -78,9 +81,9 @@ final class Job {
      * its method, optimizer, data format, backend (not {@code auto}, chosen when it starts) and
      * the mixed-precision memory strategy when it trains in bf16 or fp16.
      */
-    static java.util.Map<String, String> pluginsOf(com.fasterxml.jackson.databind.JsonNode recipe) {
-        java.util.Map<String, String> p = new java.util.TreeMap<>();
-        com.fasterxml.jackson.databind.JsonNode train = recipe.path("train");
+    static Map<String, String> pluginsOf(JsonNode recipe) {
+        Map<String, String> p = new TreeMap<>();
+        JsonNode train = recipe.path("train");
         put(p, "method", recipe.path("method"));
         put(p, "optimizer", train.path("optimizer").path("name"));
         put(p, "data-format", recipe.path("data").path("format"));
@@ -95,14 +98,14 @@ final class Job {
         return p;
     }
 
-    private static void put(java.util.Map<String, String> p, String kind, com.fasterxml.jackson.databind.JsonNode name) {
+    private static void put(Map<String, String> p, String kind, JsonNode name) {
         if (name.isTextual()) {
             p.put(kind, name.asText());
         }
     }
 
     static Job fromJson(ObjectNode n, Path runDir) {
-        java.util.Map<String, String> plugins = new java.util.TreeMap<>();
+        Map<String, String> plugins = new TreeMap<>();
         n.path("plugins").fields().forEachRemaining(e -> plugins.put(e.getKey(), e.getValue().asText()));
         if (plugins.isEmpty() && n.hasNonNull("optimizer")) {
             plugins.put("optimizer", n.get("optimizer").asText()); // a job.json written before plugins were recorded
