@@ -17,6 +17,7 @@ import ai.attune.runtime.data.TrainingData;
 import ai.attune.runtime.host.PluginCatalog;
 import ai.attune.runtime.model.LoadedModel;
 import ai.attune.runtime.model.ModelLoader;
+import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 
@@ -107,7 +108,6 @@ public final class TrainJob {
                 throw new RecipeException(where + ": model " + modelDir + " is not a causal language model");
             }
             Plugins plugins = plugins(recipe);
-            double lr = plugins.lr();
             Recipe.Data d = recipe.data();
             DataSpec dataSpec = plugins.dataSpec();
             List<Example> train = load(d.path(), dataSpec, tok, lm);
@@ -122,14 +122,7 @@ public final class TrainJob {
             if (steps > Integer.MAX_VALUE) {
                 throw new RecipeException(where + ": train.epochs " + t.epochs() + " over " + train.size() + " examples makes more steps than a run can count");
             }
-            String scheduleName = t.schedule() == null || t.schedule().name() == null ? "linear" : t.schedule().name();
-            int warmup = t.schedule() == null || t.schedule().warmupSteps() == null ? 0 : t.schedule().warmupSteps();
-            LrSchedule schedule;
-            try {
-                schedule = LrSchedule.of(scheduleName, lr, warmup, (int) steps);
-            } catch (IllegalArgumentException e) {
-                throw new RecipeException(where + ": train.schedule: " + e.getMessage());
-            }
+            LrSchedule schedule = schedule(plugins, t, steps, where);
             long seed = t.seedOr0();
             MethodContext ctx = new MethodContext(m.backend(), DType.F32, job, seed, new DropoutSeeds(seed), modelDir);
             TrainingRun.Setup setup = new TrainingRun.Setup(lm, plugins.method(), plugins.methodConfig(), plugins.optimizer(), plugins.optimizerConfig(),
@@ -137,6 +130,22 @@ public final class TrainJob {
                     d.shuffleOn(), t.clip(), t.evalEvery() == null ? 0 : t.evalEvery(), t.saveEvery() == null ? 0 : t.saveEvery(),
                     precision(t.precisionOrFp32(), m.module(), where), recipe.method());
             return new TrainingRun(setup, train, eval, general, p.runDir(), progress, control).run(p.resume(), () -> begin(p));
+        }
+    }
+
+    /** The recipe's schedule over its lr, or null (with a line on the log) when the optimizer computes its own step size. */
+    private LrSchedule schedule(Plugins plugins, Recipe.Train t, long steps, String where) {
+        if (plugins.lr() == null) {
+            log.println("train: train.schedule is ignored: " + t.optimizer().get("name").asText() + " computes its own step size (train.optimizer.lr is null)");
+            log.flush();
+            return null;
+        }
+        String scheduleName = t.schedule() == null || t.schedule().name() == null ? "linear" : t.schedule().name();
+        int warmup = t.schedule() == null || t.schedule().warmupSteps() == null ? 0 : t.schedule().warmupSteps();
+        try {
+            return LrSchedule.of(scheduleName, plugins.lr(), warmup, (int) steps);
+        } catch (IllegalArgumentException e) {
+            throw new RecipeException(where + ": train.schedule: " + e.getMessage());
         }
     }
 
@@ -148,8 +157,11 @@ public final class TrainJob {
         }
     }
 
-    /** The recipe's method and optimizer with their blocks bound to the plugins' config types, and its data spec. */
-    record Plugins(Method<Object> method, Object methodConfig, Optimizer<Object> optimizer, Object optimizerConfig, double lr, DataSpec dataSpec) {}
+    /**
+     * The recipe's method and optimizer with their blocks bound to the plugins' config types, and its
+     * data spec; {@code lr} is null when the optimizer computes its own step size.
+     */
+    record Plugins(Method<Object> method, Object methodConfig, Optimizer<Object> optimizer, Object optimizerConfig, Double lr, DataSpec dataSpec) {}
 
     /** Binds every plugin block of a recipe against the installed plugins; a wrong key is a {@link RecipeException} naming it. */
     @SuppressWarnings("unchecked")
@@ -165,9 +177,27 @@ public final class TrainJob {
         ObjectNode optBlock = ((ObjectNode) recipe.train().optimizer()).deepCopy();
         optBlock.remove(List.of("name", "lr"));
         Object optConfig = loader.bindConfig(optBlock, optimizer.defaultConfig(), optimizer.configType(), "train.optimizer", where);
-        double lr = recipe.train().optimizer().get("lr").asDouble();
+        Double lr = lr(recipe.train().optimizer().get("lr"), optimizer.ownsLearningRate(optConfig), optName, where);
         Recipe.Data d = recipe.data();
         return new Plugins(method, methodConfig, optimizer, optConfig, lr, dataSpec(d, d.format(), where));
+    }
+
+    /**
+     * The recipe's lr, which an optimizer that computes its own step size under its config
+     * (Adafactor's relative_step) must not be given, as transformers refuses a manual lr there, and
+     * every other one needs.
+     */
+    private static Double lr(JsonNode node, boolean ownStepSize, String optName, String where) {
+        boolean given = node != null && !node.isNull();
+        if (ownStepSize && given) {
+            throw new RecipeException(where + ": key 'train.optimizer.lr' must be null: " + optName
+                    + " computes its own step size with the settings in train.optimizer (turn that off there to give an lr)");
+        }
+        if (!ownStepSize && !given) {
+            throw new RecipeException(where + ": missing key 'train.optimizer.lr': " + optName + " takes its step size from it, e.g. {name: "
+                    + optName + ", lr: 2e-4}");
+        }
+        return given ? node.asDouble() : null;
     }
 
     /**
