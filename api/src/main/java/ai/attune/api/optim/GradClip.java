@@ -83,11 +83,8 @@ public final class GradClip {
         g.backend().scalar(ScalarOp.MUL, g, k, g);
     }
 
-    /**
-     * sum(g^2) over any tensor, in f64: each chunk is cast to f64 before squaring so neither the
-     * squares nor the sum round to f32 (optimizers take RMS norms with it too).
-     */
-    public static double sumOfSquares(Tensor g) {
+    /** sum(g^2) in f64: each chunk is cast to f64 before squaring so neither the squares nor the sum round to f32. */
+    private static double sumOfSquares(Tensor g) {
         Backend be = g.backend();
         long n = g.numel();
         if (n == 0) {

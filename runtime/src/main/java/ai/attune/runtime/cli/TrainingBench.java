@@ -28,8 +28,9 @@ import java.util.Map;
 import java.util.Random;
 
 /**
- * Training throughput: forward, backward and an AdamW step on random tokens, with the method's
- * default config, in f32 or in bf16/f16 mixed precision. Model FLOPs utilisation counts 6 FLOPs per parameter per token for full
+ * Training throughput: forward, backward and an optimizer step (AdamW unless named) on random
+ * tokens, with the method's and the optimizer's default configs, in f32 or in bf16/f16 mixed
+ * precision; with the bytes of optimizer state the steps left. Model FLOPs utilisation counts 6 FLOPs per parameter per token for full
  * fine-tuning and 4 for frozen-base methods (no weight gradients), against the measured FMA peak.
  */
 final class TrainingBench {
@@ -44,14 +45,16 @@ final class TrainingBench {
     }
 
     @SuppressWarnings("unchecked")
-    void run(BenchCommand.Named named, String methodName, String precision, int batch, int seq, int steps) throws IOException {
+    void run(BenchCommand.Named named, String methodName, String optimizerName, String precision, int batch, int seq, int steps) throws IOException {
         if (!(named.module() instanceof CausalLM lm)) {
             throw new IllegalArgumentException(named.name() + " is not a causal language model");
         }
         Method<Object> method = catalog.find(Kind.METHOD, methodName, Method.class).orElseThrow(() -> new IllegalArgumentException(
                 "no method named '" + methodName + "'; installed: " + catalog.list(Kind.METHOD).stream().map(PluginCatalog.Entry::name).toList()));
-        Optimizer<Object> adamw = catalog.find(Kind.OPTIMIZER, "adamw", Optimizer.class)
-                .orElseThrow(() -> new IllegalStateException("the adamw optimizer is not installed"));
+        Optimizer<Object> optimizer = catalog.find(Kind.OPTIMIZER, optimizerName, Optimizer.class).orElseThrow(() -> new IllegalArgumentException(
+                "no optimizer named '" + optimizerName + "'; installed: " + catalog.list(Kind.OPTIMIZER).stream().map(PluginCatalog.Entry::name).toList()));
+        Object optimizerConfig = optimizer.defaultConfig();
+        double lr = optimizer.ownsLearningRate(optimizerConfig) ? Double.NaN : 1e-4;
         Scope job = Scope.current();
         MethodContext ctx = new MethodContext(be, DType.F32, job, 0, new DropoutSeeds(0), named.dir());
         List<Parameter> trainable = method.apply(lm.module(), method.defaultConfig(), ctx);
@@ -78,7 +81,7 @@ final class TrainingBench {
                 }
                 boolean finite = memory.unscale(trainable);
                 if (finite) {
-                    adamw.step(trainable, state, adamw.defaultConfig(), 1e-4);
+                    optimizer.step(trainable, state, optimizerConfig, lr);
                 }
                 memory.update(finite);
                 Autograd.zeroGrad(trainable.stream().map(Parameter::value).toList());
@@ -94,10 +97,12 @@ final class TrainingBench {
         double peak = be.measurePeakGflops();
         double mfu = flopsPerToken * tokensPerSecond / (peak * 1e9);
         double rss = peakRssMb();
-        out.printf("train %s with %s in %s on %s: %,d parameters, %,d trained; batch %d x %d tokens; %d steps after a warm-up step%n",
-                named.name(), methodName, precision, be.name(), total, trained, batch, len, steps);
+        long stateBytes = state.named(lm.module().namedParameters()).values().stream().flatMap(m -> m.values().stream())
+                .mapToLong(t -> t.numel() * t.dtype().byteSize()).sum();
+        out.printf("train %s with %s and %s in %s on %s: %,d parameters, %,d trained; batch %d x %d tokens; %d steps after a warm-up step%n",
+                named.name(), methodName, optimizerName, precision, be.name(), total, trained, batch, len, steps);
         var json = new ObjectMapper().createObjectNode().put("tokens_per_second", tokensPerSecond).put("step_ms_median", median * 1e3)
-                .put("peak_rss_mb", rss).put("mfu", mfu);
+                .put("peak_rss_mb", rss).put("mfu", mfu).put("optimizer_state_bytes", stateBytes);
         out.println(json);
         out.flush();
     }

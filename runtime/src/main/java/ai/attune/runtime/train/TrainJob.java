@@ -183,9 +183,8 @@ public final class TrainJob {
     }
 
     /**
-     * The recipe's lr, which an optimizer that computes its own step size under its config
-     * (Adafactor's relative_step) must not be given, as transformers refuses a manual lr there, and
-     * every other one needs.
+     * The recipe's lr: every optimizer needs one, except one that computes its own step size under
+     * its config, which must not be given one (it would be silently unused).
      */
     private static Double lr(JsonNode node, boolean ownStepSize, String optName, String where) {
         boolean given = node != null && !node.isNull();

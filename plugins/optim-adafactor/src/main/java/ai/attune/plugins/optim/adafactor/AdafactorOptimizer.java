@@ -1,7 +1,7 @@
 package ai.attune.plugins.optim.adafactor;
 
 import ai.attune.api.nn.Parameter;
-import ai.attune.api.optim.GradClip;
+import ai.attune.api.optim.WorkBuffers;
 import ai.attune.api.spi.Optimizer;
 import ai.attune.api.spi.OptimizerState;
 import ai.attune.api.tensor.Backend;
@@ -40,6 +40,10 @@ public final class AdafactorOptimizer implements Optimizer<AdafactorConfig> {
     /** A one-element f64 tensor, so checkpoints carry each parameter's count. */
     static final String STEP = "step";
 
+    /** Work-buffer slots: the update, and a scratch for squares and the weight-decay term. */
+    private static final int WORK = 0;
+    private static final int SCRATCH = 1;
+
     @Override
     public Class<AdafactorConfig> configType() {
         return AdafactorConfig.class;
@@ -62,36 +66,42 @@ public final class AdafactorOptimizer implements Optimizer<AdafactorConfig> {
             throw new IllegalArgumentException("Adafactor: without relative_step lr must be a finite number >= 0, got " + lr);
         }
         // Checked up front so that a bad parameter leaves none of the others half-stepped.
+        long largest = 0;
         for (Parameter param : params) {
             if (param.grad() != null) {
                 check(param, state);
+                largest = Math.max(largest, param.value().numel());
             }
         }
-        for (Parameter param : params) {
-            if (param.grad() != null) {
-                try (Scope tmp = Scope.open("adafactor-step")) {
-                    update(param, state, c, lr, tmp);
+        try (Scope step = Scope.open("adafactor-step")) {
+            WorkBuffers work = new WorkBuffers(step, largest);
+            for (Parameter param : params) {
+                if (param.grad() != null) {
+                    try (Scope tmp = Scope.open("adafactor-parameter")) {
+                        update(param, state, c, lr, work, tmp);
+                    }
                 }
             }
         }
         state.setStep(state.step() + 1);
     }
 
-    private static void update(Parameter param, OptimizerState state, AdafactorConfig c, double lr, Scope tmp) {
+    private static void update(Parameter param, OptimizerState state, AdafactorConfig c, double lr, WorkBuffers buffers, Scope tmp) {
         Tensor stored = param.value();
         Backend be = stored.backend();
         DType dt = mathType(stored.dtype());
         Tensor p = inMathType(stored, dt, tmp);
         Tensor g = inMathType(param.grad(), dt, tmp);
         int[] shape = p.shape();
+        Tensor work = buffers.get(WORK, dt, p);       // the update, until exp_avg takes its place
+        Tensor scratch = buffers.get(SCRATCH, dt, p); // squares for the RMS norms, then the decay term
 
         Tensor stepCount = state.get(param, STEP, q -> be.zeros(DType.F64, new int[] {1}, state.scope()));
         double t = Tensors.item(stepCount) + 1;
         be.fill(stepCount, t);
-        double stepSize = stepSize(c, t, c.scaleParameter() ? round(rms(p), dt) : Double.NaN, lr);
+        double stepSize = stepSize(c, t, c.scaleParameter() ? rms(p, scratch, tmp) : Double.NaN, lr);
         double beta2t = 1 - Math.pow(t, c.decayRate());
 
-        Tensor work = be.zeros(dt, shape, tmp); // the update, until exp_avg takes its place
         be.unary(UnaryOp.SQUARE, g, work);
         be.scalar(ScalarOp.ADD, work, scalar(c.eps1(), dt), work);
         if (factored(shape)) {
@@ -103,14 +113,11 @@ public final class AdafactorOptimizer implements Optimizer<AdafactorConfig> {
         }
         be.binary(BinaryOp.MUL, work, g, work);
 
-        // An update whose RMS exceeds clip_threshold is scaled down to it; transformers divides by a tensor.
-        double clip = round(round(rms(work), dt) / c.clipThreshold(), dt);
-        if (clip > 1) {
-            Tensor divisor = be.zeros(dt, new int[] {1}, tmp);
-            be.fill(divisor, clip);
-            be.binary(BinaryOp.DIV, work, divisor, work);
-        }
-        be.scalar(ScalarOp.MUL, work, scalar(stepSize, dt), work);
+        // An update whose RMS exceeds clip_threshold is scaled down to it. transformers divides by
+        // the clip factor and then multiplies by the step size; one multiply by their quotient
+        // saves a pass and differs by an ulp.
+        double clip = Math.max(1, round(rms(work, scratch, tmp) / c.clipThreshold(), dt));
+        be.scalar(ScalarOp.MUL, work, scalar(round(stepSize, dt) / clip, dt), work);
 
         Tensor update = work;
         if (c.beta1() != null) {
@@ -120,7 +127,7 @@ public final class AdafactorOptimizer implements Optimizer<AdafactorConfig> {
         if (c.weightDecay() != 0) {
             // p += p * (-weight_decay * step_size): the product is its own op, as in transformers'
             // add_(p, alpha=...), so the small factor is not rounded away inside 1 - wd * step_size.
-            Tensor decay = update == work ? be.zeros(dt, shape, tmp) : work;
+            Tensor decay = update == work ? scratch : work;
             be.scalar(ScalarOp.MUL, p, scalar(-c.weightDecay() * round(stepSize, dt), dt), decay);
             be.binary(BinaryOp.ADD, p, decay, p);
         }
@@ -154,7 +161,9 @@ public final class AdafactorOptimizer implements Optimizer<AdafactorConfig> {
         be.binary(BinaryOp.DIV, row, rowMean, view(rowFactor, rowShape));
         be.unary(UnaryOp.RSQRT, rowFactor, rowFactor);
         be.unary(UnaryOp.RSQRT, col, view(colFactor, colShape));
-        be.binary(BinaryOp.MUL, rowFactor, colFactor, work);
+        // The outer product as a matmul with k = 1: each element is the one rounded product a
+        // broadcast multiply gives, computed on the GEMM's threads.
+        be.matmul(rowFactor, false, colFactor, false, work);
     }
 
     /** {@code avg = beta * avg + (1 - beta) * x}, transformers' {@code mul_(beta).add_(x, alpha=1 - beta)}; scales {@code x} in place. */
@@ -199,9 +208,18 @@ public final class AdafactorOptimizer implements Optimizer<AdafactorConfig> {
                 : Map.of(STEP, new int[] {1}, EXP_AVG, shape, EXP_AVG_SQ, shape);
     }
 
-    /** transformers' {@code _rms}: {@code norm(x) / sqrt(numel)}, summed in f64. */
-    private static double rms(Tensor x) {
-        return Math.sqrt(GradClip.sumOfSquares(x) / x.numel());
+    /**
+     * transformers' {@code _rms}, {@code norm(x) / sqrt(numel)}, rounded to the math dtype as torch's
+     * norm returns it: the squares go through {@code scratch} and the reduction sums them in its
+     * accumulation type (f64 on the jvm backend).
+     */
+    private static double rms(Tensor x, Tensor scratch, Scope tmp) {
+        Backend be = x.backend();
+        int[] flat = {Math.toIntExact(x.numel())};
+        be.unary(UnaryOp.SQUARE, x, scratch);
+        Tensor sum = be.zeros(x.dtype(), new int[] {1}, tmp);
+        be.reduce(ReduceOp.SUM, view(scratch, flat), new int[] {0}, sum);
+        return round(Math.sqrt(Tensors.item(sum) / x.numel()), x.dtype());
     }
 
     /** f64 parameters are updated in f64; everything else in f32, as transformers upcasts half gradients and parameters. */

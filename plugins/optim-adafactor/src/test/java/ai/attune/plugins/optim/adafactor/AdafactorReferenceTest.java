@@ -5,6 +5,7 @@ import ai.attune.api.spi.OptimizerState;
 import ai.attune.api.tensor.Backend;
 import ai.attune.api.tensor.DType;
 import ai.attune.api.tensor.Scope;
+import ai.attune.api.tensor.Shape;
 import ai.attune.api.tensor.Tensor;
 import ai.attune.api.tensor.Tensors;
 import ai.attune.kernels.jvm.JvmBackend;
@@ -69,7 +70,7 @@ class AdafactorReferenceTest {
             List<Reference> refs = new ArrayList<>();
             for (int i = 0; i < SHAPES.length; i++) {
                 // the late one starts near 0, its rms under eps2, so the floor of the parameter scale acts
-                double[] init = values(rng, size(SHAPES[i]), i == LATE ? 1e-4 : 1.0, dtype);
+                double[] init = values(rng, (int) Shape.numel(SHAPES[i]), i == LATE ? 1e-4 : 1.0, dtype);
                 params.add(new Parameter("p" + i, Tensors.of(be, dtype, init, SHAPES[i]), true));
                 refs.add(new Reference(init, SHAPES[i]));
             }
@@ -85,7 +86,7 @@ class AdafactorReferenceTest {
                     }
                     // gradients of mixed scale, so the second moments rise and fall and clipping sometimes acts
                     double scale = step % 2 == 0 ? 1.0 : 0.05;
-                    double[] g = values(rng, size(SHAPES[i]), scale, dtype);
+                    double[] g = values(rng, (int) Shape.numel(SHAPES[i]), scale, dtype);
                     p.value().setGrad(Tensors.of(be, dtype, g, SHAPES[i]));
                     refs.get(i).step(g, c, lr);
                 }
@@ -145,14 +146,6 @@ class AdafactorReferenceTest {
             v[j] = dtype == DType.F64 ? x : (float) x; // the reference sees exactly the values the tensor holds
         }
         return v;
-    }
-
-    private static int size(int[] shape) {
-        int n = 1;
-        for (int d : shape) {
-            n *= d;
-        }
-        return n;
     }
 
     /**
