@@ -63,6 +63,7 @@ final class TrainingBench {
         Random r = new Random(0);
         int len = Math.min(seq, lm.maxPositions());
         double[] times = new double[steps];
+        ai.attune.api.tensor.BlockPool.resetPeak();
         for (int s = -1; s < steps; s++) {
             long[] ids = r.longs((long) batch * len, 0, lm.vocabSize()).toArray();
             long t0 = System.nanoTime();
@@ -97,7 +98,8 @@ final class TrainingBench {
         out.printf("train %s with %s in %s on %s: %,d parameters, %,d trained; batch %d x %d tokens; %d steps after a warm-up step%n",
                 named.name(), methodName, precision, be.name(), total, trained, batch, len, steps);
         var json = new ObjectMapper().createObjectNode().put("tokens_per_second", tokensPerSecond).put("step_ms_median", median * 1e3)
-                .put("peak_rss_mb", rss).put("mfu", mfu);
+                .put("peak_rss_mb", rss).put("tensor_peak_mb", ai.attune.api.tensor.BlockPool.peakBytes() / (1024.0 * 1024.0))
+                .put("release_as_you_go", ai.attune.api.autograd.Autograd.releaseAsYouGo()).put("mfu", mfu);
         out.println(json);
         out.flush();
     }

@@ -186,8 +186,8 @@ public final class TrainingRun {
                 s.context().dropout().startMicroBatch(step, k);
                 try (Scope micro = Scope.open("micro-batch"); MemoryStrategy.Region precision = s.memory().forward()) {
                     Tensor stepLoss = Ops.mulScalar(nllSum(mb, be), 1.0 / targets);
+                    loss += Tensors.item(stepLoss); // read first: backward gives the activations' memory back as it goes
                     Autograd.backward(s.memory().scaleLoss(stepLoss));
-                    loss += Tensors.item(stepLoss);
                 }
                 tokens += mb.tokens();
             }
