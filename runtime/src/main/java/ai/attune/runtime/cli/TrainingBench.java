@@ -44,7 +44,7 @@ final class TrainingBench {
     }
 
     @SuppressWarnings("unchecked")
-    void run(BenchCommand.Named named, String methodName, String precision, int batch, int seq, int steps) throws IOException {
+    void run(BenchCommand.Named named, String methodName, String precision, boolean checkpointing, int batch, int seq, int steps) throws IOException {
         if (!(named.module() instanceof CausalLM lm)) {
             throw new IllegalArgumentException(named.name() + " is not a causal language model");
         }
@@ -57,6 +57,11 @@ final class TrainingBench {
         List<Parameter> trainable = method.apply(lm.module(), method.defaultConfig(), ctx);
         lm.module().setTraining(true);
         MemoryStrategy.Session memory = session(precision, lm);
+        if (checkpointing) {
+            MemoryStrategy<Object> ckpt = catalog.find(Kind.MEMORY, "gradient_checkpointing", MemoryStrategy.class)
+                    .orElseThrow(() -> new IllegalStateException("--gradient-checkpointing needs the gradient_checkpointing memory plugin"));
+            memory = MemoryStrategy.Session.compose(List.of(memory, ckpt.apply(lm.module(), ckpt.defaultConfig())));
+        }
         long total = lm.module().namedParameters().values().stream().mapToLong(p -> p.value().numel()).sum();
         long trained = trainable.stream().mapToLong(p -> p.value().numel()).sum();
         OptimizerState state = new OptimizerState(job);
@@ -95,11 +100,11 @@ final class TrainingBench {
         double peak = be.measurePeakGflops();
         double mfu = flopsPerToken * tokensPerSecond / (peak * 1e9);
         double rss = peakRssMb();
-        out.printf("train %s with %s in %s on %s: %,d parameters, %,d trained; batch %d x %d tokens; %d steps after a warm-up step%n",
-                named.name(), methodName, precision, be.name(), total, trained, batch, len, steps);
+        out.printf("train %s with %s in %s%s on %s: %,d parameters, %,d trained; batch %d x %d tokens; %d steps after a warm-up step%n",
+                named.name(), methodName, precision, checkpointing ? " with gradient checkpointing" : "", be.name(), total, trained, batch, len, steps);
         var json = new ObjectMapper().createObjectNode().put("tokens_per_second", tokensPerSecond).put("step_ms_median", median * 1e3)
                 .put("peak_rss_mb", rss).put("tensor_peak_mb", ai.attune.api.tensor.BlockPool.peakBytes() / (1024.0 * 1024.0))
-                .put("release_as_you_go", ai.attune.api.autograd.Autograd.releaseAsYouGo()).put("mfu", mfu);
+                .put("release_as_you_go", ai.attune.api.autograd.Autograd.releaseAsYouGo()).put("gradient_checkpointing", checkpointing).put("mfu", mfu);
         out.println(json);
         out.flush();
     }

@@ -135,7 +135,7 @@ public final class TrainJob {
             TrainingRun.Setup setup = new TrainingRun.Setup(lm, plugins.method(), plugins.methodConfig(), plugins.optimizer(), plugins.optimizerConfig(),
                     schedule, ctx, mb, ga, steps,
                     d.shuffleOn(), t.clip(), t.evalEvery() == null ? 0 : t.evalEvery(), t.saveEvery() == null ? 0 : t.saveEvery(),
-                    precision(t.precisionOrFp32(), m.module(), where), recipe.method());
+                    memory(t, m.module(), where), recipe.method());
             return new TrainingRun(setup, train, eval, general, p.runDir(), progress, control).run(p.resume(), () -> begin(p));
         }
     }
@@ -168,6 +168,25 @@ public final class TrainJob {
         double lr = recipe.train().optimizer().get("lr").asDouble();
         Recipe.Data d = recipe.data();
         return new Plugins(method, methodConfig, optimizer, optConfig, lr, dataSpec(d, d.format(), where));
+    }
+
+    /**
+     * The memory strategies the recipe asks for, composed: {@code train.precision} and
+     * {@code train.gradient_checkpointing}. Autocast's region encloses the checkpoints, so a block
+     * run again in backward computes in the same precision as in forward.
+     */
+    @SuppressWarnings("unchecked")
+    private MemoryStrategy.Session memory(Recipe.Train t, Module model, String where) {
+        List<MemoryStrategy.Session> sessions = new java.util.ArrayList<>();
+        sessions.add(precision(t.precisionOrFp32(), model, where));
+        if (t.checkpointing()) {
+            MemoryStrategy<Object> ckpt = catalog.find(Kind.MEMORY, "gradient_checkpointing", MemoryStrategy.class).orElseThrow(() -> new RecipeException(
+                    where + ": train.gradient_checkpointing needs the gradient_checkpointing memory plugin; installed: "
+                            + catalog.list(Kind.MEMORY).stream().map(PluginCatalog.Entry::name).toList()));
+            sessions.add(ckpt.apply(model, ckpt.defaultConfig()));
+            log.println("train: gradient checkpointing: each block keeps only its input and runs again in backward");
+        }
+        return MemoryStrategy.Session.compose(sessions);
     }
 
     /**
