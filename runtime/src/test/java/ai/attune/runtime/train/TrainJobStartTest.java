@@ -1,12 +1,13 @@
 package ai.attune.runtime.train;
 
+import ai.attune.api.data.DataException;
 import ai.attune.api.spi.Kind;
 import ai.attune.api.tensor.Scope;
 import ai.attune.kernels.jvm.JvmBackend;
+import ai.attune.plugins.data.text.TextFormat;
 import ai.attune.plugins.lora.LoraMethod;
 import ai.attune.plugins.model.llama.LlamaFamily;
 import ai.attune.plugins.optim.adamw.AdamWOptimizer;
-import ai.attune.runtime.data.DataException;
 import ai.attune.runtime.host.TestCatalog;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -45,6 +46,7 @@ class TrainJobStartTest {
                 .register(Kind.MODEL, "llama", new LlamaFamily())
                 .register(Kind.METHOD, "lora", new LoraMethod())
                 .register(Kind.OPTIMIZER, "adamw", new AdamWOptimizer())
+                .register(Kind.DATA_FORMAT, "text", new TextFormat())
                 .register(Kind.BACKEND, "jvm", new JvmBackend());
         out = dir.resolve("run");
         data = StoriesLoraRuns.mobyDick(dir, "train.jsonl", 0, 16);
