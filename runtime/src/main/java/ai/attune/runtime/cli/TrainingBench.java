@@ -53,7 +53,8 @@ final class TrainingBench {
         Optimizer<Object> adamw = catalog.find(Kind.OPTIMIZER, "adamw", Optimizer.class)
                 .orElseThrow(() -> new IllegalStateException("the adamw optimizer is not installed"));
         Scope job = Scope.current();
-        MethodContext ctx = new MethodContext(be, DType.F32, job, 0, new DropoutSeeds(0), named.dir());
+        // Each method trains its default config, which initialises from the seed: no tokenizer is needed.
+        MethodContext ctx = new MethodContext(be, DType.F32, job, 0, new DropoutSeeds(0), named.dir(), null);
         List<Parameter> trainable = method.apply(lm.module(), method.defaultConfig(), ctx);
         lm.module().setTraining(true);
         MemoryStrategy.Session memory = session(precision, lm);

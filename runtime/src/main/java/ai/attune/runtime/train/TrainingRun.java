@@ -5,6 +5,7 @@ import ai.attune.api.autograd.F;
 import ai.attune.api.autograd.GradMode;
 import ai.attune.api.autograd.Ops;
 import ai.attune.api.autograd.Views;
+import ai.attune.api.data.Example;
 import ai.attune.api.model.CausalLM;
 import ai.attune.api.nn.Module;
 import ai.attune.api.nn.Parameter;
@@ -19,7 +20,6 @@ import ai.attune.api.tensor.Backend;
 import ai.attune.api.tensor.Scope;
 import ai.attune.api.tensor.Tensor;
 import ai.attune.api.tensor.Tensors;
-import ai.attune.runtime.data.Example;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 
 import java.io.IOException;

@@ -25,7 +25,7 @@ import ai.attune.plugins.memory.mixedprecision.MixedPrecisionConfig;
 import ai.attune.plugins.method.full.FullFineTuning;
 import ai.attune.plugins.model.llama.LlamaFamily;
 import ai.attune.plugins.optim.adamw.AdamWOptimizer;
-import ai.attune.runtime.data.Example;
+import ai.attune.api.data.Example;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -102,7 +102,7 @@ class CheckpointingTest {
             AdamWOptimizer adamw = new AdamWOptimizer();
             Object optCfg = loader.bindConfig(new ObjectMapper().readTree("{\"weight_decay\": 0.01}"), adamw.defaultConfig(), adamw.configType(),
                     "train.optimizer", "test");
-            MethodContext ctx = new MethodContext(be, DType.F32, job, 2, new DropoutSeeds(2), StoriesLoraRuns.STORIES);
+            MethodContext ctx = new MethodContext(be, DType.F32, job, 2, new DropoutSeeds(2), StoriesLoraRuns.STORIES, null);
             @SuppressWarnings({"unchecked", "rawtypes"})
             TrainingRun.Setup s = new TrainingRun.Setup(lm, (Method) full, full.defaultConfig(), (Optimizer) adamw, optCfg,
                     LrSchedule.of("linear", 1e-3, 0, 3), ctx, 2, 2, 3, true, 1.0, 0, 0,

@@ -57,6 +57,11 @@ final class LlamaForCausalLM extends Module implements CausalLM {
     }
 
     @Override
+    public Embedding inputEmbeddings() {
+        return embedTokens;
+    }
+
+    @Override
     public int vocabSize() {
         return cfg.vocabSize();
     }
