@@ -76,6 +76,25 @@ public class TrainLauncherIT {
         assertEquals("the merged model continues as base + adapter does", gen.out(), gen2.out());
     }
 
+    /** {@code train.gradient_checkpointing: true} from the launcher: the same adapter bits as the run without it (dropout is on). */
+    @Test
+    public void gradientCheckpointingChangesMemoryNotTheAdapter() throws Exception {
+        Path base = Files.createTempDirectory(Files.createDirectories(Path.of(System.getProperty("attune.itest.dir"))), "ckpt");
+        List<String> common = List.of("--set", "train.max_steps=4", "--set", "train.micro_batch_size=4", "--set", "train.gradient_accumulation_steps=2",
+                "--set", "train.save_every=0", "--set", "train.eval_every=0");
+        List<String> plain = new java.util.ArrayList<>(common);
+        plain.addAll(List.of("--set", "output=" + base.resolve("plain")));
+        List<String> ckpt = new java.util.ArrayList<>(common);
+        ckpt.addAll(List.of("--set", "train.gradient_checkpointing=true", "--set", "output=" + base.resolve("ckpt")));
+        LauncherIT.Result a = LauncherIT.attuneIn(RECIPE.getParent().getParent(), args("train", RECIPE, plain));
+        assertEquals(a.err(), 0, a.code());
+        LauncherIT.Result b = LauncherIT.attuneIn(RECIPE.getParent().getParent(), args("train", RECIPE, ckpt));
+        assertEquals(b.err(), 0, b.code());
+        assertTrue(b.err(), b.err().contains("gradient checkpointing: each block keeps only its input"));
+        assertTrue(java.util.Arrays.equals(Files.readAllBytes(base.resolve("plain/final/adapter_model.safetensors")),
+                Files.readAllBytes(base.resolve("ckpt/final/adapter_model.safetensors"))));
+    }
+
     @Test
     public void aRecipeTypoNamesTheKeyAndSuggestsOne() throws Exception {
         Path base = Files.createTempDirectory("attune-train");

@@ -17,10 +17,29 @@ import java.util.Set;
  * The reverse-mode engine. {@link #backward} walks the graph from an output in reverse
  * topological order and accumulates gradients into the {@code grad} of the leaves that require
  * it, allocated in each leaf's own scope so they outlive the step's temporaries (gradient
- * accumulation over micro-batches sums into them).
+ * accumulation over micro-batches sums into them). As it goes it gives back the memory nothing
+ * will read again (see {@link Release}), so a step's live bytes fall through backward as they
+ * rose through forward.
  */
 public final class Autograd {
+    private static volatile boolean releaseAsYouGo = !"false".equals(System.getProperty("attune.autograd.release"));
+
     private Autograd() {}
+
+    /**
+     * Whether backward gives memory back as it goes ({@link Release}'s rule): on unless
+     * {@code -Dattune.autograd.release=false}. Off, every activation and gradient lives until its
+     * scope closes, as the comparison in benchmarks and tests needs. Either way the results are
+     * the same bits. With it on, only leaves and the output are readable after backward: read an
+     * intermediate (an unscaled loss, say) before calling it.
+     */
+    public static void setReleaseAsYouGo(boolean on) {
+        releaseAsYouGo = on;
+    }
+
+    public static boolean releaseAsYouGo() {
+        return releaseAsYouGo;
+    }
 
     /** {@code loss.backward()}: the output must hold one element; its gradient is 1. */
     public static void backward(Tensor output) {
@@ -46,11 +65,15 @@ public final class Autograd {
                 return;
             }
             List<Node> order = topologicalOrder(output.gradFn());
+            Release release = releaseAsYouGo ? new Release(order, output, upstream) : null;
             Map<Node, Tensor[]> pending = new IdentityHashMap<>();
             pending.computeIfAbsent(output.gradFn(), n -> new Tensor[n.outputCount()])[output.outputIndex()] = upstream;
             for (Node node : order) {
                 Tensor[] gradOuts = pending.remove(node);
                 if (gradOuts == null) {
+                    if (release != null) {
+                        release.done(node, null, null);
+                    }
                     continue;
                 }
                 Tensor[] gradIns = node.backward(gradOuts);
@@ -70,8 +93,23 @@ public final class Autograd {
                     } else {
                         Tensor[] slot = pending.computeIfAbsent(in.gradFn(), n -> new Tensor[n.outputCount()]);
                         int k = in.outputIndex();
-                        slot[k] = slot[k] == null ? g : Ops.add(slot[k], g);
+                        if (slot[k] == null) {
+                            slot[k] = g;
+                            if (release != null) {
+                                release.hold(g);
+                            }
+                        } else {
+                            Tensor sum = Ops.add(slot[k], g);
+                            if (release != null) {
+                                release.hold(sum);
+                                release.drop(slot[k]);
+                            }
+                            slot[k] = sum;
+                        }
                     }
+                }
+                if (release != null) {
+                    release.done(node, gradOuts, gradIns);
                 }
             }
         }

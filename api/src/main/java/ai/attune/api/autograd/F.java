@@ -77,7 +77,7 @@ public final class F {
     public static Tensor rmsNorm(Tensor input, Tensor w, double eps) {
         Tensor x = Autocast.widen(input);
         Tensor xc = Views.contiguous(x);
-        Tensor out = Ops.emptyLike(x, x.shape());
+        Tensor out = Ops.uninitialized(x, x.dtype(), x.shape());
         Tensor rstd = x.backend().zeros(statType(x), rows(x), Scope.current());
         x.backend().rmsNorm(xc, w, eps, out, rstd);
         return OpNode.record("rms_norm", out, new Tensor[] {xc, w}, g -> {
@@ -92,7 +92,7 @@ public final class F {
     public static Tensor layerNorm(Tensor input, Tensor w, Tensor b, double eps) {
         Tensor x = Autocast.widen(input);
         Tensor xc = Views.contiguous(x);
-        Tensor out = Ops.emptyLike(x, x.shape());
+        Tensor out = Ops.uninitialized(x, x.dtype(), x.shape());
         Tensor mean = x.backend().zeros(statType(x), rows(x), Scope.current());
         Tensor rstd = x.backend().zeros(statType(x), rows(x), Scope.current());
         x.backend().layerNorm(xc, w, b, eps, out, mean, rstd);
@@ -120,7 +120,7 @@ public final class F {
      * i64 [batch, seq], invFreq [headDim/2] (see {@link #ropeInvFreq}).
      */
     public static Tensor rope(Tensor x, Tensor positions, float[] invFreq) {
-        Tensor out = Ops.emptyLike(x, x.shape());
+        Tensor out = Ops.uninitialized(x, x.dtype(), x.shape());
         x.backend().rope(x, positions, invFreq, false, out);
         return OpNode.record("rope", out, new Tensor[] {x}, g -> {
             Tensor gx = Ops.emptyLike(x, x.shape());
@@ -217,7 +217,7 @@ public final class F {
         if (p < 0 || p > 1) {
             throw new IllegalArgumentException("dropout probability must be in [0, 1], got " + p);
         }
-        Tensor out = Ops.emptyLike(x, x.shape());
+        Tensor out = Ops.uninitialized(x, x.dtype(), x.shape());
         Tensor mask = x.backend().zeros(DType.U8, x.shape(), Scope.current());
         x.backend().dropout(x, p, seed, out, mask);
         double scale = p == 1 ? 0.0 : 1.0 / (1.0 - p);

@@ -99,6 +99,11 @@ public abstract class Function {
         }
 
         @Override
+        public List<Tensor> saved() {
+            return ctx.saved;
+        }
+
+        @Override
         public Tensor[] backward(Tensor[] gradOutputs) {
             Tensor[] g = gradOutputs.clone();
             for (int i = 0; i < g.length; i++) {

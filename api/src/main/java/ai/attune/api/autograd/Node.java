@@ -24,4 +24,13 @@ public interface Node {
      * no gradient.
      */
     Tensor[] backward(Tensor[] gradOutputs);
+
+    /**
+     * Tensors the op's forward saved for its backward beyond its inputs and outputs (a softmax's
+     * statistics, a dropout mask): backward gives their memory back once every node that saved
+     * them has run.
+     */
+    default List<Tensor> saved() {
+        return List.of();
+    }
 }

@@ -27,6 +27,14 @@ public final class Ops {
         return t.backend().zeros(t.dtype(), shape, Scope.current());
     }
 
+    /**
+     * A new tensor in the current scope whose contents are undefined ({@code torch.empty}): only
+     * for an output the kernel writes whole, so recycled memory need not be zeroed first.
+     */
+    static Tensor uninitialized(Tensor like, DType dtype, int[] shape) {
+        return like.backend().empty(dtype, shape, Scope.current());
+    }
+
     public static Tensor zeros(Backend be, DType dtype, int... shape) {
         return be.zeros(dtype, shape, Scope.current());
     }
@@ -69,7 +77,7 @@ public final class Ops {
 
     public static Tensor binary(BinaryOp op, Tensor a, Tensor b) {
         int[] shape = Shape.broadcast(a.shape(), b.shape());
-        Tensor out = a.backend().zeros(promote(a, b), shape, Scope.current());
+        Tensor out = uninitialized(a, promote(a, b), shape);
         a.backend().binary(op, a, b, out);
         return OpNode.record(op.name().toLowerCase(), out, new Tensor[] {a, b}, g -> binaryBackward(op, a, b, out, g));
     }
@@ -157,7 +165,7 @@ public final class Ops {
     }
 
     public static Tensor scalar(ScalarOp op, Tensor a, double s) {
-        Tensor out = emptyLike(a, a.shape());
+        Tensor out = uninitialized(a, a.dtype(), a.shape());
         a.backend().scalar(op, a, s, out);
         return OpNode.record(op.name().toLowerCase() + "_scalar", out, new Tensor[] {a}, g -> new Tensor[] {switch (op) {
             case ADD -> g;
@@ -194,7 +202,7 @@ public final class Ops {
     }
 
     public static Tensor unary(UnaryOp op, Tensor a) {
-        Tensor out = emptyLike(a, a.shape());
+        Tensor out = uninitialized(a, a.dtype(), a.shape());
         a.backend().unary(op, a, out);
         return OpNode.record(op.name().toLowerCase(), out, new Tensor[] {a}, g -> {
             Tensor gi = emptyLike(a, a.shape());
@@ -334,7 +342,7 @@ public final class Ops {
         int[] as = a.shape();
         int[] bs = b.shape();
         int[] outShape = Shape.matmul(as, transA, bs, transB);
-        Tensor out = a.backend().zeros(promote(a, b), outShape, Scope.current());
+        Tensor out = uninitialized(a, promote(a, b), outShape); // C = op(A) op(B), beta 0: written, never read
         a.backend().matmul(a, transA, b, transB, out);
         return OpNode.record("matmul", out, new Tensor[] {a, b}, g -> {
             Tensor ga = null;
@@ -358,7 +366,7 @@ public final class Ops {
         if (t.dtype() == dtype) {
             return t;
         }
-        Tensor out = t.backend().zeros(dtype, t.shape(), Scope.current());
+        Tensor out = uninitialized(t, dtype, t.shape());
         t.backend().copy(t, out);
         return OpNode.record("to_" + dtype.name().toLowerCase(), out, new Tensor[] {t}, g -> new Tensor[] {to(g, t.dtype())});
     }

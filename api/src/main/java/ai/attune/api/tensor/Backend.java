@@ -24,6 +24,11 @@ public interface Backend {
     /** A new zero-filled contiguous tensor owned by {@code scope} ({@code torch.zeros}). */
     Tensor zeros(DType dtype, int[] shape, Scope scope);
 
+    /** A new contiguous tensor whose contents are undefined ({@code torch.empty}): for outputs a kernel overwrites whole. */
+    default Tensor empty(DType dtype, int[] shape, Scope scope) {
+        return zeros(dtype, shape, scope);
+    }
+
     /** Copies {@code src} into {@code dst} of the same shape, casting dtypes and following any strides ({@code dst.copy_(src)}). Float-to-bf16/f16 casts round to nearest even. */
     void copy(Tensor src, Tensor dst);
 

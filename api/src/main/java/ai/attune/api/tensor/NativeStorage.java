@@ -1,6 +1,5 @@
 package ai.attune.api.tensor;
 
-import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 
 /**
@@ -22,13 +21,16 @@ public interface NativeStorage extends Storage {
         return segment().byteSize();
     }
 
+    @Override
+    default void release() {
+        scope().release(segment());
+    }
+
     /**
-     * Zero-filled memory for {@code numel} elements of {@code dtype}, owned by {@code scope} through
-     * the shared arena the backend keyed {@code arenaKey}; 64-byte aligned so SIMD loads stay on
-     * one cache line.
+     * Memory for a tensor of {@code dtype} and {@code shape}, owned by {@code scope}, zero-filled
+     * when {@code zeroed}; 64-byte aligned so SIMD loads stay on one cache line.
      */
-    static MemorySegment allocate(Scope scope, Object arenaKey, DType dtype, int[] shape) {
-        long bytes = Math.multiplyExact(Shape.numel(shape), dtype.byteSize());
-        return scope.arena(arenaKey, Arena::ofShared).allocate(Math.max(bytes, 1), 64);
+    static MemorySegment allocate(Scope scope, DType dtype, int[] shape, boolean zeroed) {
+        return scope.allocate(Math.multiplyExact(Shape.numel(shape), dtype.byteSize()), zeroed);
     }
 }

@@ -1,9 +1,10 @@
 package ai.attune.api.tensor;
 
+import java.lang.foreign.MemorySegment;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Deque;
-import java.util.IdentityHashMap;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.function.Supplier;
@@ -22,7 +23,8 @@ public final class Scope implements AutoCloseable {
 
     private final String name;
     private final Thread owner;
-    private final Map<Object, AutoCloseable> backendArenas = new IdentityHashMap<>();
+    /** The pool blocks this scope holds, by address: what {@link #release} and {@link #close} give back. */
+    private final Map<Long, BlockPool.Block> blocks = new HashMap<>();
     private final List<AutoCloseable> resources = new ArrayList<>();
     private boolean closed;
 
@@ -68,13 +70,27 @@ public final class Scope implements AutoCloseable {
     }
 
     /**
-     * The backend's allocation arena for this scope, created on first use. Backends keep one arena
-     * per scope so that closing the scope is one release, not one per tensor.
+     * Native memory for {@code bytes} of tensor storage, 64-byte aligned, owned by this scope until
+     * it closes or the storage is {@link #release}d; zero-filled when {@code zeroed}, else of
+     * whatever a recycled block held (for outputs a kernel overwrites completely).
      */
-    @SuppressWarnings("unchecked")
-    public synchronized <A extends AutoCloseable> A arena(Object backendKey, Supplier<A> create) {
+    public synchronized MemorySegment allocate(long bytes, boolean zeroed) {
         ensureOpen();
-        return (A) backendArenas.computeIfAbsent(backendKey, k -> create.get());
+        BlockPool.Block b = BlockPool.shared().take(bytes, zeroed);
+        blocks.put(b.memory().address(), b);
+        return b.memory().asSlice(0, Math.max(bytes, 1));
+    }
+
+    /**
+     * Gives the block behind {@code memory} (a segment {@link #allocate} returned) back to the pool
+     * before the scope closes: autograd does this for storage backward no longer needs. A second
+     * release, or one of memory this scope does not hold, does nothing.
+     */
+    public synchronized void release(MemorySegment memory) {
+        BlockPool.Block b = closed ? null : blocks.remove(memory.address());
+        if (b != null) {
+            BlockPool.shared().give(b);
+        }
     }
 
     /** Ties a resource to this scope: it is closed when the scope is. */
@@ -105,21 +121,28 @@ public final class Scope implements AutoCloseable {
             }
             closed = true;
         }
+        boolean outermost = false;
         if (owner != null) {
             Deque<Scope> stack = OPEN.get();
             if (owner == Thread.currentThread()) {
                 stack.remove(this);
+                outermost = stack.isEmpty();
             }
         }
         RuntimeException failure = null;
         for (int i = resources.size() - 1; i >= 0; i--) {
             failure = closeQuietly(resources.get(i), failure);
         }
-        for (AutoCloseable a : backendArenas.values()) {
-            failure = closeQuietly(a, failure);
+        synchronized (this) {
+            for (BlockPool.Block b : blocks.values()) {
+                BlockPool.shared().give(b);
+            }
+            blocks.clear();
         }
         resources.clear();
-        backendArenas.clear();
+        if (outermost) {
+            BlockPool.trim(); // the thread's work is done: what it cached goes back to the system
+        }
         if (failure != null) {
             throw failure;
         }

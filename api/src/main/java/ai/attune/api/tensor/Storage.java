@@ -12,4 +12,10 @@ public interface Storage {
 
     /** The scope that owns this storage; gradients of a leaf are allocated in its leaf's scope. */
     Scope scope();
+
+    /**
+     * Gives the memory back before the scope closes, once nothing will read it again: autograd
+     * calls it for activations and gradients backward is done with. Does nothing by default.
+     */
+    default void release() {}
 }

@@ -30,8 +30,9 @@ import java.util.Random;
 /**
  * Training throughput: forward, backward and an optimizer step (AdamW unless named) on random
  * tokens, with the method's and the optimizer's default configs, in f32 or in bf16/f16 mixed
- * precision; with the bytes of optimizer state the steps left. Model FLOPs utilisation counts 6 FLOPs per parameter per token for full
- * fine-tuning and 4 for frozen-base methods (no weight gradients), against the measured FMA peak.
+ * precision, and the bytes of optimizer state the steps leave. Model FLOPs utilisation counts 6
+ * FLOPs per parameter per token for full fine-tuning and 4 for frozen-base methods (no weight
+ * gradients), against the measured FMA peak.
  */
 final class TrainingBench {
     private final PluginCatalog catalog;
@@ -45,7 +46,8 @@ final class TrainingBench {
     }
 
     @SuppressWarnings("unchecked")
-    void run(BenchCommand.Named named, String methodName, String optimizerName, String precision, int batch, int seq, int steps) throws IOException {
+    void run(BenchCommand.Named named, String methodName, String optimizerName, String precision, boolean checkpointing, int batch, int seq, int steps)
+            throws IOException {
         if (!(named.module() instanceof CausalLM lm)) {
             throw new IllegalArgumentException(named.name() + " is not a causal language model");
         }
@@ -56,16 +58,23 @@ final class TrainingBench {
         Object optimizerConfig = optimizer.defaultConfig();
         double lr = optimizer.ownsLearningRate(optimizerConfig) ? Double.NaN : 1e-4;
         Scope job = Scope.current();
-        MethodContext ctx = new MethodContext(be, DType.F32, job, 0, new DropoutSeeds(0), named.dir());
+        // Each method trains its default config, which initialises from the seed: no tokenizer is needed.
+        MethodContext ctx = new MethodContext(be, DType.F32, job, 0, new DropoutSeeds(0), named.dir(), null);
         List<Parameter> trainable = method.apply(lm.module(), method.defaultConfig(), ctx);
         lm.module().setTraining(true);
         MemoryStrategy.Session memory = session(precision, lm);
+        if (checkpointing) {
+            MemoryStrategy<Object> ckpt = catalog.find(Kind.MEMORY, "gradient_checkpointing", MemoryStrategy.class)
+                    .orElseThrow(() -> new IllegalStateException("--gradient-checkpointing needs the gradient_checkpointing memory plugin"));
+            memory = MemoryStrategy.Session.compose(List.of(memory, ckpt.apply(lm.module(), ckpt.defaultConfig())));
+        }
         long total = lm.module().namedParameters().values().stream().mapToLong(p -> p.value().numel()).sum();
         long trained = trainable.stream().mapToLong(p -> p.value().numel()).sum();
         OptimizerState state = new OptimizerState(job);
         Random r = new Random(0);
         int len = Math.min(seq, lm.maxPositions());
         double[] times = new double[steps];
+        ai.attune.api.tensor.BlockPool.resetPeak();
         for (int s = -1; s < steps; s++) {
             long[] ids = r.longs((long) batch * len, 0, lm.vocabSize()).toArray();
             long t0 = System.nanoTime();
@@ -99,10 +108,13 @@ final class TrainingBench {
         double rss = peakRssMb();
         long stateBytes = state.named(lm.module().namedParameters()).values().stream().flatMap(m -> m.values().stream())
                 .mapToLong(t -> t.numel() * t.dtype().byteSize()).sum();
-        out.printf("train %s with %s and %s in %s on %s: %,d parameters, %,d trained; batch %d x %d tokens; %d steps after a warm-up step%n",
-                named.name(), methodName, optimizerName, precision, be.name(), total, trained, batch, len, steps);
+        out.printf("train %s with %s and %s in %s%s on %s: %,d parameters, %,d trained; batch %d x %d tokens; %d steps after a warm-up step%n",
+                named.name(), methodName, optimizerName, precision, checkpointing ? " with gradient checkpointing" : "", be.name(), total, trained,
+                batch, len, steps);
         var json = new ObjectMapper().createObjectNode().put("tokens_per_second", tokensPerSecond).put("step_ms_median", median * 1e3)
-                .put("peak_rss_mb", rss).put("mfu", mfu).put("optimizer_state_bytes", stateBytes);
+                .put("peak_rss_mb", rss).put("tensor_peak_mb", ai.attune.api.tensor.BlockPool.peakBytes() / (1024.0 * 1024.0))
+                .put("release_as_you_go", ai.attune.api.autograd.Autograd.releaseAsYouGo()).put("gradient_checkpointing", checkpointing).put("mfu", mfu)
+                .put("optimizer_state_bytes", stateBytes);
         out.println(json);
         out.flush();
     }

@@ -177,7 +177,7 @@ public final class RecipeLoader {
 
     private static void validate(String where, Recipe.Data data, Recipe.Train train) {
         if (data.format() == null) {
-            throw new RecipeException(where + ": missing key 'data.format' (tokens, text, prompt_completion, alpaca, chat)");
+            throw new RecipeException(where + ": missing key 'data.format' (an installed data format: 'attune plugins' lists them)");
         }
         if (data.path() == null) {
             throw new RecipeException(where + ": missing key 'data.path'");

@@ -5,6 +5,7 @@ import ai.attune.api.autograd.F;
 import ai.attune.api.autograd.GradMode;
 import ai.attune.api.autograd.Ops;
 import ai.attune.api.autograd.Views;
+import ai.attune.api.data.Example;
 import ai.attune.api.model.CausalLM;
 import ai.attune.api.nn.Module;
 import ai.attune.api.nn.Parameter;
@@ -19,7 +20,6 @@ import ai.attune.api.tensor.Backend;
 import ai.attune.api.tensor.Scope;
 import ai.attune.api.tensor.Tensor;
 import ai.attune.api.tensor.Tensors;
-import ai.attune.runtime.data.Example;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 
 import java.io.IOException;
@@ -189,8 +189,8 @@ public final class TrainingRun {
                 s.context().dropout().startMicroBatch(step, k);
                 try (Scope micro = Scope.open("micro-batch"); MemoryStrategy.Region precision = s.memory().forward()) {
                     Tensor stepLoss = Ops.mulScalar(nllSum(mb, be), 1.0 / targets);
+                    loss += Tensors.item(stepLoss); // read first: backward gives the activations' memory back as it goes
                     Autograd.backward(s.memory().scaleLoss(stepLoss));
-                    loss += Tensors.item(stepLoss);
                 }
                 tokens += mb.tokens();
             }

@@ -16,8 +16,9 @@ import ai.attune.kernels.jvm.JvmBackend;
 import ai.attune.plugins.method.full.FullFineTuning;
 import ai.attune.plugins.model.llama.LlamaFamily;
 import ai.attune.plugins.optim.adafactor.AdafactorOptimizer;
+import ai.attune.plugins.data.text.TextFormat;
 import ai.attune.plugins.optim.adamw.AdamWOptimizer;
-import ai.attune.runtime.data.Example;
+import ai.attune.api.data.Example;
 import ai.attune.runtime.host.TestCatalog;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -63,6 +64,7 @@ class AdafactorTrainingTest {
                 .register(Kind.METHOD, "full", new FullFineTuning())
                 .register(Kind.OPTIMIZER, "adafactor", new AdafactorOptimizer())
                 .register(Kind.OPTIMIZER, "adamw", new AdamWOptimizer())
+                .register(Kind.DATA_FORMAT, "text", new TextFormat())
                 .register(Kind.BACKEND, "jvm", new JvmBackend());
         data = StoriesLoraRuns.mobyDick(dir, "train.jsonl", 0, 12);
     }

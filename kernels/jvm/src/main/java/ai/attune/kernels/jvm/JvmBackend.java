@@ -28,7 +28,6 @@ import java.util.concurrent.atomic.AtomicInteger;
  */
 @Component(service = Backend.class, property = {Backend.PROPERTY + "=jvm", "service.ranking:Integer=0"})
 public final class JvmBackend implements Backend {
-    private final Object arenaKey = new Object();
     private final boolean scalar;
     private ExecutorService pool;
     private Gemm gemm;
@@ -55,7 +54,12 @@ public final class JvmBackend implements Backend {
 
     @Override
     public Tensor zeros(DType dtype, int[] shape, Scope scope) {
-        return new Tensor(new JvmStorage(this, NativeStorage.allocate(scope, arenaKey, dtype, shape), scope), dtype, shape);
+        return new Tensor(new JvmStorage(this, NativeStorage.allocate(scope, dtype, shape, true), scope), dtype, shape);
+    }
+
+    @Override
+    public Tensor empty(DType dtype, int[] shape, Scope scope) {
+        return new Tensor(new JvmStorage(this, NativeStorage.allocate(scope, dtype, shape, false), scope), dtype, shape);
     }
 
     @Override

@@ -39,7 +39,6 @@ import java.lang.foreign.MemorySegment;
  */
 @Component(service = Backend.class, property = {Backend.PROPERTY + "=torch", "service.ranking:Integer=-10"})
 public final class TorchBackend implements Backend {
-    private final Object arenaKey = new Object();
     private final Backend jvm;
     private final String unavailable;
 
@@ -83,7 +82,12 @@ public final class TorchBackend implements Backend {
 
     @Override
     public Tensor zeros(DType dtype, int[] shape, Scope scope) {
-        return new Tensor(new TorchStorage(this, NativeStorage.allocate(scope, arenaKey, dtype, shape), scope), dtype, shape);
+        return new Tensor(new TorchStorage(this, NativeStorage.allocate(scope, dtype, shape, true), scope), dtype, shape);
+    }
+
+    @Override
+    public Tensor empty(DType dtype, int[] shape, Scope scope) {
+        return new Tensor(new TorchStorage(this, NativeStorage.allocate(scope, dtype, shape, false), scope), dtype, shape);
     }
 
     @Override

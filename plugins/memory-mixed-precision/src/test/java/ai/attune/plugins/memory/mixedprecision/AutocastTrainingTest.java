@@ -67,8 +67,8 @@ class AutocastTrainingTest {
                         }
                         Tensor loss = F.crossEntropy(l2.forward(F.relu(h)), ys, -100, F.Reduction.MEAN);
                         assertEquals(DType.F32, loss.dtype(), "the loss stays f32");
+                        losses.add(Tensors.item(loss)); // before backward, which gives the unscaled loss's memory back
                         Autograd.backward(session.scaleLoss(loss));
-                        losses.add(Tensors.item(loss));
                     }
                     boolean ok = session.unscale(params);
                     assertTrue(ok, "no overflow at step " + step);

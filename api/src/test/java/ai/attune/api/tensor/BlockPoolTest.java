@@ -1,0 +1,52 @@
+package ai.attune.api.tensor;
+
+import org.junit.jupiter.api.Test;
+
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** The pool's rules: reuse by size, zero when asked, poison what comes back, never hold more than the most ever in use. */
+class BlockPoolTest {
+    @Test
+    void aReleasedBlockServesTheNextRequestOfItsSize() {
+        try (Scope s = Scope.open("outer")) {
+            long live = BlockPool.liveBytes();
+            MemorySegment a = s.allocate(1 << 20, true);
+            assertEquals(live + (1 << 20), BlockPool.liveBytes());
+            a.set(ValueLayout.JAVA_FLOAT, 0, 3f);
+            s.release(a);
+            s.release(a); // a second release does nothing
+            assertEquals(live, BlockPool.liveBytes());
+            MemorySegment b = s.allocate(1 << 20, false);
+            assertEquals(a.address(), b.address(), "the cached block came back");
+            // the tests run with -Dattune.pool.poison=true: what came back reads as NaN until written
+            assertTrue(Float.isNaN(b.get(ValueLayout.JAVA_FLOAT, 0)), "poisoned on release");
+            s.release(b);
+            MemorySegment c = s.allocate(1 << 20, true);
+            assertEquals(0f, c.get(ValueLayout.JAVA_FLOAT, 0), "zeroed when asked");
+            MemorySegment small = s.allocate(1 << 10, true);
+            assertNotEquals(c.address(), small.address());
+        }
+    }
+
+    @Test
+    void aMissFreesCachedBlocksSoTheReservedBytesStayAtTheHighWaterMark() {
+        try (Scope outer = Scope.open("outer")) {
+            try (Scope step = Scope.open("step")) {
+                step.allocate(8 << 20, true);
+                step.allocate(8 << 20, true);
+            }
+            long high = BlockPool.reservedBytes();
+            try (Scope step = Scope.open("step")) {
+                step.allocate(12 << 20, true); // fits no cached block (more than 8 MiB, and 2 x 8 is not >= 12 x 2)
+                assertTrue(BlockPool.reservedBytes() <= high + (12 << 20) - (8 << 20),
+                        "a cached 8 MiB block was freed first: reserved " + BlockPool.reservedBytes() + ", high-water " + high);
+            }
+        }
+        assertEquals(0, BlockPool.reservedBytes() - BlockPool.liveBytes(), "the outermost scope's close trims the cache");
+    }
+}
