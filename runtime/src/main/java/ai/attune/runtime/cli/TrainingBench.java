@@ -103,9 +103,10 @@ final class TrainingBench {
         double median = steps % 2 == 1 ? times[steps / 2] : (times[steps / 2 - 1] + times[steps / 2]) / 2;
         double tokensPerSecond = batch * (double) len / median;
         double flopsPerToken = (trained == total ? 6.0 : 4.0) * total;
+        // Read before the FMA peak is measured: its warm-up allocates on the heap and would be counted as the step's memory.
+        double rss = peakRssMb();
         double peak = be.measurePeakGflops();
         double mfu = flopsPerToken * tokensPerSecond / (peak * 1e9);
-        double rss = peakRssMb();
         long stateBytes = state.named(lm.module().namedParameters()).values().stream().flatMap(m -> m.values().stream())
                 .mapToLong(t -> t.numel() * t.dtype().byteSize()).sum();
         out.printf("train %s with %s and %s in %s%s on %s: %,d parameters, %,d trained; batch %d x %d tokens; %d steps after a warm-up step%n",
