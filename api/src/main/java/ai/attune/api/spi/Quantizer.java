@@ -1,6 +1,7 @@
 package ai.attune.api.spi;
 
 import ai.attune.api.io.SafetensorsReader;
+import ai.attune.api.io.TensorInfo;
 import ai.attune.api.tensor.Backend;
 import ai.attune.api.tensor.Scope;
 import ai.attune.api.tensor.Tensor;
@@ -32,6 +33,9 @@ public interface Quantizer<C> {
 
     /** Whether {@code checkpoint} holds the weight {@code name} in this quantizer's format. */
     boolean stores(SafetensorsReader checkpoint, String name);
+
+    /** The header entry of the dense weight that {@code name} stands for: its dtype and shape before quantization. */
+    TensorInfo denseInfo(SafetensorsReader checkpoint, String name) throws IOException;
 
     /**
      * Reads the weight {@code name} that {@link #stores} found, copying its parts off the file into

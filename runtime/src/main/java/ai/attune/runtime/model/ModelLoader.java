@@ -8,6 +8,8 @@ import ai.attune.api.model.ModelConfig;
 import ai.attune.api.model.ModelFamily;
 import ai.attune.api.model.ModelJson;
 import ai.attune.api.model.ModelLoadException;
+import ai.attune.api.model.QuantizedCheckpoint;
+import ai.attune.api.spi.Quantizer;
 import ai.attune.api.nn.Module;
 import ai.attune.api.spi.Kind;
 import ai.attune.api.tensor.Backend;
@@ -103,7 +105,7 @@ public final class ModelLoader {
         ModelConfig config = ModelConfig.read(dir);
         ModelFamily family = family(config);
         Module module;
-        try (SafetensorsReader weights = SafetensorsReader.openModelDir(dir)) {
+        try (SafetensorsReader weights = checkpoint(dir, config)) {
             module = family.load(config, weights, backend, dtype, scope);
         }
         Tokenizer tokenizer = Tokenizer.load(dir);
@@ -151,12 +153,39 @@ public final class ModelLoader {
                 + "'); installed methods: " + catalog.list(Kind.METHOD).stream().map(PluginCatalog.Entry::name).toList());
     }
 
+    /**
+     * The checkpoint of {@code dir}: for a model whose config.json has a {@code quantization_config},
+     * one whose quantized Linear weights the named quantizer reads, so every family loads it
+     * unchanged.
+     */
+    public SafetensorsReader checkpoint(Path dir, ModelConfig config) throws IOException {
+        Optional<QuantizationConfig> q = QuantizationConfig.read(config);
+        SafetensorsReader raw = SafetensorsReader.openModelDir(dir);
+        if (q.isEmpty()) {
+            return raw;
+        }
+        try {
+            return QuantizedCheckpoint.stored(raw, quantizer(q.get().quantType(), config.file().getFileName() + "'s "
+                    + QuantizationConfig.KEY + ".bnb_4bit_quant_type"));
+        } catch (IOException | RuntimeException e) {
+            raw.close();
+            throw e;
+        }
+    }
+
+    /** The installed quantizer {@code name}; {@code where} says who asked for it, for the refusal. */
+    public Quantizer<?> quantizer(String name, String where) throws ModelLoadException {
+        return catalog.find(Kind.QUANTIZER, name, Quantizer.class).orElseThrow(() -> new ModelLoadException(where + " '" + name
+                + "' needs a quantizer of that name; installed quantizers: " + catalog.list(Kind.QUANTIZER).stream().map(PluginCatalog.Entry::name).toList()));
+    }
+
     /** A model of the given config with zero weights, e.g. for a throughput benchmark. */
     public Module create(ModelConfig config, Backend backend, DType dtype, Scope scope) throws IOException {
         return family(config).create(config, backend, dtype, scope);
     }
 
-    private ModelFamily family(ModelConfig config) throws ModelLoadException {
+    /** The installed family that builds the model {@code config} describes. */
+    public ModelFamily family(ModelConfig config) throws ModelLoadException {
         List<String> names = new ArrayList<>();
         for (PluginCatalog.Entry e : catalog.list(Kind.MODEL)) {
             ModelFamily f = (ModelFamily) catalog.service(e.reference());

@@ -44,6 +44,11 @@ abstract class Bnb4Quantizer implements Quantizer<Bnb4Config> {
     public QuantizedTensor quantize(Tensor weight, Bnb4Config config, Scope scope) {
         QuantState.torchName(weight.dtype()); // refuses integer weights before any work
         float[] x = TensorBytes.floats(weight);
+        for (int i = 0; i < x.length; i++) {
+            if (!Float.isFinite(x[i])) { // its block's absmax would be inf or NaN, and double quantization's mean with it
+                throw new IllegalArgumentException("element " + i + " is " + x[i] + "; only finite weights quantize");
+            }
+        }
         Blockwise.FourBit q = Blockwise.quantize4(x, config.blocksize(), type);
         Backend be = weight.backend();
         Map<String, Tensor> state = new LinkedHashMap<>();
@@ -88,16 +93,22 @@ abstract class Bnb4Quantizer implements Quantizer<Bnb4Config> {
     }
 
     @Override
-    public QuantizedTensor read(SafetensorsReader checkpoint, String name, Backend backend, Scope scope) throws IOException {
+    public TensorInfo denseInfo(SafetensorsReader checkpoint, String name) throws IOException {
+        QuantState s = state(checkpoint, name);
+        TensorInfo packed = checkpoint.info(name);
+        return new TensorInfo(name, s.dtype(), Arrays.stream(s.shape()).asLongStream().toArray(), packed.begin(), packed.end());
+    }
+
+    /** The JSON state beside {@code name}, checked against this quantizer. */
+    private QuantState state(SafetensorsReader checkpoint, String name) throws IOException {
         String stateName = name + "." + QuantState.key(type.id());
         if (checkpoint.info(stateName).dtype() != DType.U8) {
             throw new ModelLoadException(checkpoint.path(), "tensor '" + stateName + "' must be uint8 bytes of JSON, not "
                     + checkpoint.info(stateName).dtype());
         }
-        byte[] json = checkpoint.data(stateName).toArray(ValueLayout.JAVA_BYTE);
         QuantState s;
         try {
-            s = QuantState.parse(json);
+            s = QuantState.parse(checkpoint.data(stateName).toArray(ValueLayout.JAVA_BYTE));
         } catch (IllegalArgumentException e) {
             throw new ModelLoadException(checkpoint.path(), "tensor '" + stateName + "': " + e.getMessage());
         }
@@ -108,6 +119,13 @@ abstract class Bnb4Quantizer implements Quantizer<Bnb4Config> {
             throw new ModelLoadException(checkpoint.path(), "tensor '" + stateName + "': blocksize " + s.blocksize() + " is not one of "
                     + Arrays.toString(Blockwise.BLOCKSIZES_4BIT));
         }
+        return s;
+    }
+
+    @Override
+    public QuantizedTensor read(SafetensorsReader checkpoint, String name, Backend backend, Scope scope) throws IOException {
+        QuantState s = state(checkpoint, name);
+        byte[] json = checkpoint.data(name + "." + QuantState.key(type.id())).toArray(ValueLayout.JAVA_BYTE); // kept as written
         long n = s.numel();
         int blocks = Blockwise.blocks(n, s.blocksize());
         Map<String, Tensor> state = new LinkedHashMap<>();
