@@ -75,13 +75,19 @@ final class StoriesLoraRuns {
     }
 
     /** The same, with a memory strategy installed on the model ({@code memory} null: full precision). */
-    @SuppressWarnings({"unchecked", "rawtypes"})
     static TrainingRun.Setup setup(Backend be, Scope job, String loraJson, double lr, long steps, int saveEvery, int evalEvery, long seed,
                                    Function<Module, MemoryStrategy.Session> memory) throws IOException {
         CausalLM lm;
         try (SafetensorsReader w = SafetensorsReader.openModelDir(STORIES)) {
             lm = (CausalLM) new LlamaFamily().load(ModelConfig.read(STORIES), w, be, DType.F32, job);
         }
+        return setup(lm, be, job, loraJson, lr, steps, saveEvery, evalEvery, seed, memory);
+    }
+
+    /** The same on a model already loaded, e.g. one whose Linear weights are quantized. */
+    @SuppressWarnings({"unchecked", "rawtypes"})
+    static TrainingRun.Setup setup(CausalLM lm, Backend be, Scope job, String loraJson, double lr, long steps, int saveEvery, int evalEvery, long seed,
+                                   Function<Module, MemoryStrategy.Session> memory) throws IOException {
         RecipeLoader loader = new RecipeLoader();
         LoraMethod lora = new LoraMethod();
         Object cfg = loader.bindConfig(new ObjectMapper().readTree(loraJson), lora.defaultConfig(), lora.configType(), "lora", "test");
