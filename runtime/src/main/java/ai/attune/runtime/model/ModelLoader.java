@@ -102,10 +102,18 @@ public final class ModelLoader {
     }
 
     public LoadedModel load(Path dir, Path adapter, Backend backend, DType dtype, Scope scope) throws IOException {
+        return load(dir, adapter, backend, dtype, scope, null);
+    }
+
+    /** Quantizing a dense model's Linear weights as it loads: the quantizer and its bound config. */
+    public record Quantization(Quantizer<Object> quantizer, Object config) {}
+
+    /** Loads {@code dir}, its Linear weights quantized as they come off the file when {@code quantization} is not null. */
+    public LoadedModel load(Path dir, Path adapter, Backend backend, DType dtype, Scope scope, Quantization quantization) throws IOException {
         ModelConfig config = ModelConfig.read(dir);
         ModelFamily family = family(config);
         Module module;
-        try (SafetensorsReader weights = checkpoint(dir, config)) {
+        try (SafetensorsReader weights = checkpoint(dir, config, quantization)) {
             module = family.load(config, weights, backend, dtype, scope);
         }
         Tokenizer tokenizer = Tokenizer.load(dir);
@@ -155,12 +163,18 @@ public final class ModelLoader {
 
     /**
      * The checkpoint of {@code dir}: for a model whose config.json has a {@code quantization_config},
-     * one whose quantized Linear weights the named quantizer reads, so every family loads it
-     * unchanged.
+     * one whose quantized Linear weights the named quantizer reads; with {@code quantization}, one
+     * that quantizes the dense Linear weights as they load. Every family loads either unchanged.
      */
-    public SafetensorsReader checkpoint(Path dir, ModelConfig config) throws IOException {
+    public SafetensorsReader checkpoint(Path dir, ModelConfig config, Quantization quantization) throws IOException {
         Optional<QuantizationConfig> q = QuantizationConfig.read(config);
+        if (q.isPresent() && quantization != null) {
+            throw config.error("key '" + QuantizationConfig.KEY + "': the model is stored quantized already; load it without quantizing it again");
+        }
         SafetensorsReader raw = SafetensorsReader.openModelDir(dir);
+        if (quantization != null) {
+            return QuantizedCheckpoint.quantizing(raw, quantization.quantizer(), quantization.config());
+        }
         if (q.isEmpty()) {
             return raw;
         }

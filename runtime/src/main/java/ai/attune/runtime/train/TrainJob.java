@@ -108,12 +108,13 @@ public final class TrainJob {
         ModelLoader models = new ModelLoader(catalog);
         Path modelDir = ModelLoader.resolve(recipe.model().toString());
         String backend = recipe.train().backendOrJvm();
-        LoadedModel m = models.load(modelDir, null, backend.equals("auto") ? models.fastest(log) : models.backend(backend), DType.F32, job);
+        Plugins plugins = plugins(recipe);
+        LoadedModel m = models.load(modelDir, null, backend.equals("auto") ? models.fastest(log) : models.backend(backend), DType.F32, job,
+                plugins.quantization());
         try (var tok = m.tokenizer()) {
             if (!(m.module() instanceof CausalLM lm)) {
                 throw new RecipeException(where + ": model " + modelDir + " is not a causal language model");
             }
-            Plugins plugins = plugins(recipe);
             double lr = plugins.lr();
             Recipe.Data d = recipe.data();
             DataSpec dataSpec = plugins.dataSpec();
@@ -161,7 +162,7 @@ public final class TrainJob {
      * data spec and format, and the format its general-eval text is read in (null without one).
      */
     record Plugins(Method<Object> method, Object methodConfig, Optimizer<Object> optimizer, Object optimizerConfig, double lr, DataSpec dataSpec,
-                   DataFormat<Sample> dataFormat, DataFormat<Sample> generalFormat) {}
+                   DataFormat<Sample> dataFormat, DataFormat<Sample> generalFormat, ModelLoader.Quantization quantization) {}
 
     /** Binds every plugin block of a recipe against the installed plugins; a wrong key is a {@link RecipeException} naming it. */
     @SuppressWarnings("unchecked")
@@ -183,7 +184,8 @@ public final class TrainJob {
         DataFormat<Sample> format = dataFormat(d.format(), "data.format", where);
         DataFormat<Sample> general = d.generalEvalPath() == null ? null
                 : dataFormat(GENERAL_FORMAT, "data.general_eval_path (plain text): format", where);
-        return new Plugins(method, methodConfig, optimizer, optConfig, lr, spec, format, general);
+        ModelLoader.Quantization quantization = QuantizationBlock.bind(recipe.quantization(), catalog, loader, where);
+        return new Plugins(method, methodConfig, optimizer, optConfig, lr, spec, format, general, quantization);
     }
 
     /** The installed data format {@code name}; one that is not is refused with the installed ones. */
