@@ -3,10 +3,6 @@ package ai.attune.runtime.train;
 import ai.attune.api.spi.Kind;
 import ai.attune.api.tensor.Scope;
 import ai.attune.kernels.jvm.JvmBackend;
-import ai.attune.plugins.data.text.TextFormat;
-import ai.attune.plugins.lora.LoraMethod;
-import ai.attune.plugins.model.llama.LlamaFamily;
-import ai.attune.plugins.optim.adamw.AdamWOptimizer;
 import ai.attune.plugins.quant.bnb4.Bnb4Config;
 import ai.attune.plugins.quant.bnb4.Fp4Quantizer;
 import ai.attune.plugins.quant.bnb4.Nf4Quantizer;
@@ -51,14 +47,9 @@ class QuantizedRecipeTest {
 
     @BeforeEach
     void registry() throws Exception {
-        plugins = TestCatalog.start(dir.resolve("felix"))
-                .register(Kind.MODEL, "llama", new LlamaFamily())
-                .register(Kind.METHOD, "lora", new LoraMethod())
-                .register(Kind.OPTIMIZER, "adamw", new AdamWOptimizer())
-                .register(Kind.DATA_FORMAT, "text", new TextFormat())
+        plugins = StoriesLoraRuns.registry(dir.resolve("felix"))
                 .register(Kind.QUANTIZER, "nf4", new Nf4Quantizer())
-                .register(Kind.QUANTIZER, "fp4", new Fp4Quantizer())
-                .register(Kind.BACKEND, "jvm", new JvmBackend());
+                .register(Kind.QUANTIZER, "fp4", new Fp4Quantizer());
         data = StoriesLoraRuns.mobyDick(dir, "train.jsonl", 0, 16);
     }
 

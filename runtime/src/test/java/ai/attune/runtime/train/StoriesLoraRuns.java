@@ -38,6 +38,16 @@ final class StoriesLoraRuns {
 
     private StoriesLoraRuns() {}
 
+    /** A registry with what a LoRA job on stories260K needs: the llama family, LoRA, AdamW, the text format and the jvm backend. */
+    static ai.attune.runtime.host.TestCatalog registry(Path felix) throws Exception {
+        return ai.attune.runtime.host.TestCatalog.start(felix)
+                .register(ai.attune.api.spi.Kind.MODEL, "llama", new LlamaFamily())
+                .register(ai.attune.api.spi.Kind.METHOD, "lora", new LoraMethod())
+                .register(ai.attune.api.spi.Kind.OPTIMIZER, "adamw", new AdamWOptimizer())
+                .register(ai.attune.api.spi.Kind.DATA_FORMAT, "text", new ai.attune.plugins.data.text.TextFormat())
+                .register(ai.attune.api.spi.Kind.BACKEND, "jvm", new ai.attune.kernels.jvm.JvmBackend());
+    }
+
     /** Moby-Dick paragraphs as {"text": ...} lines: {@code skip} paragraphs in, {@code count} of them. */
     static Path mobyDick(Path dir, String name, int skip, int count) throws IOException {
         String text = Files.readString(MOBY, StandardCharsets.UTF_8);
