@@ -80,7 +80,7 @@ public class TechniqueFoldersIT {
         List<String> names = List.of("prompt_tuning", "prefix_tuning", "ai.attune.plugins.prompttuning", "ai.attune.plugins.prefixtuning",
                 "ai.attune.plugins.adapter", "ai.attune.plugins.merge", "TiesMerger", "PromptTuningMethod", "AdapterMethod",
                 "prompt_completion", "alpaca", "ai.attune.plugins.data", "TokensFormat", "ChatFormat", "ChatLabels",
-                "ai.attune.plugins.quant", "Nf4Quantizer", "Fp4Quantizer", "dQuantizeNF4");
+                "ai.attune.plugins.quant", "Nf4Quantizer", "Fp4Quantizer", "dQuantizeNF4", "ai.attune.plugins.qlora", "QloraMethod");
         List<Path> roots = Stream.of("runtime/src/main", "plugins/model-llama/src/main", "plugins/model-gpt2/src/main",
                 "plugins/model-bert/src/main").map(repo::resolve).toList();
         int files = 0;

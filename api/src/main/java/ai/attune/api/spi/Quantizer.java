@@ -28,6 +28,9 @@ public interface Quantizer<C> {
     /** Quantizes a dense floating weight of any shape; the parts are allocated in {@code scope}. */
     QuantizedTensor quantize(Tensor weight, C config, Scope scope);
 
+    /** The config {@code q} was quantized with, as its parts record it (e.g. its blocksize, and whether its scales are quantized too). */
+    C configOf(QuantizedTensor q);
+
     /** The dense f32 weight the quantized one stands for, of its shape, allocated in {@code scope}. */
     Tensor dequantize(QuantizedTensor q, Scope scope);
 

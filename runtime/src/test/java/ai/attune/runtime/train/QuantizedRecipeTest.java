@@ -3,6 +3,8 @@ package ai.attune.runtime.train;
 import ai.attune.api.spi.Kind;
 import ai.attune.api.tensor.Scope;
 import ai.attune.kernels.jvm.JvmBackend;
+import ai.attune.plugins.lora.LoraMethod;
+import ai.attune.plugins.qlora.QloraMethod;
 import ai.attune.plugins.quant.bnb4.Bnb4Config;
 import ai.attune.plugins.quant.bnb4.Fp4Quantizer;
 import ai.attune.plugins.quant.bnb4.Nf4Quantizer;
@@ -49,7 +51,8 @@ class QuantizedRecipeTest {
     void registry() throws Exception {
         plugins = StoriesLoraRuns.registry(dir.resolve("felix"))
                 .register(Kind.QUANTIZER, "nf4", new Nf4Quantizer())
-                .register(Kind.QUANTIZER, "fp4", new Fp4Quantizer());
+                .register(Kind.QUANTIZER, "fp4", new Fp4Quantizer())
+                .register(Kind.METHOD, "qlora", new QloraMethod(new LoraMethod()));
         data = StoriesLoraRuns.mobyDick(dir, "train.jsonl", 0, 16);
     }
 
@@ -60,19 +63,23 @@ class QuantizedRecipeTest {
 
     /** Trains 3 steps of LoRA on {@code model} into {@code out}, with the recipe's quantization block or none; returns the adapter. */
     Map<String, float[]> train(Path model, String quantization, Path out, String... overrides) throws Exception {
+        return train("lora", model, quantization, out, overrides);
+    }
+
+    Map<String, float[]> train(String method, Path model, String quantization, Path out, String... overrides) throws Exception {
         Path recipe = dir.resolve("recipe.yaml");
         Files.writeString(recipe, """
                 model: %s
-                method: lora
+                method: %s
                 %s
-                lora: {r: 4, lora_alpha: 8, target_modules: all-linear}
+                %s: {r: 4, lora_alpha: 8, target_modules: all-linear}
                 data: {format: text, path: %s, max_seq_len: 64, truncate: true}
                 train:
                   micro_batch_size: 4
                   max_steps: 3
                   optimizer: {name: adamw, lr: 1.0e-2}
                 output: %s
-                """.formatted(model.toAbsolutePath(), quantization == null ? "" : "quantization: " + quantization, data, out));
+                """.formatted(model.toAbsolutePath(), method, quantization == null ? "" : "quantization: " + quantization, method, data, out));
         TrainJob job = new TrainJob(plugins.catalog(), new PrintWriter(log, true));
         TrainJob.Prepared p = job.prepare(recipe, new RecipeLoader().read(recipe, List.of(overrides)), null);
         try (Scope scope = Scope.open("job")) {
@@ -100,6 +107,23 @@ class QuantizedRecipeTest {
             }
         }
         assertTrue(diff > 1e-6, "the 4-bit base is not the dense one: " + diff);
+    }
+
+    /** method: qlora is LoRA's training over the 4-bit base, with the quantization recorded beside the PEFT files. */
+    @Test
+    void qloraMethodTrainsLoraAndRecordsTheQuantization() throws Exception {
+        Map<String, float[]> lora = train("lora", StoriesLoraRuns.STORIES, QUANTIZATION, dir.resolve("lora"));
+        Map<String, float[]> qlora = train("qlora", StoriesLoraRuns.STORIES, QUANTIZATION, dir.resolve("qlora"));
+        assertEquals(lora.keySet(), qlora.keySet());
+        lora.forEach((k, v) -> assertArrayEquals(v, qlora.get(k), 0f, k));
+        assertEquals("{\"quant_method\":\"bitsandbytes\",\"load_in_4bit\":true,\"bnb_4bit_quant_type\":\"nf4\",\"bnb_4bit_blocksize\":64,"
+                        + "\"bnb_4bit_use_double_quant\":true,\"bnb_4bit_compute_dtype\":\"float32\",\"bnb_4bit_quant_storage\":\"uint8\"}",
+                new com.fasterxml.jackson.databind.ObjectMapper().readTree(dir.resolve("qlora/final/" + QloraMethod.QUANTIZATION_FILE).toFile())
+                        .toString());
+
+        Exception e = assertThrows(Exception.class, () -> train("qlora", StoriesLoraRuns.STORIES, null, dir.resolve("dense")));
+        assertTrue(e.getMessage().startsWith("method qlora trains over a 4-bit base, and this model has no quantized Linear weight"), e.getMessage());
+        assertFalse(Files.exists(dir.resolve("dense")), "refused before a run directory exists");
     }
 
     @Test

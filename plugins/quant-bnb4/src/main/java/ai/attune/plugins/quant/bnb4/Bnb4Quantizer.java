@@ -71,6 +71,12 @@ abstract class Bnb4Quantizer implements Quantizer<Bnb4Config> {
     }
 
     @Override
+    public Bnb4Config configOf(QuantizedTensor q) {
+        QuantState s = QuantState.parse(TensorBytes.bytes(q.state().get(QuantState.key(type.id()))));
+        return new Bnb4Config(s.blocksize(), s.nested());
+    }
+
+    @Override
     public Tensor dequantize(QuantizedTensor q, Scope scope) {
         QuantState s = QuantState.parse(TensorBytes.bytes(q.state().get(QuantState.key(type.id()))));
         float[] out = new float[Math.toIntExact(q.numel())];
