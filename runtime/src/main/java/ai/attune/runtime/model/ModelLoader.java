@@ -112,6 +112,9 @@ public final class ModelLoader {
     public LoadedModel load(Path dir, Path adapter, Backend backend, DType dtype, Scope scope, Quantization quantization) throws IOException {
         ModelConfig config = ModelConfig.read(dir);
         ModelFamily family = family(config);
+        if (quantization == null && adapter != null && QuantizationConfig.read(config).isEmpty()) {
+            quantization = trainedAgainst(adapter);
+        }
         Module module;
         try (SafetensorsReader weights = checkpoint(dir, config, quantization)) {
             module = family.load(config, weights, backend, dtype, scope);
@@ -184,6 +187,37 @@ public final class ModelLoader {
         } catch (IOException | RuntimeException e) {
             raw.close();
             throw e;
+        }
+    }
+
+    /** Beside an adapter: the quantization of the base it was trained against (a QLoRA adapter), as a BitsAndBytesConfig block. */
+    public static final String ADAPTER_QUANTIZATION = "quantization_config.json";
+
+    /**
+     * The quantization {@code adapter} records in {@value #ADAPTER_QUANTIZATION}, so that the base
+     * is re-created as it was trained, or null for an adapter trained on a dense base.
+     */
+    private Quantization trainedAgainst(Path adapter) throws IOException {
+        Path file = adapter.resolve(ADAPTER_QUANTIZATION);
+        if (!Files.isRegularFile(file)) {
+            return null;
+        }
+        JsonNode block = ModelJson.readObject(file);
+        try {
+            @SuppressWarnings("unchecked")
+            Quantizer<Object> quantizer = (Quantizer<Object>) quantizer(QuantizationConfig.loaderKeys(block, "quantization_config"),
+                    file.getFileName() + "'s bnb_4bit_quant_type");
+            Object config = new com.fasterxml.jackson.databind.ObjectMapper().convertValue(QuantizationConfig.quantizerKeys(block), quantizer.configType());
+            return new Quantization(quantizer, config);
+        } catch (IllegalArgumentException e) {
+            Throwable why = e;
+            while (why.getCause() != null) {
+                why = why.getCause();
+            }
+            if (why instanceof com.fasterxml.jackson.databind.exc.UnrecognizedPropertyException u) {
+                throw new ModelLoadException(file, "unknown key '" + u.getPropertyName() + "'; known keys: " + u.getKnownPropertyIds());
+            }
+            throw new ModelLoadException(file, why instanceof com.fasterxml.jackson.core.JacksonException j ? j.getOriginalMessage() : why.getMessage());
         }
     }
 

@@ -15,6 +15,7 @@ import ai.attune.api.tensor.Scope;
 import ai.attune.api.tensor.Tensor;
 import ai.attune.api.tensor.Tensors;
 import ai.attune.kernels.jvm.JvmBackend;
+import ai.attune.plugins.lora.LoraMethod;
 import ai.attune.plugins.model.llama.LlamaFamily;
 import ai.attune.plugins.quant.bnb4.Bnb4Config;
 import ai.attune.plugins.quant.bnb4.Fp4Quantizer;
@@ -53,6 +54,7 @@ class QuantizedModelTest {
     private final JvmBackend be = new JvmBackend();
     private final PluginCatalog catalog = StaticCatalog.of(Map.of(
             Kind.MODEL, Map.of("llama", new LlamaFamily()),
+            Kind.METHOD, Map.of("lora", new LoraMethod()),
             Kind.QUANTIZER, Map.of("nf4", new Nf4Quantizer(), "fp4", new Fp4Quantizer()),
             Kind.BACKEND, Map.of("jvm", be)));
     private final ModelLoader loader = new ModelLoader(catalog);
@@ -125,24 +127,7 @@ class QuantizedModelTest {
     void scoresAsTheDequantizedModel(@TempDir Path tmp) throws Exception {
         Path out = tmp.resolve("nf4");
         quantize(out, false);
-        Path dense = tmp.resolve("dequantized");
-        Files.createDirectories(dense);
-        try (SafetensorsFile q = SafetensorsFile.open(out.resolve("model.safetensors")); SafetensorsFile src = SafetensorsFile.open(
-                STORIES.resolve("model.safetensors")); Arena arena = Arena.ofConfined()) {
-            SafetensorsWriter w = new SafetensorsWriter();
-            for (String name : src.names()) {
-                TensorInfo info = src.info(name);
-                MemorySegment bytes = src.data(name);
-                if (decoderLinears().contains(name)) {
-                    float[] dq = Bnb4Reference.dequantize(q.data(name).toArray(ValueLayout.JAVA_BYTE),
-                            q.data(name + ".absmax").toArray(ValueLayout.JAVA_FLOAT), 64);
-                    bytes = arena.allocateFrom(ValueLayout.JAVA_FLOAT, dq);
-                }
-                w.add(name, info.dtype(), info.shape(), bytes);
-            }
-            w.write(dense.resolve("model.safetensors"));
-        }
-        ModelDirectoryWriter.copyCompanions(STORIES, dense);
+        Path dense = dequantizedDirectory(out, tmp.resolve("dequantized"));
 
         float[] quantized = logits(out);
         float[] reference = logits(dense);
@@ -224,9 +209,133 @@ class QuantizedModelTest {
         }
     }
 
+    /** stories260K with its decoder Linear weights replaced by the reference dequantization of {@code quantized}'s, as a dense directory. */
+    private static Path dequantizedDirectory(Path quantized, Path dense) throws Exception {
+        Files.createDirectories(dense);
+        try (SafetensorsFile q = SafetensorsFile.open(quantized.resolve("model.safetensors")); SafetensorsFile src = SafetensorsFile.open(
+                STORIES.resolve("model.safetensors")); Arena arena = Arena.ofConfined()) {
+            SafetensorsWriter w = new SafetensorsWriter();
+            for (String name : src.names()) {
+                TensorInfo info = src.info(name);
+                MemorySegment bytes = src.data(name);
+                if (decoderLinears().contains(name)) {
+                    float[] dq = Bnb4Reference.dequantize(q.data(name).toArray(ValueLayout.JAVA_BYTE),
+                            q.data(name + ".absmax").toArray(ValueLayout.JAVA_FLOAT), 64);
+                    bytes = arena.allocateFrom(ValueLayout.JAVA_FLOAT, dq);
+                }
+                w.add(name, info.dtype(), info.shape(), bytes);
+            }
+            w.write(dense.resolve("model.safetensors"));
+        }
+        ModelDirectoryWriter.copyCompanions(STORIES, dense);
+        return dense;
+    }
+
+    /**
+     * A LoRA adapter on a quantized base runs beside each 4-bit Linear, unmerged (the weight cannot
+     * take the update): the logits are those of the same adapter merged into the dequantized dense model.
+     */
+    @Test
+    void aLoraAdapterOnAQuantizedBase(@TempDir Path tmp) throws Exception {
+        Path out = tmp.resolve("nf4");
+        quantize(out, false);
+        Path dense = dequantizedDirectory(out, tmp.resolve("dequantized"));
+        Path adapter = randomAdapter(tmp.resolve("adapter"));
+        float[] unmerged = logits(out, adapter);
+        float[] merged = logits(dense, adapter);
+        float[] without = logits(out, null);
+        float diff = 0;
+        float effect = 0;
+        float largest = 0;
+        for (int i = 0; i < merged.length; i++) {
+            diff = Math.max(diff, Math.abs(unmerged[i] - merged[i]));
+            effect = Math.max(effect, Math.abs(without[i] - merged[i]));
+            largest = Math.max(largest, Math.abs(merged[i]));
+        }
+        // Merging rounds W + s·BA once per weight; unmerged rounds the two products apart: float32 rounding apart, no more.
+        assertTrue(diff <= 1e-5 * largest, "unmerged on 4-bit vs merged into the dequantized weights: " + diff + " of " + largest);
+        assertTrue(effect > 1e-2, "the adapter changes the logits: " + effect);
+    }
+
+    /** An adapter with quantization_config.json beside it re-creates the 4-bit base it was trained against from the original model. */
+    @Test
+    void aQloraAdapterRecreatesItsBase(@TempDir Path tmp) throws Exception {
+        Path out = tmp.resolve("nf4");
+        quantize(out, true);
+        Path adapter = randomAdapter(tmp.resolve("adapter"));
+        float[] dense = logits(STORIES, adapter);
+        Path qlora = tmp.resolve("qlora");
+        Files.createDirectories(qlora);
+        for (String f : List.of("adapter_config.json", "adapter_model.safetensors")) {
+            Files.copy(adapter.resolve(f), qlora.resolve(f));
+        }
+        Files.writeString(qlora.resolve(ModelLoader.ADAPTER_QUANTIZATION), "{\"quant_method\": \"bitsandbytes\", \"load_in_4bit\": true, "
+                + "\"bnb_4bit_quant_type\": \"nf4\", \"bnb_4bit_blocksize\": 64, \"bnb_4bit_use_double_quant\": true}");
+        assertArrayEquals(logits(out, adapter), logits(STORIES, qlora), 0f, "the same codes as the quantized directory's");
+        float[] recreated = logits(STORIES, qlora);
+        boolean differs = false;
+        for (int i = 0; i < dense.length; i++) {
+            differs |= Math.abs(dense[i] - recreated[i]) > 1e-4;
+        }
+        assertTrue(differs, "not the dense base");
+
+        Files.writeString(qlora.resolve(ModelLoader.ADAPTER_QUANTIZATION), "{\"load_in_4bit\": true, \"bnb_4bit_quant_type\": \"nf4\", "
+                + "\"bnb_4bit_blocksize\": 63}");
+        ModelLoadException e = assertThrows(ModelLoadException.class, () -> logits(STORIES, qlora));
+        assertEquals("quantization_config.json: bnb_4bit_blocksize must be one of [32, 64, 128, 256, 512, 1024, 2048, 4096], as bitsandbytes "
+                + "accepts, not 63", e.getMessage());
+        Files.writeString(qlora.resolve(ModelLoader.ADAPTER_QUANTIZATION), "{\"load_in_4bit\": true, \"bnb_4bit_quant_type\": \"nf4\", "
+                + "\"bnb_4bit_blocksise\": 64}");
+        e = assertThrows(ModelLoadException.class, () -> logits(STORIES, qlora));
+        assertEquals("quantization_config.json: unknown key 'bnb_4bit_blocksise'; known keys: [bnb_4bit_blocksize, bnb_4bit_use_double_quant]",
+                e.getMessage());
+    }
+
+    /** A full model directory cannot hold a 4-bit weight as it is: writing one is refused rather than written without it. */
+    @Test
+    void aQuantizedModelIsNotWrittenAsAFullDirectory(@TempDir Path tmp) throws Exception {
+        Path out = tmp.resolve("nf4");
+        quantize(out, false);
+        try (Scope s = Scope.open("test"); LoadedModel m = loader.load(out, null, be, DType.F32, s)) {
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                    () -> ModelDirectoryWriter.write(m.module(), out, tmp.resolve("full")));
+            assertEquals("'model.layers.0.self_attn.q_proj' has a quantized base weight, which a full model directory cannot hold as it is; "
+                    + "write the model from its unquantized original", e.getMessage());
+        }
+        assertFalse(Files.exists(tmp.resolve("full")));
+    }
+
+    /** A PEFT LoRA adapter on every decoder Linear of stories260K with random A and B. */
+    private Path randomAdapter(Path out) throws Exception {
+        try (Scope s = Scope.open("adapter")) {
+            ai.attune.api.nn.Module m;
+            try (SafetensorsReader w = SafetensorsReader.openModelDir(STORIES)) {
+                m = new LlamaFamily().load(ai.attune.api.model.ModelConfig.read(STORIES), w, be, DType.F32, s);
+            }
+            LoraMethod lora = new LoraMethod();
+            ai.attune.plugins.lora.LoraConfig cfg = new ObjectMapper().readValue("{\"r\": 4, \"lora_alpha\": 8, \"target_modules\": \"all-linear\"}",
+                    ai.attune.plugins.lora.LoraConfig.class);
+            var ctx = new ai.attune.api.spi.MethodContext(be, DType.F32, s, 1, new ai.attune.api.nn.DropoutSeeds(1), STORIES, null);
+            java.util.Random r = new java.util.Random(9);
+            for (ai.attune.api.nn.Parameter p : lora.apply(m, cfg, ctx)) {
+                float[] x = new float[Math.toIntExact(p.value().numel())];
+                for (int i = 0; i < x.length; i++) {
+                    x[i] = (float) (r.nextGaussian() * 0.1);
+                }
+                be.copy(Tensors.of(be, x, p.value().shape()), p.value());
+            }
+            lora.save(m, cfg, ctx, out);
+        }
+        return out;
+    }
+
     /** The logits of the ids under the model in {@code dir}, loaded through the loader as score and generate do. */
     private float[] logits(Path dir) throws Exception {
-        try (Scope s = Scope.open("test"); LoadedModel m = loader.load(dir, null, be, DType.F32, s); GradMode.Region ignored = GradMode.noGrad()) {
+        return logits(dir, null);
+    }
+
+    private float[] logits(Path dir, Path adapter) throws Exception {
+        try (Scope s = Scope.open("test"); LoadedModel m = loader.load(dir, adapter, be, DType.F32, s); GradMode.Region ignored = GradMode.noGrad()) {
             Tensor ids = Tensors.ofLongs(be, IDS, 1, IDS.length);
             return Tensors.toFloats(((CausalLM) m.module()).forward(ids, null, null));
         }
