@@ -97,6 +97,10 @@ public final class QuantizedCheckpoint implements SafetensorsReader {
             layer.setWeightSource(new QuantizedWeight(q, quantizer));
             loaded.put(name, q);
         }
+        if (!loaded.isEmpty()) {
+            // The dense weights the module was built with went back to the pool one by one; give them back to the system.
+            ai.attune.api.tensor.BlockPool.trim();
+        }
     }
 
     private boolean holdsQuantized(String modulePath, String name) throws IOException {
