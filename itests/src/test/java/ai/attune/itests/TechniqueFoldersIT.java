@@ -4,6 +4,7 @@ import ai.attune.api.spi.DataFormat;
 import ai.attune.api.spi.Merger;
 import ai.attune.api.spi.Method;
 import ai.attune.api.spi.Optimizer;
+import ai.attune.api.spi.Quantizer;
 import org.junit.Test;
 import org.junit.runner.RunWith;
 import org.ops4j.pax.exam.Configuration;
@@ -41,6 +42,7 @@ public class TechniqueFoldersIT {
             new Technique("attune-merge-linear", Merger.class, "(" + Merger.PROPERTY + "=linear)"),
             new Technique("attune-merge-task-arithmetic", Merger.class, "(" + Merger.PROPERTY + "=ties)"),
             new Technique("attune-merge-slerp", Merger.class, "(" + Merger.PROPERTY + "=slerp)"),
+            new Technique("attune-quant-bnb4", Quantizer.class, "(" + Quantizer.PROPERTY + "=nf4)"),
             new Technique("attune-data-text", DataFormat.class, "(" + DataFormat.PROPERTY + "=tokens)"),
             new Technique("attune-data-instruct", DataFormat.class, "(" + DataFormat.PROPERTY + "=prompt_completion)"),
             new Technique("attune-data-chat", DataFormat.class, "(" + DataFormat.PROPERTY + "=chat)"),
@@ -80,7 +82,8 @@ public class TechniqueFoldersIT {
         List<String> names = List.of("prompt_tuning", "prefix_tuning", "ai.attune.plugins.prompttuning", "ai.attune.plugins.prefixtuning",
                 "ai.attune.plugins.adapter", "ai.attune.plugins.merge", "TiesMerger", "PromptTuningMethod", "AdapterMethod",
                 "prompt_completion", "alpaca", "ai.attune.plugins.data", "TokensFormat", "ChatFormat", "ChatLabels",
-                "adafactor", "Adafactor");
+                "adafactor", "Adafactor",
+                "ai.attune.plugins.quant", "Nf4Quantizer", "Fp4Quantizer", "dQuantizeNF4", "ai.attune.plugins.qlora", "QloraMethod");
         List<Path> roots = Stream.of("runtime/src/main", "plugins/model-llama/src/main", "plugins/model-gpt2/src/main",
                 "plugins/model-bert/src/main").map(repo::resolve).toList();
         int files = 0;

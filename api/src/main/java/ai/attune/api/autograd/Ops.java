@@ -359,6 +359,15 @@ public final class Ops {
         });
     }
 
+    /**
+     * {@code a @ op(w)} with a frozen weight {@code w} that {@code weight} materializes anew for the
+     * product and for its backward, each time a new tensor released right after: a quantized base
+     * weight never stays dense past its matmul. a is [rows, k]; w is [n, k] when {@code transB}, else [k, n].
+     */
+    public static Tensor matmul(Tensor a, java.util.function.Supplier<Tensor> weight, boolean transB) {
+        return new SourcedMatmul(weight, transB).apply(a)[0];
+    }
+
     // ---- dtype ----
 
     /** {@code t.to(dtype)}; the gradient is cast back. */

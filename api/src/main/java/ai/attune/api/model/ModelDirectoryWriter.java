@@ -2,6 +2,7 @@ package ai.attune.api.model;
 
 import ai.attune.api.io.AtomicDirectory;
 import ai.attune.api.io.SafetensorsWriter;
+import ai.attune.api.nn.LinearLayer;
 import ai.attune.api.nn.Module;
 import ai.attune.api.nn.Parameter;
 import ai.attune.api.tensor.Tensor;
@@ -29,8 +30,18 @@ public final class ModelDirectoryWriter {
 
     private ModelDirectoryWriter() {}
 
-    /** Writes {@code model}'s parameters and {@code baseDir}'s companion files to {@code out}. */
+    /**
+     * Writes {@code model}'s parameters and {@code baseDir}'s companion files to {@code out}. A model
+     * with quantized Linear weights is refused: they are not among its parameters, and the
+     * directory would lack them.
+     */
     public static void write(Module model, Path baseDir, Path out) throws IOException {
+        for (Map.Entry<String, Module> e : model.namedModules().entrySet()) {
+            if (e.getValue() instanceof LinearLayer l && l.weightSource() != null) {
+                throw new IllegalArgumentException("'" + e.getKey() + "' has a quantized base weight, which a full model directory cannot "
+                        + "hold as it is; writing a quantized model dequantized is not supported yet");
+            }
+        }
         write(model.namedParameters(), baseDir, out);
     }
 

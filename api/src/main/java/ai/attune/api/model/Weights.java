@@ -18,13 +18,17 @@ import java.util.function.UnaryOperator;
 /**
  * Fills a module tree from a checkpoint: each parameter's dotted name is looked up (after an
  * optional rename), its shape checked, and its bytes converted to the parameter's dtype. Tied
- * parameters (the same object under two names) load once.
+ * parameters (the same object under two names) load once. From a {@link QuantizedCheckpoint},
+ * Linear weights load as quantized sources instead.
  */
 public final class Weights {
     private Weights() {}
 
     /** Loads every parameter of {@code root}; {@code checkpointName} maps a module path to the file's tensor name. */
     public static void load(Module root, SafetensorsReader reader, UnaryOperator<String> checkpointName) throws IOException {
+        if (reader instanceof QuantizedCheckpoint quantized) {
+            quantized.attach(root, checkpointName); // its Linear weights leave the parameters, so the copy below passes them by
+        }
         Map<Parameter, String> loaded = new IdentityHashMap<>();
         Map<String, Parameter> params = root.namedParameters();
         for (Map.Entry<String, Parameter> e : params.entrySet()) {

@@ -29,6 +29,11 @@ public abstract class Module {
         return parameter;
     }
 
+    /** Removes an own parameter, e.g. a base weight that a {@link WeightSource} now stands for. */
+    protected void unregister(Parameter parameter) {
+        parameters.values().removeIf(p -> p == parameter);
+    }
+
     /** Adds a child under a name unless one is there, e.g. entries of a layer list ("layers.0"). */
     public <M extends Module> M addChild(String name, M child) {
         children.putIfAbsent(name, child);

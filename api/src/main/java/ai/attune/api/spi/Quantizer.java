@@ -1,16 +1,49 @@
 package ai.attune.api.spi;
 
+import ai.attune.api.io.SafetensorsReader;
+import ai.attune.api.io.TensorInfo;
+import ai.attune.api.tensor.Backend;
 import ai.attune.api.tensor.Scope;
 import ai.attune.api.tensor.Tensor;
 
-/** A weight quantizer (e.g. {@code nf4}, {@code int8}), registered with {@code attune.quantizer=<name>}. */
+import java.io.IOException;
+
+/**
+ * A weight quantizer (e.g. {@code nf4}, {@code fp4}), registered with {@code attune.quantizer=<name>}.
+ * It owns one storage format end to end: what {@link #quantize} computes, the dense values
+ * {@link #dequantize} gives back, and how a checkpoint names the parts ({@link #read}), so the
+ * runtime writes and loads quantized models without knowing the format.
+ *
+ * @param <C> the config record, with the upstream library's key names (e.g. bitsandbytes'
+ *            {@code bnb_4bit_use_double_quant})
+ */
 public interface Quantizer<C> {
     String PROPERTY = "attune.quantizer";
 
     Class<C> configType();
 
+    /** The config with the upstream library's defaults. */
+    C defaultConfig();
+
+    /** Quantizes a dense floating weight of any shape; the parts are allocated in {@code scope}. */
     QuantizedTensor quantize(Tensor weight, C config, Scope scope);
 
-    /** Back to a dense tensor of the compute dtype. */
+    /** The config {@code q} was quantized with, as its parts record it (e.g. its blocksize, and whether its scales are quantized too). */
+    C configOf(QuantizedTensor q);
+
+    /** The dense f32 weight the quantized one stands for, of its shape, allocated in {@code scope}. */
     Tensor dequantize(QuantizedTensor q, Scope scope);
+
+    /** Whether {@code checkpoint} holds the weight {@code name} in this quantizer's format. */
+    boolean stores(SafetensorsReader checkpoint, String name);
+
+    /** The header entry of the dense weight that {@code name} stands for: its dtype and shape before quantization. */
+    TensorInfo denseInfo(SafetensorsReader checkpoint, String name) throws IOException;
+
+    /**
+     * Reads the weight {@code name} that {@link #stores} found, copying its parts off the file into
+     * {@code scope}; a part that is missing or contradicts the others is refused with one line
+     * naming the file and the tensor.
+     */
+    QuantizedTensor read(SafetensorsReader checkpoint, String name, Backend backend, Scope scope) throws IOException;
 }

@@ -23,7 +23,7 @@ import java.util.stream.Stream;
         scope = ScopeType.INHERIT, // every subcommand answers --help/-h and --version/-V
         versionProvider = AttuneCommand.Version.class,
         description = "Fine-tunes language models on the JVM with hot-swappable plugin techniques.",
-        subcommands = {PluginsCommand.class, TrainCommand.class, ExportCommand.class, GenerateCommand.class, ScoreCommand.class, EmbedCommand.class,
+        subcommands = {PluginsCommand.class, TrainCommand.class, ExportCommand.class, QuantizeCommand.class, GenerateCommand.class, ScoreCommand.class, EmbedCommand.class,
                 DataCommand.class, MergeCommand.class, EvalCommand.class, SetfitCommand.class, PredictCommand.class, ServeCommand.class, RemoteCommand.class,
                 BenchCommand.class, HelpCommand.class})
 public final class AttuneCommand implements Runnable {

@@ -8,6 +8,8 @@ import ai.attune.api.model.ModelConfig;
 import ai.attune.api.model.ModelFamily;
 import ai.attune.api.model.ModelJson;
 import ai.attune.api.model.ModelLoadException;
+import ai.attune.api.model.QuantizedCheckpoint;
+import ai.attune.api.spi.Quantizer;
 import ai.attune.api.nn.Module;
 import ai.attune.api.spi.Kind;
 import ai.attune.api.tensor.Backend;
@@ -100,10 +102,21 @@ public final class ModelLoader {
     }
 
     public LoadedModel load(Path dir, Path adapter, Backend backend, DType dtype, Scope scope) throws IOException {
+        return load(dir, adapter, backend, dtype, scope, null);
+    }
+
+    /** Quantizing a dense model's Linear weights as it loads: the quantizer and its bound config. */
+    public record Quantization(Quantizer<Object> quantizer, Object config) {}
+
+    /** Loads {@code dir}, its Linear weights quantized as they come off the file when {@code quantization} is not null. */
+    public LoadedModel load(Path dir, Path adapter, Backend backend, DType dtype, Scope scope, Quantization quantization) throws IOException {
         ModelConfig config = ModelConfig.read(dir);
         ModelFamily family = family(config);
+        if (quantization == null && adapter != null && QuantizationConfig.read(config).isEmpty()) {
+            quantization = trainedAgainst(adapter);
+        }
         Module module;
-        try (SafetensorsReader weights = SafetensorsReader.openModelDir(dir)) {
+        try (SafetensorsReader weights = checkpoint(dir, config, quantization)) {
             module = family.load(config, weights, backend, dtype, scope);
         }
         Tokenizer tokenizer = Tokenizer.load(dir);
@@ -151,12 +164,76 @@ public final class ModelLoader {
                 + "'); installed methods: " + catalog.list(Kind.METHOD).stream().map(PluginCatalog.Entry::name).toList());
     }
 
+    /**
+     * The checkpoint of {@code dir}: for a model whose config.json has a {@code quantization_config},
+     * one whose quantized Linear weights the named quantizer reads; with {@code quantization}, one
+     * that quantizes the dense Linear weights as they load. Every family loads either unchanged.
+     */
+    public SafetensorsReader checkpoint(Path dir, ModelConfig config, Quantization quantization) throws IOException {
+        Optional<QuantizationConfig> q = QuantizationConfig.read(config);
+        if (q.isPresent() && quantization != null) {
+            throw config.error("key '" + QuantizationConfig.KEY + "': the model is stored quantized already; load it without quantizing it again");
+        }
+        SafetensorsReader raw = SafetensorsReader.openModelDir(dir);
+        if (quantization != null) {
+            return QuantizedCheckpoint.quantizing(raw, quantization.quantizer(), quantization.config());
+        }
+        if (q.isEmpty()) {
+            return raw;
+        }
+        try {
+            return QuantizedCheckpoint.stored(raw, quantizer(q.get().quantType(), config.file().getFileName() + "'s "
+                    + QuantizationConfig.KEY + ".bnb_4bit_quant_type"));
+        } catch (IOException | RuntimeException e) {
+            raw.close();
+            throw e;
+        }
+    }
+
+    /** Beside an adapter: the quantization of the base it was trained against (a QLoRA adapter), as a BitsAndBytesConfig block. */
+    public static final String ADAPTER_QUANTIZATION = "quantization_config.json";
+
+    /**
+     * The quantization {@code adapter} records in {@value #ADAPTER_QUANTIZATION}, so that the base
+     * is re-created as it was trained, or null for an adapter trained on a dense base.
+     */
+    private Quantization trainedAgainst(Path adapter) throws IOException {
+        Path file = adapter.resolve(ADAPTER_QUANTIZATION);
+        if (!Files.isRegularFile(file)) {
+            return null;
+        }
+        JsonNode block = ModelJson.readObject(file);
+        try {
+            @SuppressWarnings("unchecked")
+            Quantizer<Object> quantizer = (Quantizer<Object>) quantizer(QuantizationConfig.loaderKeys(block, "quantization_config"),
+                    file.getFileName() + "'s bnb_4bit_quant_type");
+            Object config = new com.fasterxml.jackson.databind.ObjectMapper().convertValue(QuantizationConfig.quantizerKeys(block), quantizer.configType());
+            return new Quantization(quantizer, config);
+        } catch (IllegalArgumentException e) {
+            Throwable why = e;
+            while (why.getCause() != null) {
+                why = why.getCause();
+            }
+            if (why instanceof com.fasterxml.jackson.databind.exc.UnrecognizedPropertyException u) {
+                throw new ModelLoadException(file, "unknown key '" + u.getPropertyName() + "'; known keys: " + u.getKnownPropertyIds());
+            }
+            throw new ModelLoadException(file, why instanceof com.fasterxml.jackson.core.JacksonException j ? j.getOriginalMessage() : why.getMessage());
+        }
+    }
+
+    /** The installed quantizer {@code name}; {@code where} says who asked for it, for the refusal. */
+    public Quantizer<?> quantizer(String name, String where) throws ModelLoadException {
+        return catalog.find(Kind.QUANTIZER, name, Quantizer.class).orElseThrow(() -> new ModelLoadException(where + " '" + name
+                + "' needs a quantizer of that name; installed quantizers: " + catalog.list(Kind.QUANTIZER).stream().map(PluginCatalog.Entry::name).toList()));
+    }
+
     /** A model of the given config with zero weights, e.g. for a throughput benchmark. */
     public Module create(ModelConfig config, Backend backend, DType dtype, Scope scope) throws IOException {
         return family(config).create(config, backend, dtype, scope);
     }
 
-    private ModelFamily family(ModelConfig config) throws ModelLoadException {
+    /** The installed family that builds the model {@code config} describes. */
+    public ModelFamily family(ModelConfig config) throws ModelLoadException {
         List<String> names = new ArrayList<>();
         for (PluginCatalog.Entry e : catalog.list(Kind.MODEL)) {
             ModelFamily f = (ModelFamily) catalog.service(e.reference());

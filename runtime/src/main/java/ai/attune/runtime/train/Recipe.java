@@ -8,9 +8,11 @@ import java.nio.file.Path;
 /**
  * A training recipe as bound from YAML. Keys follow transformers' TrainingArguments and PEFT where
  * those have names; the method's own block (e.g. {@code lora:}) and the optimizer's extra keys
- * are bound later to the plugin's config type, so a plugin owns its keys.
+ * are bound later to the plugin's config type, so a plugin owns its keys. {@code quantization} is
+ * the {@code quantization:} block (transformers' BitsAndBytesConfig keys), or null: the base's
+ * Linear weights are quantized as they load.
  */
-public record Recipe(Path source, Path model, String method, JsonNode methodConfig, Data data, Train train, Path output) {
+public record Recipe(Path source, Path model, String method, JsonNode methodConfig, Data data, Train train, Path output, JsonNode quantization) {
 
     /** The {@code data:} block. */
     public record Data(

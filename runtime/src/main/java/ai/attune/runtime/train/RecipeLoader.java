@@ -32,7 +32,7 @@ import java.util.stream.Collectors;
  * key path, with a "did you mean" when a known key is close.
  */
 public final class RecipeLoader {
-    static final Set<String> TOP_LEVEL = Set.of("model", "method", "data", "train", "output");
+    static final Set<String> TOP_LEVEL = Set.of("model", "method", "quantization", "data", "train", "output");
     /**
      * A recipe is a few kilobytes. Work on a long value can grow faster than its length (the YAML
      * scanner takes seconds per megabyte, compiling a long target_modules pattern is quadratic),
@@ -98,7 +98,8 @@ public final class RecipeLoader {
         Recipe.Train train = bindBlock(root, "train", Recipe.Train.class, where);
         validate(where, data, train);
         JsonNode methodBlock = root.get(method);
-        return new Recipe(file, model, method, methodBlock == null ? json.createObjectNode() : methodBlock, data, train, output);
+        return new Recipe(file, model, method, methodBlock == null ? json.createObjectNode() : methodBlock, data, train, output,
+                root.get("quantization"));
     }
 
     /**

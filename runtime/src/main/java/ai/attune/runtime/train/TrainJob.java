@@ -109,12 +109,13 @@ public final class TrainJob {
         ModelLoader models = new ModelLoader(catalog);
         Path modelDir = ModelLoader.resolve(recipe.model().toString());
         String backend = recipe.train().backendOrJvm();
-        LoadedModel m = models.load(modelDir, null, backend.equals("auto") ? models.fastest(log) : models.backend(backend), DType.F32, job);
+        Plugins plugins = plugins(recipe);
+        LoadedModel m = models.load(modelDir, null, backend.equals("auto") ? models.fastest(log) : models.backend(backend), DType.F32, job,
+                plugins.quantization());
         try (var tok = m.tokenizer()) {
             if (!(m.module() instanceof CausalLM lm)) {
                 throw new RecipeException(where + ": model " + modelDir + " is not a causal language model");
             }
-            Plugins plugins = plugins(recipe);
             Recipe.Data d = recipe.data();
             DataSpec dataSpec = plugins.dataSpec();
             List<Example> train = load(d.path(), dataSpec, plugins.dataFormat(), tok, lm);
@@ -171,7 +172,7 @@ public final class TrainJob {
      * {@code lr} is null when the optimizer computes its own step size.
      */
     record Plugins(Method<Object> method, Object methodConfig, Optimizer<Object> optimizer, Object optimizerConfig, Double lr, DataSpec dataSpec,
-                   DataFormat<Sample> dataFormat, DataFormat<Sample> generalFormat) {}
+                   DataFormat<Sample> dataFormat, DataFormat<Sample> generalFormat, ModelLoader.Quantization quantization) {}
 
     /** Binds every plugin block of a recipe against the installed plugins; a wrong key is a {@link RecipeException} naming it. */
     @SuppressWarnings("unchecked")
@@ -193,7 +194,8 @@ public final class TrainJob {
         DataFormat<Sample> format = dataFormat(d.format(), "data.format", where);
         DataFormat<Sample> general = d.generalEvalPath() == null ? null
                 : dataFormat(GENERAL_FORMAT, "data.general_eval_path (plain text): format", where);
-        return new Plugins(method, methodConfig, optimizer, optConfig, lr, spec, format, general);
+        ModelLoader.Quantization quantization = QuantizationBlock.bind(recipe.quantization(), catalog, loader, where);
+        return new Plugins(method, methodConfig, optimizer, optConfig, lr, spec, format, general, quantization);
     }
 
     /** The installed data format {@code name}; one that is not is refused with the installed ones. */

@@ -38,6 +38,16 @@ final class StoriesLoraRuns {
 
     private StoriesLoraRuns() {}
 
+    /** A registry with what a LoRA job on stories260K needs: the llama family, LoRA, AdamW, the text format and the jvm backend. */
+    static ai.attune.runtime.host.TestCatalog registry(Path felix) throws Exception {
+        return ai.attune.runtime.host.TestCatalog.start(felix)
+                .register(ai.attune.api.spi.Kind.MODEL, "llama", new LlamaFamily())
+                .register(ai.attune.api.spi.Kind.METHOD, "lora", new LoraMethod())
+                .register(ai.attune.api.spi.Kind.OPTIMIZER, "adamw", new AdamWOptimizer())
+                .register(ai.attune.api.spi.Kind.DATA_FORMAT, "text", new ai.attune.plugins.data.text.TextFormat())
+                .register(ai.attune.api.spi.Kind.BACKEND, "jvm", new ai.attune.kernels.jvm.JvmBackend());
+    }
+
     /** Moby-Dick paragraphs as {"text": ...} lines: {@code skip} paragraphs in, {@code count} of them. */
     static Path mobyDick(Path dir, String name, int skip, int count) throws IOException {
         String text = Files.readString(MOBY, StandardCharsets.UTF_8);
@@ -75,13 +85,19 @@ final class StoriesLoraRuns {
     }
 
     /** The same, with a memory strategy installed on the model ({@code memory} null: full precision). */
-    @SuppressWarnings({"unchecked", "rawtypes"})
     static TrainingRun.Setup setup(Backend be, Scope job, String loraJson, double lr, long steps, int saveEvery, int evalEvery, long seed,
                                    Function<Module, MemoryStrategy.Session> memory) throws IOException {
         CausalLM lm;
         try (SafetensorsReader w = SafetensorsReader.openModelDir(STORIES)) {
             lm = (CausalLM) new LlamaFamily().load(ModelConfig.read(STORIES), w, be, DType.F32, job);
         }
+        return setup(lm, be, job, loraJson, lr, steps, saveEvery, evalEvery, seed, memory);
+    }
+
+    /** The same on a model already loaded, e.g. one whose Linear weights are quantized. */
+    @SuppressWarnings({"unchecked", "rawtypes"})
+    static TrainingRun.Setup setup(CausalLM lm, Backend be, Scope job, String loraJson, double lr, long steps, int saveEvery, int evalEvery, long seed,
+                                   Function<Module, MemoryStrategy.Session> memory) throws IOException {
         RecipeLoader loader = new RecipeLoader();
         LoraMethod lora = new LoraMethod();
         Object cfg = loader.bindConfig(new ObjectMapper().readTree(loraJson), lora.defaultConfig(), lora.configType(), "lora", "test");

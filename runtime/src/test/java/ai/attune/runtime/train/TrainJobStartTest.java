@@ -3,11 +3,6 @@ package ai.attune.runtime.train;
 import ai.attune.api.data.DataException;
 import ai.attune.api.spi.Kind;
 import ai.attune.api.tensor.Scope;
-import ai.attune.kernels.jvm.JvmBackend;
-import ai.attune.plugins.data.text.TextFormat;
-import ai.attune.plugins.lora.LoraMethod;
-import ai.attune.plugins.model.llama.LlamaFamily;
-import ai.attune.plugins.optim.adamw.AdamWOptimizer;
 import ai.attune.runtime.data.QaFormat;
 import ai.attune.runtime.host.TestCatalog;
 import org.junit.jupiter.api.AfterEach;
@@ -43,13 +38,7 @@ class TrainJobStartTest {
 
     @BeforeEach
     void registry() throws Exception {
-        plugins = TestCatalog.start(dir.resolve("felix"))
-                .register(Kind.MODEL, "llama", new LlamaFamily())
-                .register(Kind.METHOD, "lora", new LoraMethod())
-                .register(Kind.OPTIMIZER, "adamw", new AdamWOptimizer())
-                .register(Kind.DATA_FORMAT, "text", new TextFormat())
-                .register(Kind.DATA_FORMAT, "qa", new QaFormat())
-                .register(Kind.BACKEND, "jvm", new JvmBackend());
+        plugins = StoriesLoraRuns.registry(dir.resolve("felix")).register(Kind.DATA_FORMAT, "qa", new QaFormat());
         out = dir.resolve("run");
         data = StoriesLoraRuns.mobyDick(dir, "train.jsonl", 0, 16);
     }

@@ -4,10 +4,12 @@ import ai.attune.api.model.ModelJson;
 import ai.attune.api.model.ModelLoadException;
 import ai.attune.api.model.WeightUpdate;
 
+import ai.attune.api.autograd.F;
 import ai.attune.api.autograd.GradMode;
 import ai.attune.api.autograd.Ops;
 import ai.attune.api.autograd.Views;
 import ai.attune.api.io.SafetensorsFile;
+import ai.attune.api.nn.LinearLayer;
 import ai.attune.api.nn.Module;
 import ai.attune.api.nn.Parameter;
 import ai.attune.api.tensor.BinaryOp;
@@ -85,13 +87,22 @@ public final class LoraAdapter {
         return new LoraAdapter(dir, node);
     }
 
-    /** Adds every adapted layer's update into the base weights of {@code model}. */
+    /**
+     * Adds every adapted layer's update into the base weights of {@code model}. A 4-bit base weight
+     * cannot take it: there the update runs beside the layer, unmerged, as PEFT keeps LoRA on a
+     * 4-bit model.
+     */
     public void mergeInto(Module model) throws IOException {
         Path file = dir.resolve("adapter_model.safetensors");
         Map<String, Parameter> params = model.namedParameters();
+        Map<String, Module> modules = model.namedModules();
         try (Scope tmp = Scope.open("lora-merge"); GradMode.Region ng = GradMode.noGrad()) {
             for (Update u : updates()) {
                 Parameter target = params.get(u.weight());
+                if (target == null && modules.get(u.weight().replaceAll("\\.weight$", "")) instanceof LinearLayer l && l.weightSource() != null) {
+                    addUnmerged(l, u, file);
+                    continue;
+                }
                 if (target == null) {
                     throw new ModelLoadException(file, "tensor '" + PREFIX + u.weight().replaceAll("\\.weight$", "")
                             + ".lora_A.weight' adapts '" + u.weight().replaceAll("\\.weight$", "") + "', which the base model does not have");
@@ -110,6 +121,20 @@ public final class LoraAdapter {
                 w.backend().binary(BinaryOp.ADD, w, delta, w);
             }
         }
+    }
+
+    /** {@code y + scaling · (x A^T) B^T} beside a layer whose base weight is quantized; A and B live as long as the layer. */
+    private static void addUnmerged(LinearLayer layer, Update u, Path file) throws ModelLoadException {
+        if (layer.inFeatures() != u.in() || layer.outFeatures() != u.out()) {
+            throw new ModelLoadException(file, "LoRA update of '" + u.weight() + "' is [" + u.out() + ", " + u.in() + "] but the layer maps "
+                    + layer.inFeatures() + " to " + layer.outFeatures());
+        }
+        Tensor placeholder = layer.weight().value();
+        Scope keep = placeholder.storage().scope();
+        Tensor a = keep.within(() -> Tensors.of(placeholder.backend(), u.a(), u.r(), u.in())); // [r, in]
+        Tensor b = keep.within(() -> Tensors.of(placeholder.backend(), u.b(), u.out(), u.r())); // [out, r]
+        double scaling = u.scaling();
+        layer.addAdapter((x, y) -> Ops.add(y, Ops.mulScalar(F.linear(F.linear(x, a, null), b, null), scaling)));
     }
 
     /**
