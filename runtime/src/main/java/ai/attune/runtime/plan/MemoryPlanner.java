@@ -24,19 +24,27 @@ public final class MemoryPlanner {
     }
 
     public MemoryPlan plan(ModelShape m, TrainingSetup t) {
-        Peak peak = peak(m, t);
         TrainingSetup other = new TrainingSetup(t.method(), t.lora(), t.adapterReduction(), t.virtualTokens(), t.microBatch(), t.accumulation(),
                 t.seqLen(), t.precision(), t.optimizer(), !t.checkpointing());
-        Peak toggled = peak(m, other);
+        List<Row> rows = tensorRows(m, t, peak(m, t));
+        List<Row> toggled = tensorRows(m, other, peak(m, other));
+        rows.add(new Row("runtime", runtime.describe(), runtime.bytes()));
+        return new MemoryPlan(m, t, rows, peak(m, t).phase(), toggled.stream().filter(r -> r.component().equals("activations")).findFirst().orElseThrow(),
+                toggled.stream().mapToLong(Row::bytes).sum() + runtime.bytes());
+    }
+
+    /** The tensor service's rows: what each component needs, then what the pool's block reuse adds to their sum. */
+    private static List<Row> tensorRows(ModelShape m, TrainingSetup t, Peak peak) {
         List<Row> rows = new ArrayList<>(weights(m, t));
         List<Weight> trained = TrainableTensors.of(m, t);
         rows.add(new Row("gradients", String.format("f32, %s trained parameters", ModelShape.count(TrainableTensors.count(trained))), f32(trained)));
         rows.add(new Row("optimizer state", OptimizerMemory.describe(t.optimizer()), OptimizerMemory.state(t.optimizer(), trained)));
         rows.add(activationsRow(peak, t));
         rows.add(new Row("workspace", peak.workspaceDetail(), peak.workspace()));
-        rows.add(new Row("runtime", runtime.describe(), runtime.bytes()));
-        long rest = rows.stream().mapToLong(Row::bytes).sum() - peak.activations() - peak.workspace();
-        return new MemoryPlan(m, t, rows, peak.phase(), activationsRow(toggled, other), rest + toggled.activations() + toggled.workspace());
+        long exact = rows.stream().mapToLong(Row::bytes).sum();
+        rows.add(new Row("pool", "blocks reused at up to twice a request's size (the block pool over three steps)",
+                Math.max(0, StepReplay.peak(m, t) - exact)));
+        return rows;
     }
 
     private static Row activationsRow(Peak p, TrainingSetup t) {

@@ -1,23 +1,32 @@
 package ai.attune.runtime.plan;
 
 /**
- * Memory a training process holds beside its tensors: the JVM (heap, code, metaspace, thread
- * stacks) and the GEMM's packing buffers, one per worker thread. Not a tensor-service number: it
- * is measured, as the peak RSS of a run whose tensors are negligible.
+ * Memory a training process holds beside its tensors: the JVM's heap, and what it holds outside
+ * the heap (code, metaspace, class data, thread stacks, the GC's own tables). Tensors are off the
+ * heap, and the heap's live data is small (tens of MiB, the GEMM's packing buffers among them); but
+ * G1 grows the heap with the rate of allocation, not with what stays alive, up to -Xmx. So the
+ * heap term is measured, and capped by the -Xmx this JVM runs with: the launcher gives training
+ * and planning the same flags ({@code ATTUNE_OPTS}).
  *
- * @param jvmBytes       the process's peak RSS minus its tensor peak on a tiny model
- * @param threads        GEMM worker threads (one per core)
- * @param workspaceBytes packing buffers of one GEMM worker (kernels-jvm Gemm: about 4.4 MiB)
+ * @param nonHeapBytes  resident memory outside the heap
+ * @param heapBytes     the heap as G1 grows it during training, at most -Xmx
  */
-public record RuntimeOverhead(long jvmBytes, int threads, long workspaceBytes) {
-    /** kernels-jvm's Gemm Workspace: packed A and B panels, a C tile and staging rows. */
-    public static final long GEMM_WORKSPACE = 4_613_734;
-
+public record RuntimeOverhead(long nonHeapBytes, long heapBytes) {
     public long bytes() {
-        return jvmBytes + threads * workspaceBytes;
+        return nonHeapBytes + heapBytes;
     }
 
     public String describe() {
-        return String.format("JVM %s + GEMM workspaces %d x %s", ByteSize.format(jvmBytes), threads, ByteSize.format(workspaceBytes));
+        return String.format("JVM heap %s (as G1 grows it; -Xmx caps it) + %s outside the heap", ByteSize.format(heapBytes),
+                ByteSize.format(nonHeapBytes));
     }
+
+    /** This JVM's overhead: the measured heap growth, capped by its -Xmx. */
+    public static RuntimeOverhead ofThisJvm() {
+        return new RuntimeOverhead(NON_HEAP, Math.min(HEAP_GROWTH, Runtime.getRuntime().maxMemory()));
+    }
+
+    /** Measured, see README "Memory": peak RSS minus the tensor peak of attune bench runs. */
+    static final long NON_HEAP = 100L << 20;
+    static final long HEAP_GROWTH = 2200L << 20;
 }

@@ -25,7 +25,7 @@ class PlanCalibrationTest {
                         TrainingSetup t = new TrainingSetup(TrainingSetup.Method.valueOf(method),
                                 method.equals("lora") ? new TrainingSetup.Lora(8, List.of("q_proj", "v_proj"), null, 0) : null, 16, 0, bt[0], 1, bt[1],
                                 TrainingSetup.Precision.valueOf(prec), TrainingSetup.Optimizer.adamw(), false);
-                        MemoryPlan plan = new MemoryPlanner(new RuntimeOverhead(0, 0, 0)).plan(m, t);
+                        MemoryPlan plan = new MemoryPlanner(new RuntimeOverhead(0, 0)).plan(m, t);
                                                 long replay = StepReplay.peak(m, t);
                         System.out.printf("CAL tied=%s %s %s b=%d t=%d planned %d replay %d measured %d ratio %.4f replay ratio %.4f phase %s%n", tied, method, prec, bt[0], bt[1],
                                 plan.total(), replay, measured, measured / (double) plan.total(), measured / (double) replay, plan.peak());

@@ -19,7 +19,7 @@ class Replay100mTest {
             TrainingSetup t = new TrainingSetup(TrainingSetup.Method.valueOf(c[0]),
                     c[0].equals("lora") ? new TrainingSetup.Lora(8, List.of("q_proj", "v_proj"), null, 0) : null, 16, 0, 4, 1, 256,
                     TrainingSetup.Precision.valueOf(c[1]), TrainingSetup.Optimizer.adamw(), false);
-            MemoryPlan plan = new MemoryPlanner(new RuntimeOverhead(0, 0, 0)).plan(m, t);
+            MemoryPlan plan = new MemoryPlanner(new RuntimeOverhead(0, 0)).plan(m, t);
             double replay = StepReplay.peak(m, t) / 1048576.0;
             System.out.printf("R100 %s %s analytic %.1f replay %.1f measured %s ratio %.4f%n", c[0], c[1], plan.total() / 1048576.0, replay, c[2],
                     Double.parseDouble(c[2]) / replay);
