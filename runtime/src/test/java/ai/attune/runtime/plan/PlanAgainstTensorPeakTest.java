@@ -24,10 +24,13 @@ class PlanAgainstTensorPeakTest {
              "num_attention_heads": 4, "num_key_value_heads": 2, "vocab_size": 300, "tie_word_embeddings": %s}""";
 
     static long planned(String config, String method, String precision, int batch, int seq) throws Exception {
+        return planned(config, method, method.equals("lora") ? new TrainingSetup.Lora(8, List.of("q_proj", "v_proj"), null, 0) : null,
+                precision, batch, seq);
+    }
+
+    static long planned(String config, String method, TrainingSetup.Lora lora, String precision, int batch, int seq) throws Exception {
         ModelShape m = ModelShape.of(ModelConfig.of(Path.of("x"), new ObjectMapper().readTree(config)));
-        TrainingSetup t = new TrainingSetup(Method.valueOf(method),
-                method.equals("lora") ? new TrainingSetup.Lora(8, List.of("q_proj", "v_proj"), null, 0) : null, 16, 0, batch, 1, seq,
-                Precision.valueOf(precision), Optimizer.adamw(), false);
+        TrainingSetup t = new TrainingSetup(Method.valueOf(method), lora, 16, 0, batch, 1, seq, Precision.valueOf(precision), Optimizer.adamw(), false);
         return new MemoryPlanner(new RuntimeOverhead(0, 0)).plan(m, t).total();
     }
 
@@ -41,6 +44,20 @@ class PlanAgainstTensorPeakTest {
         long measured = MeasuredStep.peak(config, method, null, precision, batch, seq, 2);
         long planned = planned(config, method, precision, batch, seq);
         assertEquals(measured, planned, 0.05 * measured, "planned " + planned + " bytes, measured " + measured);
+    }
+
+    /**
+     * LoRA on every linear layer with dropout: masks, and o_proj's and down_proj's inputs widened back
+     * to f32 under bf16. The worst case seen: under bf16 the tensors themselves are 8% under the
+     * measured peak and the replayed pool (backward replayed as a chain) 6% over it.
+     */
+    @ParameterizedTest(name = "all-linear LoRA with dropout, {0}")
+    @CsvSource({"fp32", "bf16"})
+    void loraOnAllLinearWithDropout(String precision) throws Exception {
+        String config = SMALL.formatted(true);
+        long measured = MeasuredStep.peak(config, "lora", "{\"target_modules\": \"all-linear\", \"lora_dropout\": 0.05, \"r\": 4}", precision, 4, 64, 2);
+        long planned = planned(config, "lora", new TrainingSetup.Lora(4, null, "all-linear", 0.05), precision, 4, 64);
+        assertEquals(measured, planned, 0.08 * measured, "planned " + planned + " bytes, measured " + measured);
     }
 
     /**
