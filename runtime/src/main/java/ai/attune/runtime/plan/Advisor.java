@@ -48,9 +48,9 @@ public final class Advisor {
                 new Technique("train.precision bf16", "memory/mixed_precision", t -> t.precision() == Precision.fp32, t -> t.withPrecision(Precision.bf16)),
                 new Technique("optimizer adafactor", "optimizer/adafactor", t -> !t.optimizer().name().equals("adafactor"),
                         t -> t.withOptimizer(TrainingSetup.Optimizer.adafactor(null))),
-                new Technique("method lora (r 8, all-linear) instead of full", "method/lora", t -> t.method() == Method.full,
+                new Technique("lora r 8 on all-linear instead of full fine-tuning", "method/lora", t -> t.method() == Method.full,
                         t -> t.withMethod(Method.lora, LORA)),
-                new Technique("method qlora (a 4-bit NF4 base)", "method/qlora", t -> t.method() == Method.lora || t.method() == Method.full,
+                new Technique("qlora: a 4-bit NF4 base under the adapters", "method/qlora", t -> t.method() == Method.lora || t.method() == Method.full,
                         t -> t.withMethod(Method.qlora, t.lora() != null ? t.lora() : LORA)));
         List<String> applied = new ArrayList<>();
         List<String> missing = new ArrayList<>();

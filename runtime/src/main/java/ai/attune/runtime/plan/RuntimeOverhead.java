@@ -4,10 +4,11 @@ package ai.attune.runtime.plan;
  * Memory a training process holds beside its tensors: the JVM's heap, and what it holds outside
  * the heap (code, metaspace, class data, thread stacks, the GC's tables). Tensors are off the heap,
  * and the heap's live data is small (tens of MiB, the GEMM's 4.4 MiB packing buffer per thread
- * among them); but G1 grows the heap with the rate of allocation, not with what stays alive, so
- * the heap term is measured, not counted: runs with a capped heap fill about three quarters of it,
- * and uncapped ones (a quarter of RAM by default) grew to 1.7-3.2 GB here, run to run. The cap is
- * this JVM's -Xmx, since the launcher gives planning and training the same flags ({@code ATTUNE_OPTS}).
+ * among them); but G1 sizes the heap by the rate of allocation, not by what stays alive, so the
+ * heap term is measured, not counted. Capped, the heap was 76-87% touched in training runs; left
+ * to its default cap (a quarter of RAM) it grew to 1.5-2.1 GiB on an idle machine and to 3.1 GiB
+ * under load. The cap is this JVM's -Xmx, since the launcher gives planning and training the same flags
+ * ({@code ATTUNE_OPTS}).
  *
  * @param nonHeapBytes resident memory outside the heap
  * @param heapBytes    the heap as G1 grows it during training
@@ -15,10 +16,10 @@ package ai.attune.runtime.plan;
 public record RuntimeOverhead(long nonHeapBytes, long heapBytes) {
     /** Measured (README "Memory"): peak RSS minus the tensor peak of attune bench runs. */
     static final long NON_HEAP = 100L << 20;
-    /** The share of a capped heap that G1 touched in training runs (0.68 to 0.8 at -Xmx1g and -Xmx512m). */
-    static final double HEAP_FILL = 0.75;
-    /** What an uncapped heap grew to, typically (1.7 to 3.2 GB over ten runs on a 24 GiB, 2-core machine). */
-    static final long HEAP_GROWTH = 2200L << 20;
+    /** The share of a capped heap that G1 touched in training runs (README "Memory": 0.76 to 0.87 at -Xmx1g). */
+    static final double HEAP_FILL = 0.8;
+    /** What the heap grew to under the default cap in idle 110M training runs (README "Memory": 1.4 to 2.0 GiB beside 0.1 outside). */
+    static final long HEAP_GROWTH = 1700L << 20;
 
     public long bytes() {
         return nonHeapBytes + heapBytes;

@@ -47,7 +47,7 @@ class AdvisorTest {
         List<String> order = advice.stream().map(a -> a.change().replaceAll(";.*", "")).toList();
         assertEquals(List.of("micro_batch_size 8 -> 1, gradient_accumulation_steps 1 -> 8 (the same updates)", "gradient checkpointing",
                 "gradient checkpointing + optimizer adafactor",
-                "gradient checkpointing + optimizer adafactor + method lora (r 8, all-linear) instead of full"), order);
+                "gradient checkpointing + optimizer adafactor + lora r 8 on all-linear instead of full fine-tuning"), order);
         for (int i = 1; i < advice.size(); i++) {
             assertTrue(advice.get(i).plan().total() < advice.get(i - 1).plan().total(), "each change saves memory: " + advice.get(i).change());
         }

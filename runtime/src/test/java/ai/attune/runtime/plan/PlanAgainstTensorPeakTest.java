@@ -12,6 +12,7 @@ import java.nio.file.Path;
 import java.util.List;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /**
  * The planner's tensor rows (everything but the runtime's) against the tensor service's own peak
@@ -23,14 +24,22 @@ class PlanAgainstTensorPeakTest {
             {"model_type": "llama", "hidden_size": 64, "intermediate_size": 176, "num_hidden_layers": 2,
              "num_attention_heads": 4, "num_key_value_heads": 2, "vocab_size": 300, "tie_word_embeddings": %s}""";
 
+    static final String LLAMA_100M = """
+            {"model_type": "llama", "hidden_size": 768, "intermediate_size": 2048, "num_hidden_layers": 12,
+             "num_attention_heads": 12, "num_key_value_heads": 12, "vocab_size": 32000,
+             "max_position_embeddings": 2048, "rms_norm_eps": 1e-5, "tie_word_embeddings": true}""";
+
     static long planned(String config, String method, String precision, int batch, int seq) throws Exception {
         return planned(config, method, method.equals("lora") ? new TrainingSetup.Lora(8, List.of("q_proj", "v_proj"), null, 0) : null,
                 precision, batch, seq);
     }
 
     static long planned(String config, String method, TrainingSetup.Lora lora, String precision, int batch, int seq) throws Exception {
+        return planned(config, new TrainingSetup(Method.valueOf(method), lora, 16, 0, batch, 1, seq, Precision.valueOf(precision), Optimizer.adamw(), false));
+    }
+
+    static long planned(String config, TrainingSetup t) throws Exception {
         ModelShape m = ModelShape.of(ModelConfig.of(Path.of("x"), new ObjectMapper().readTree(config)));
-        TrainingSetup t = new TrainingSetup(Method.valueOf(method), lora, 16, 0, batch, 1, seq, Precision.valueOf(precision), Optimizer.adamw(), false);
         return new MemoryPlanner(new RuntimeOverhead(0, 0)).plan(m, t).total();
     }
 
@@ -67,11 +76,28 @@ class PlanAgainstTensorPeakTest {
     @ParameterizedTest(name = "llama-100m {0} {1}: {2} MiB measured")
     @CsvSource({"full, fp32, 3089.03515625", "lora, fp32, 1751.63671875", "lora, bf16, 1930.48828125"})
     void llama100mWithinOnePointFivePercent(String method, String precision, double measuredMiB) throws Exception {
-        String config = """
-                {"model_type": "llama", "hidden_size": 768, "intermediate_size": 2048, "num_hidden_layers": 12,
-                 "num_attention_heads": 12, "num_key_value_heads": 12, "vocab_size": 32000,
-                 "max_position_embeddings": 2048, "rms_norm_eps": 1e-5, "tie_word_embeddings": true}""";
-        double planned = planned(config, method, precision, 4, 256) / (1024.0 * 1024.0);
+        double planned = planned(LLAMA_100M, method, precision, 4, 256) / (1024.0 * 1024.0);
         assertEquals(measuredMiB, planned, 0.015 * measuredMiB, "planned " + planned + " MiB");
     }
+
+    /**
+     * The configurations whose plugins are still on their way (gradient checkpointing, Adafactor):
+     * planned, waiting for {@code tensor_peak_mb} from
+     * {@code attune bench --preset llama-100m --method lora --batch 4 --seq 256 --steps 2} with
+     * checkpointing on, and from {@code --method full} with Adafactor (transformers' defaults, no
+     * beta1). Fill in the measured MiB; until then these are skipped, not passed.
+     */
+    @ParameterizedTest(name = "llama-100m {0}: {1} MiB measured")
+    @CsvSource({"lora + gradient checkpointing, ", "full + adafactor, "})
+    void llama100mAwaitingMeasurement(String configuration, Double measuredMiB) throws Exception {
+        TrainingSetup lora = new TrainingSetup(Method.lora, new TrainingSetup.Lora(8, List.of("q_proj", "v_proj"), null, 0), 16, 0, 4, 1, 256,
+                Precision.fp32, Optimizer.adamw(), false);
+        TrainingSetup t = configuration.startsWith("lora") ? lora.withCheckpointing()
+                : lora.withMethod(Method.full, null).withOptimizer(Optimizer.adafactor(null));
+        double planned = planned(LLAMA_100M, t) / (1024.0 * 1024.0);
+        System.out.printf("llama-100m %s: planned tensor peak %.1f MiB%n", configuration, planned);
+        assumeTrue(measuredMiB != null, "not measured yet: planned " + planned + " MiB");
+        assertEquals(measuredMiB, planned, 0.015 * measuredMiB, "planned " + planned + " MiB");
+    }
+
 }
