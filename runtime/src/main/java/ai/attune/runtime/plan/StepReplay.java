@@ -59,34 +59,40 @@ final class StepReplay {
 
     private void microBatch(boolean first) {
         List<Held> embedding = new ArrayList<>();
-        forward(ForwardTensors.embedding(m, t), embedding);
+        forward(ForwardTensors.embedding(m, t), embedding, scoped);
         List<List<Held>> layers = new ArrayList<>();
         for (int i = 0; i < m.layers(); i++) {
             List<Held> layer = new ArrayList<>();
-            forward(ForwardTensors.layer(m, t, i), layer);
             if (t.checkpointing()) {
                 // off the tape: the block keeps its output (the next block's input) and gives the rest back
+                List<Long> block = new ArrayList<>();
+                forward(ForwardTensors.layer(m, t, i), layer, block);
                 for (Held h : layer.subList(0, layer.size() - 1)) {
                     pool.give(h.block());
                 }
+                block.forEach(pool::give);
                 layer = new ArrayList<>(layer.subList(layer.size() - 1, layer.size()));
+            } else {
+                forward(ForwardTensors.layer(m, t, i), layer, scoped);
             }
             layers.add(layer);
         }
         List<Held> head = new ArrayList<>();
-        forward(ForwardTensors.head(m, t), head);
+        forward(ForwardTensors.head(m, t), head, scoped);
 
         long stream = Kept.granule(4L * t.microBatch() * t.positions() * m.hidden()); // the residual stream, f32
         long gradient = backward(head, 0, first, stream); // the loss's gradient is a scalar
         for (int i = m.layers() - 1; i >= 0; i--) {
             List<Held> layer = layers.get(i);
+            List<Long> recomputed = new ArrayList<>(); // a recomputed block's off-tape tensors go with its backward
             if (t.checkpointing()) {
                 Held output = layer.get(0);
                 layer = new ArrayList<>();
-                forward(ForwardTensors.layer(m, t, i), layer); // recomputed, on the tape this time
+                forward(ForwardTensors.layer(m, t, i), layer, recomputed); // recomputed, on the tape this time
                 pool.give(output.block()); // the recomputed output stands in for the kept one
             }
             gradient = backward(layer, gradient, first, stream);
+            recomputed.forEach(pool::give);
             if (t.method() == Method.full) {
                 for (ModelShape.Linear l : m.layerLinears(i)) {
                     weightGradient((long) l.in() * l.out(), first);
@@ -109,8 +115,8 @@ final class StepReplay {
         scoped.clear();
     }
 
-    /** Allocates {@code tensors} in order: transients come and go, scoped ones wait for the micro-batch's end. */
-    private void forward(List<Kept> tensors, List<Held> chain) {
+    /** Allocates {@code tensors} in order: transients come and go, off-tape ones go to {@code scope}, the rest to {@code chain}. */
+    private void forward(List<Kept> tensors, List<Held> chain, List<Long> scope) {
         for (Kept k : tensors) {
             long bytes = k.bytes(p);
             if (bytes == 0) {
@@ -121,7 +127,7 @@ final class StepReplay {
             if (k.role() == Role.TRANSIENT) {
                 pool.give(block);
             } else if (k.role() == Role.SCOPED || frozenCast) {
-                scoped.add(block);
+                scope.add(block);
             } else {
                 chain.add(new Held(k, block));
             }
