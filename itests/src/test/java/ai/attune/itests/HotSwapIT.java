@@ -124,9 +124,14 @@ public class HotSwapIT {
                 HttpResponse.BodyHandlers.ofString());
     }
 
-    static String send(HttpClient http, String url, String token, String body) throws Exception {
-        HttpResponse<String> r = http.send(HttpRequest.newBuilder(URI.create(url)).header("Authorization", "Bearer " + token)
+    /** Submits a job and returns the answer, accepted (201) or not. */
+    static HttpResponse<String> post(HttpClient http, String url, String token, String body) throws Exception {
+        return http.send(HttpRequest.newBuilder(URI.create(url)).header("Authorization", "Bearer " + token)
                 .POST(HttpRequest.BodyPublishers.ofString(body)).build(), HttpResponse.BodyHandlers.ofString());
+    }
+
+    static String send(HttpClient http, String url, String token, String body) throws Exception {
+        HttpResponse<String> r = post(http, url, token, body);
         assertEquals(r.body(), 201, r.statusCode());
         return r.body();
     }

@@ -71,6 +71,24 @@ public class LauncherIT {
         assertEquals(r.err, 0, r.code);
         assertTrue(r.out, r.out.lines().anyMatch(l -> l.matches("optimizer\\s+sgd\\s+ai\\.attune\\.optim\\.sgd\\s+0\\.1\\.0\\..*")));
         assertTrue(r.out, r.out.lines().anyMatch(l -> l.matches("backend\\s+jvm\\s+ai\\.attune\\.kernels\\.jvm\\s+0\\.1\\.0\\..*")));
+        assertTrue(r.out, r.out.lines().anyMatch(l -> l.matches("data-format\\s+prompt_completion\\s+ai\\.attune\\.data\\.instruct\\s+0\\.1\\.0\\..*")));
+    }
+
+    @Test
+    public void dataInspectReadsWithTheInstalledFormatsAndNamesThemForAnother() throws Exception {
+        Path dir = Files.createTempDirectory("attune-inspect");
+        Path chat = dir.resolve("chat.jsonl");
+        Files.writeString(chat, "{\"messages\": [{\"role\": \"user\", \"content\": \"Hi\"}, {\"role\": \"assistant\", \"content\": \"Hello\"}]}\n"
+                + "{\"messages\": [{\"role\": \"user\", \"content\": \"Hi\"}, {\"role\": \"assistant\", \"content\": \"Hello\"}]}\n");
+        Result r = attune("data", "inspect", chat.toString(), "--format", "chat");
+        assertEquals(r.err, 0, r.code);
+        assertEquals(List.of("chat.jsonl: 2 rows (format chat)", "empty rows: 0", "exact duplicates: 1", "near duplicates: 0 (MinHash Jaccard >= 0.8)"),
+                r.out.lines().toList());
+        Result other = attune("data", "inspect", chat.toString(), "--format", "sharegpt");
+        assertEquals(1, other.code);
+        // The one line of the refusal (the JVM may print its own notes before it).
+        assertEquals(other.err, List.of("attune: --format 'sharegpt' is not installed; installed: [alpaca, chat, prompt_completion, text, tokens]"),
+                other.err.lines().filter(l -> l.startsWith("attune") || l.startsWith("\t")).toList());
     }
 
     static final String STORIES = Path.of("../../shared/models/stories260K").toAbsolutePath().normalize().toString();

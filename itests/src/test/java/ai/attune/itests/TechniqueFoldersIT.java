@@ -1,7 +1,9 @@
 package ai.attune.itests;
 
+import ai.attune.api.spi.DataFormat;
 import ai.attune.api.spi.Merger;
 import ai.attune.api.spi.Method;
+import ai.attune.api.spi.Optimizer;
 import org.junit.Test;
 import org.junit.runner.RunWith;
 import org.ops4j.pax.exam.Configuration;
@@ -38,7 +40,11 @@ public class TechniqueFoldersIT {
             new Technique("attune-adapter", Method.class, "(" + Method.PROPERTY + "=adapter)"),
             new Technique("attune-merge-linear", Merger.class, "(" + Merger.PROPERTY + "=linear)"),
             new Technique("attune-merge-task-arithmetic", Merger.class, "(" + Merger.PROPERTY + "=ties)"),
-            new Technique("attune-merge-slerp", Merger.class, "(" + Merger.PROPERTY + "=slerp)"));
+            new Technique("attune-merge-slerp", Merger.class, "(" + Merger.PROPERTY + "=slerp)"),
+            new Technique("attune-data-text", DataFormat.class, "(" + DataFormat.PROPERTY + "=tokens)"),
+            new Technique("attune-data-instruct", DataFormat.class, "(" + DataFormat.PROPERTY + "=prompt_completion)"),
+            new Technique("attune-data-chat", DataFormat.class, "(" + DataFormat.PROPERTY + "=chat)"),
+            new Technique("attune-optim-adafactor", Optimizer.class, "(" + Optimizer.PROPERTY + "=adafactor)"));
 
     @Inject
     BundleContext context;
@@ -72,7 +78,9 @@ public class TechniqueFoldersIT {
     public void noRuntimeOrModelFamilyFileNamesTheNewTechniques() throws IOException {
         Path repo = Path.of(System.getProperty("attune.itest.dir")).toAbsolutePath().getParent().getParent().getParent();
         List<String> names = List.of("prompt_tuning", "prefix_tuning", "ai.attune.plugins.prompttuning", "ai.attune.plugins.prefixtuning",
-                "ai.attune.plugins.adapter", "ai.attune.plugins.merge", "TiesMerger", "PromptTuningMethod", "AdapterMethod");
+                "ai.attune.plugins.adapter", "ai.attune.plugins.merge", "TiesMerger", "PromptTuningMethod", "AdapterMethod",
+                "prompt_completion", "alpaca", "ai.attune.plugins.data", "TokensFormat", "ChatFormat", "ChatLabels",
+                "adafactor", "Adafactor");
         List<Path> roots = Stream.of("runtime/src/main", "plugins/model-llama/src/main", "plugins/model-gpt2/src/main",
                 "plugins/model-bert/src/main").map(repo::resolve).toList();
         int files = 0;

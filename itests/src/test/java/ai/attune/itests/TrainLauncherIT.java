@@ -76,6 +76,25 @@ public class TrainLauncherIT {
         assertEquals("the merged model continues as base + adapter does", gen.out(), gen2.out());
     }
 
+    /** {@code train.gradient_checkpointing: true} from the launcher: the same adapter bits as the run without it (dropout is on). */
+    @Test
+    public void gradientCheckpointingChangesMemoryNotTheAdapter() throws Exception {
+        Path base = Files.createTempDirectory(Files.createDirectories(Path.of(System.getProperty("attune.itest.dir"))), "ckpt");
+        List<String> common = List.of("--set", "train.max_steps=4", "--set", "train.micro_batch_size=4", "--set", "train.gradient_accumulation_steps=2",
+                "--set", "train.save_every=0", "--set", "train.eval_every=0");
+        List<String> plain = new java.util.ArrayList<>(common);
+        plain.addAll(List.of("--set", "output=" + base.resolve("plain")));
+        List<String> ckpt = new java.util.ArrayList<>(common);
+        ckpt.addAll(List.of("--set", "train.gradient_checkpointing=true", "--set", "output=" + base.resolve("ckpt")));
+        LauncherIT.Result a = LauncherIT.attuneIn(RECIPE.getParent().getParent(), args("train", RECIPE, plain));
+        assertEquals(a.err(), 0, a.code());
+        LauncherIT.Result b = LauncherIT.attuneIn(RECIPE.getParent().getParent(), args("train", RECIPE, ckpt));
+        assertEquals(b.err(), 0, b.code());
+        assertTrue(b.err(), b.err().contains("gradient checkpointing: each block keeps only its input"));
+        assertTrue(java.util.Arrays.equals(Files.readAllBytes(base.resolve("plain/final/adapter_model.safetensors")),
+                Files.readAllBytes(base.resolve("ckpt/final/adapter_model.safetensors"))));
+    }
+
     @Test
     public void aRecipeTypoNamesTheKeyAndSuggestsOne() throws Exception {
         Path base = Files.createTempDirectory("attune-train");
@@ -126,6 +145,91 @@ public class TrainLauncherIT {
                     a.info("model.layers.0.attention_adapters.adapters.default.adapter_down.0.weight").shape()));
         }
         assertTrue(Files.readString(out.resolve("final/adapter_config.json")).contains("\"mh_adapter\" : true"));
+    }
+
+    /**
+     * Full fine-tuning with Adafactor and no lr, transformers' defaults: the schedule is ignored
+     * with one line, and every step moves each weight tensor by at most its relative step
+     * 1e-2 * max(1e-3, rms(w)) in RMS (the update is clipped to RMS 1); a vector's first update is
+     * sign(g), so it moves every element by exactly that step. (The weights are checked against an
+     * f64 reference in runtime's AdafactorTrainingTest.)
+     */
+    @Test
+    public void fullFineTuningWithAdafactorTakesRelativeStepsWithoutAnLr() throws Exception {
+        Path base = Files.createTempDirectory("attune-adafactor");
+        Path recipe = base.resolve("recipe.yaml");
+        Path out = base.resolve("run");
+        Files.writeString(recipe, """
+                model: ../shared/models/stories260K
+                method: full
+                data: {format: text, path: ../shared/data/text/mobydick.txt, max_seq_len: 32, truncate: true, shuffle: false}
+                train:
+                  micro_batch_size: 2
+                  gradient_accumulation_steps: 2
+                  max_steps: 3
+                  save_every: 1
+                  optimizer: {name: adafactor, lr: null}
+                  max_grad_norm: 1.0
+                output: %s
+                """.formatted(out));
+        LauncherIT.Result r = LauncherIT.attuneIn(RECIPE.getParent().getParent(), "train", recipe.toString());
+        assertEquals(r.err(), 0, r.code());
+        assertTrue(r.out(), r.out().startsWith("trained 3 steps: loss "));
+        assertEquals(r.err(), 1, r.err().lines()
+                .filter(l -> l.equals("train: train.schedule is ignored: adafactor computes its own step size (train.optimizer.lr is null)")).count());
+        List<String> steps = Files.readAllLines(out.resolve("events.jsonl")).stream().filter(l -> l.contains("\"type\":\"step\"")).toList();
+        assertEquals(3, steps.size());
+        assertTrue(steps.toString(), steps.stream().noneMatch(l -> l.contains("\"lr\"")));
+
+        java.util.Map<String, float[]> before = floats(Path.of(LauncherIT.STORIES).resolve("model.safetensors"));
+        List<Path> after = List.of(out.resolve("checkpoint-1/trainable.safetensors"), out.resolve("checkpoint-2/trainable.safetensors"),
+                out.resolve("final/model.safetensors"));
+        for (int step = 1; step <= 3; step++) {
+            java.util.Map<String, float[]> now = floats(after.get(step - 1));
+            assertEquals(before.keySet(), now.keySet());
+            for (String name : now.keySet()) {
+                float[] w0 = before.get(name);
+                float[] w1 = now.get(name);
+                double lr = 1e-2 * Math.max(1e-3, rms(w0, null));
+                double moved = rms(w1, w0);
+                assertTrue(name + " at step " + step + " moved " + moved + " in RMS, more than its step " + lr, moved <= lr * (1 + 1e-4));
+                assertTrue(name + " at step " + step + " barely moved: " + moved + " against " + lr, moved > 0.05 * lr);
+                if (step == 1 && w0.length == 64) { // the RMSNorm weights
+                    for (int i = 0; i < w0.length; i++) {
+                        assertEquals(name + "[" + i + "]", lr, Math.abs(w1[i] - w0[i]), lr * 1e-4);
+                    }
+                }
+            }
+            before = now;
+        }
+        try (var opt = ai.attune.api.io.SafetensorsFile.open(out.resolve("checkpoint-2/optimizer.safetensors"))) {
+            // q_proj [64, 64] keeps 64 + 64 numbers, not 4,096; the embedding [512, 64] 512 + 64
+            assertTrue(java.util.Arrays.equals(new long[] {64}, opt.info("model.layers.0.self_attn.q_proj.weight/exp_avg_sq_row").shape()));
+            assertTrue(java.util.Arrays.equals(new long[] {512}, opt.info("model.embed_tokens.weight/exp_avg_sq_row").shape()));
+            assertTrue(java.util.Arrays.equals(new long[] {64}, opt.info("model.embed_tokens.weight/exp_avg_sq_col").shape()));
+            assertTrue(java.util.Arrays.equals(new long[] {64}, opt.info("model.norm.weight/exp_avg_sq").shape()));
+            assertEquals(2.0, opt.data("model.norm.weight/step").get(java.lang.foreign.ValueLayout.JAVA_DOUBLE_UNALIGNED, 0), 0);
+        }
+    }
+
+    private static java.util.Map<String, float[]> floats(Path safetensors) throws Exception {
+        java.util.Map<String, float[]> out = new java.util.TreeMap<>();
+        try (var f = ai.attune.api.io.SafetensorsFile.open(safetensors)) {
+            for (String name : f.names()) {
+                out.put(name, f.data(name).toArray(java.lang.foreign.ValueLayout.JAVA_FLOAT));
+            }
+        }
+        return out;
+    }
+
+    /** rms(a - b), or rms(a) when b is null, in double. */
+    private static double rms(float[] a, float[] b) {
+        double ss = 0;
+        for (int i = 0; i < a.length; i++) {
+            double d = a[i] - (b == null ? 0 : b[i]);
+            ss += d * d;
+        }
+        return Math.sqrt(ss / a.length);
     }
 
     private static void promptEmbeddings(Path out, long[] shape, String peftType) throws Exception {

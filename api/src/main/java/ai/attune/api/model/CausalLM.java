@@ -1,5 +1,6 @@
 package ai.attune.api.model;
 
+import ai.attune.api.nn.Embedding;
 import ai.attune.api.nn.Module;
 import ai.attune.api.tensor.Scope;
 import ai.attune.api.tensor.Tensor;
@@ -20,6 +21,15 @@ public interface CausalLM {
      * = real token) may be null when nothing is padded.
      */
     Tensor forward(Tensor ids, Tensor keyMask, KvCache cache);
+
+    /**
+     * The token embedding the input ids are looked up in, [vocab, hidden] (transformers'
+     * {@code get_input_embeddings()}): a method may read its rows, e.g. prompt tuning's TEXT
+     * initialisation.
+     */
+    default Embedding inputEmbeddings() {
+        throw new UnsupportedOperationException(getClass().getSimpleName() + " does not expose its input embeddings");
+    }
 
     /** The forward hooks methods install (virtual tokens, key/value prefixes); a model without any refuses them. */
     default ModelHooks hooks() {

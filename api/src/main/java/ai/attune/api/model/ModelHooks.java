@@ -22,6 +22,10 @@ import java.util.List;
  *       prefix tuning passes them as {@code past_key_values}: used as stored (no projection, no
  *       rotary embedding), real tokens at positions {@code P..P+t-1} attend to every prefix slot,
  *       the key mask gets {@code P} leading ones, and logits are for the {@code t} real tokens.</li>
+ *   <li>{@link SublayerOutputs}: each block's attention and feed-forward outputs before the
+ *       residual add, where bottleneck adapters sit.</li>
+ *   <li>{@link BlockRunner}: how each block is run on its input, where gradient checkpointing keeps
+ *       only that input and runs the block again in backward.</li>
  * </ul>
  */
 public class ModelHooks {
@@ -52,6 +56,17 @@ public class ModelHooks {
         Tensor mlp(int layer, Tensor out);
     }
 
+    /**
+     * Runs one transformer block. {@code body} is the block's forward as a function of its input
+     * alone: everything else it reads (masks, positions, rotary tables, hooks) is fixed for the
+     * forward, so it can be called again with the same input to recompute the same output.
+     */
+    @FunctionalInterface
+    public interface BlockRunner {
+        /** {@code block} of {@code layer} on {@code x} [b, t, hidden], to [b, t, hidden]. */
+        Tensor run(int layer, ai.attune.api.nn.Module block, Tensor x, java.util.function.UnaryOperator<Tensor> body);
+    }
+
     /** The sizes a method needs to build what it installs, in the model's own terms. */
     public record Dims(int layers, int hidden, int heads, int kvHeads, int headDim) {}
 
@@ -60,6 +75,7 @@ public class ModelHooks {
     private VirtualTokens virtualTokens;
     private KvPrefix kvPrefix;
     private SublayerOutputs sublayers;
+    private BlockRunner blockRunner;
 
     /** Hooks of a model of these sizes whose transformer blocks are {@code blocks}, in order. */
     public ModelHooks(Dims dims, List<? extends ai.attune.api.nn.Module> blocks) {
@@ -91,6 +107,15 @@ public class ModelHooks {
         return sublayers == null ? out : sublayers.mlp(layer, out);
     }
 
+    public void setBlockRunner(BlockRunner r) {
+        this.blockRunner = r;
+    }
+
+    /** Block {@code layer} on {@code x} through the installed runner, or {@code body(x)}. */
+    public Tensor runBlock(int layer, Tensor x, java.util.function.UnaryOperator<Tensor> body) {
+        return blockRunner == null ? body.apply(x) : blockRunner.run(layer, blocks.get(layer), x, body);
+    }
+
     public Dims dims() {
         if (dims == null) {
             throw new UnsupportedOperationException("these hooks carry no model sizes");
@@ -114,6 +139,11 @@ public class ModelHooks {
             @Override
             public void setSublayerOutputs(SublayerOutputs s) {
                 throw new UnsupportedOperationException(model + " has no sublayer-output hook (bottleneck adapters)");
+            }
+
+            @Override
+            public void setBlockRunner(BlockRunner r) {
+                throw new UnsupportedOperationException(model + " has no block hook (gradient checkpointing)");
             }
         };
     }

@@ -25,6 +25,16 @@ public final class DropoutSeeds {
         return mix(stream, counter++);
     }
 
+    /** Where the sequence stands: {@link #seek} back to it draws the same seeds again (a recomputed checkpointed block). */
+    public long position() {
+        return counter;
+    }
+
+    /** Moves the sequence of the current micro-batch to {@code position}. */
+    public void seek(long position) {
+        this.counter = position;
+    }
+
     /** SplitMix64 of a ^ b, a well-spread 64-bit combination. */
     static long mix(long a, long b) {
         long z = a ^ (b * 0x9E3779B97F4A7C15L + 0x632BE59BD9B4E019L);

@@ -55,7 +55,7 @@ public abstract class Module {
     }
 
     /** The seeds set by {@link #setDropoutSeeds}, or null. */
-    protected DropoutSeeds dropoutSeeds() {
+    public DropoutSeeds dropoutSeeds() {
         return dropoutSeeds;
     }
 

@@ -1,7 +1,8 @@
 /**
  * Training-loop helpers shared by every optimizer: gradient-norm clipping
- * ({@code torch.nn.utils.clip_grad_norm_}) and learning-rate schedules (transformers'
- * {@code get_scheduler}). Optimizers themselves are {@link ai.attune.api.spi.Optimizer} plugins.
+ * ({@code torch.nn.utils.clip_grad_norm_}), learning-rate schedules (transformers'
+ * {@code get_scheduler}) and the reusable work buffers of an optimizer step. Optimizers
+ * themselves are {@link ai.attune.api.spi.Optimizer} plugins.
  */
 @org.osgi.annotation.bundle.Export
 @org.osgi.annotation.versioning.Version("0.1.0")

@@ -55,6 +55,66 @@ public interface MemoryStrategy<C> {
 
         /** Restores what {@link #state} returned when the run is resumed. */
         default void restore(Map<String, Double> state) {}
+
+        /**
+         * Several strategies at once (bf16 with checkpointing, say): regions open in the given
+         * order and close in reverse, the loss passes through each scaler in turn, a step is taken
+         * only if every session agrees, and state keys are shared (they must not clash).
+         */
+        static Session compose(List<Session> sessions) {
+            if (sessions.size() == 1) {
+                return sessions.getFirst();
+            }
+            List<Session> all = List.copyOf(sessions);
+            return new Session() {
+                @Override
+                public Region forward() {
+                    List<Region> open = new java.util.ArrayList<>();
+                    for (Session s : all) {
+                        open.add(s.forward());
+                    }
+                    return () -> {
+                        for (int i = open.size() - 1; i >= 0; i--) {
+                            open.get(i).close();
+                        }
+                    };
+                }
+
+                @Override
+                public Tensor scaleLoss(Tensor loss) {
+                    for (Session s : all) {
+                        loss = s.scaleLoss(loss);
+                    }
+                    return loss;
+                }
+
+                @Override
+                public boolean unscale(List<Parameter> params) {
+                    boolean finite = true;
+                    for (Session s : all) {
+                        finite &= s.unscale(params);
+                    }
+                    return finite;
+                }
+
+                @Override
+                public void update(boolean stepped) {
+                    all.forEach(s -> s.update(stepped));
+                }
+
+                @Override
+                public Map<String, Double> state() {
+                    Map<String, Double> out = new java.util.TreeMap<>();
+                    all.forEach(s -> out.putAll(s.state()));
+                    return out;
+                }
+
+                @Override
+                public void restore(Map<String, Double> state) {
+                    all.forEach(s -> s.restore(state));
+                }
+            };
+        }
     }
 
     /** A region; closing it ends it. */

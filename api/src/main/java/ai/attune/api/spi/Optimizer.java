@@ -21,4 +21,14 @@ public interface Optimizer<C> {
 
     /** Updates every parameter that has a gradient, in place, with learning rate {@code lr}; increments the state's step. */
     void step(List<Parameter> params, OptimizerState state, C config, double lr);
+
+    /**
+     * Whether this optimizer computes its own step size under {@code config} (Adafactor's
+     * {@code relative_step}). The recipe's {@code lr} must then be null or left out, no schedule
+     * applies, and {@link #step} is passed NaN for {@code lr}. By default the step size is the
+     * scheduled lr.
+     */
+    default boolean ownsLearningRate(C config) {
+        return false;
+    }
 }

@@ -1,5 +1,6 @@
 package ai.attune.runtime.classify;
 
+import ai.attune.api.data.DataException;
 import ai.attune.api.spi.ClassifierMethod;
 import ai.attune.api.spi.Kind;
 import ai.attune.api.spi.Optimizer;
@@ -8,7 +9,6 @@ import ai.attune.api.tensor.DType;
 import ai.attune.api.tensor.Scope;
 import ai.attune.runtime.data.ClassificationData;
 import ai.attune.runtime.data.ClassificationData.LabeledText;
-import ai.attune.runtime.data.DataException;
 import ai.attune.runtime.host.PluginCatalog;
 import ai.attune.runtime.model.LoadedModel;
 import ai.attune.runtime.model.ModelLoader;

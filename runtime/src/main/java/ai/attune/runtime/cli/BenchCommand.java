@@ -91,8 +91,14 @@ public final class BenchCommand implements Runnable {
     @Option(names = "--method", description = "Benchmark training steps with this method (full, lora, ...) on --model or --preset; ends with a JSON line.")
     String method;
 
+    @Option(names = "--optimizer", defaultValue = "adamw", description = "training: the optimizer, with its defaults; its state's size is reported (default ${DEFAULT-VALUE}).")
+    String optimizer;
+
     @Option(names = "--precision", defaultValue = "fp32", description = "training: fp32, bf16 or fp16 (mixed precision, as train.precision) (default ${DEFAULT-VALUE}).")
     String precision;
+
+    @Option(names = "--gradient-checkpointing", description = "training: run with the gradient_checkpointing memory plugin, as train.gradient_checkpointing.")
+    boolean gradientCheckpointing;
 
     @Option(names = "--batch", defaultValue = "4", description = "training: sequences per step (default ${DEFAULT-VALUE}).")
     int batch;
@@ -119,7 +125,7 @@ public final class BenchCommand implements Runnable {
                 if (!precision.equals("fp32") && !precision.equals("bf16") && !precision.equals("fp16")) {
                     throw new ParameterException(spec.commandLine(), "--precision must be fp32, bf16 or fp16");
                 }
-                new TrainingBench(rt.plugins(), be, out).run(modelModule(loader, be, job), method, precision, batch, seq, steps);
+                new TrainingBench(rt.plugins(), be, out).run(modelModule(loader, be, job), method, optimizer, precision, gradientCheckpointing, batch, seq, steps);
                 return;
             }
             switch (op) {

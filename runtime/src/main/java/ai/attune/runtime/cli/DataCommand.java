@@ -1,8 +1,14 @@
 package ai.attune.runtime.cli;
 
+import ai.attune.api.data.Sample;
 import ai.attune.api.model.ModelConfig;
+import ai.attune.api.spi.DataFormat;
+import ai.attune.runtime.data.DataFormats;
 import ai.attune.runtime.data.DataInspection;
 import ai.attune.runtime.data.DataSpec;
+import ai.attune.runtime.host.AttuneRuntime;
+import ai.attune.runtime.host.PluginCatalog;
+import ai.attune.runtime.host.RuntimeLayout;
 import ai.attune.runtime.model.ModelLoader;
 import ai.attune.runtime.text.Tokenizer;
 import picocli.CommandLine;
@@ -10,6 +16,7 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
+import picocli.CommandLine.ParentCommand;
 import picocli.CommandLine.Spec;
 
 import java.io.IOException;
@@ -24,6 +31,32 @@ import java.util.List;
 public final class DataCommand implements Runnable {
     @Spec
     CommandSpec spec;
+
+    /** The registry to find data formats in; null boots the installation's runtime when a format is needed. */
+    private final PluginCatalog catalog;
+
+    public DataCommand() {
+        this(null);
+    }
+
+    /** With the formats of {@code catalog} (a test's registry) instead of a booted runtime's. */
+    public DataCommand(PluginCatalog catalog) {
+        this.catalog = catalog;
+    }
+
+    /** Runs {@code work} with the installed plugins: the given registry's, or those of the runtime booted for it. */
+    <T> T withPlugins(PluginWork<T> work) throws IOException {
+        if (catalog != null) {
+            return work.apply(catalog);
+        }
+        try (AttuneRuntime rt = AttuneRuntime.boot(RuntimeLayout.fromSystem())) {
+            return work.apply(rt.plugins());
+        }
+    }
+
+    interface PluginWork<T> {
+        T apply(PluginCatalog catalog) throws IOException;
+    }
 
     @Override
     public void run() {
@@ -40,11 +73,14 @@ public final class DataCommand implements Runnable {
         @Spec
         CommandSpec spec;
 
+        @ParentCommand
+        DataCommand data;
+
         @Parameters(index = "0", paramLabel = "FILE", description = "The data: .jsonl (one JSON object per line) or .csv (with a header).")
         Path file;
 
         @Option(names = "--format", required = true, paramLabel = "F",
-                description = "tokens, text, prompt_completion, alpaca, chat or classification.")
+                description = "An installed data format ('attune plugins' lists them) or classification.")
         String format;
 
         @Option(names = "--model", paramLabel = "DIR|NAME", description = "Model whose tokenizer measures token lengths.")
@@ -61,16 +97,14 @@ public final class DataCommand implements Runnable {
 
         @Override
         public void run() {
-            if (!DataSpec.CAUSAL_FORMATS.contains(format) && !format.equals(DataSpec.CLASSIFICATION)) {
-                throw new CommandLine.ParameterException(spec.commandLine(), "--format " + format + " is not one of "
-                        + String.join(", ", DataSpec.CAUSAL_FORMATS) + ", " + DataSpec.CLASSIFICATION);
-            }
             if (maxSeqLen != null && (model == null || maxSeqLen <= 0)) {
                 throw new CommandLine.ParameterException(spec.commandLine(), model == null
                         ? "--max-seq-len needs --model, whose tokenizer counts the tokens" : "--max-seq-len must be positive");
             }
             try {
-                List<String> report = model == null ? inspect(null, 0, null) : withModel();
+                // A language-model format must be installed: it is looked up before the file or a model is read.
+                List<String> report = format.equals(DataSpec.CLASSIFICATION) ? report(null)
+                        : data.withPlugins(plugins -> report(DataFormats.find(plugins, format, "--format")));
                 PrintWriter out = spec.commandLine().getOut();
                 report.forEach(out::println);
                 out.flush();
@@ -79,7 +113,11 @@ public final class DataCommand implements Runnable {
             }
         }
 
-        private List<String> withModel() throws IOException {
+        /** The report on the file in {@code dataFormat} (null for classification), with token lengths when there is a model. */
+        private List<String> report(DataFormat<Sample> dataFormat) throws IOException {
+            if (model == null) {
+                return inspect(dataFormat, null, 0, null);
+            }
             Path dir = ModelLoader.resolve(model);
             // A tokenizer-only directory (no config.json) still gives lengths, just no position limit.
             Integer positions = null;
@@ -91,12 +129,13 @@ public final class DataCommand implements Runnable {
                     positions = config.has("max_position_embeddings") ? config.intOr("max_position_embeddings", 0) : null;
                 }
                 Integer limit = maxSeqLen == null ? positions : positions == null ? maxSeqLen : Math.min(maxSeqLen, positions);
-                return inspect(tok, vocab, limit);
+                return inspect(dataFormat, tok, vocab, limit);
             }
         }
 
-        private List<String> inspect(Tokenizer tok, int vocab, Integer limit) throws IOException {
-            return DataInspection.of(file, format, tok, vocab, limit, textColumn, labelColumn).lines();
+        private List<String> inspect(DataFormat<Sample> dataFormat, Tokenizer tok, int vocab, Integer limit) throws IOException {
+            return dataFormat == null ? DataInspection.classification(file, tok, limit, textColumn, labelColumn).lines()
+                    : DataInspection.of(file, format, dataFormat, tok, vocab, limit).lines();
         }
     }
 }

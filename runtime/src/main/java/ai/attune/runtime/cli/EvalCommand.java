@@ -1,8 +1,11 @@
 package ai.attune.runtime.cli;
 
+import ai.attune.api.data.Sample;
 import ai.attune.api.model.CausalLM;
+import ai.attune.api.spi.DataFormat;
 import ai.attune.api.tensor.DType;
 import ai.attune.api.tensor.Scope;
+import ai.attune.runtime.data.DataFormats;
 import ai.attune.runtime.data.DataSpec;
 import ai.attune.runtime.data.TrainingData;
 import ai.attune.runtime.host.AttuneRuntime;
@@ -37,7 +40,7 @@ public final class EvalCommand implements Runnable {
     Path data;
 
     @Option(names = "--format", defaultValue = "text", paramLabel = "F",
-            description = "text | tokens | prompt_completion | alpaca | chat (default: ${DEFAULT-VALUE}).")
+            description = "An installed data format, as 'attune plugins' lists them (default: ${DEFAULT-VALUE}).")
     String format;
 
     @Option(names = "--max-seq-len", defaultValue = "0", paramLabel = "N",
@@ -50,6 +53,7 @@ public final class EvalCommand implements Runnable {
     @Override
     public void run() {
         try (AttuneRuntime rt = AttuneRuntime.boot(RuntimeLayout.fromSystem()); Scope job = Scope.open("eval")) {
+            DataFormat<Sample> dataFormat = DataFormats.find(rt.plugins(), format, "--format");
             ModelLoader loader = new ModelLoader(rt.plugins());
             LoadedModel m = loader.load(model.model, model.adapter, loader.backend(model.backend), DType.F32, job);
             if (!(m.module() instanceof CausalLM lm)) {
@@ -58,7 +62,7 @@ public final class EvalCommand implements Runnable {
             }
             TrainingData d;
             try (var tok = m.tokenizer()) {
-                d = TrainingData.load(data, new DataSpec(format, maxSeqLen, true, false, null), tok, lm.vocabSize(), lm.maxPositions());
+                d = TrainingData.load(data, new DataSpec(format, maxSeqLen, true, false, null), dataFormat, tok, lm.vocabSize(), lm.maxPositions());
             }
             double[] t = Perplexity.totals(lm, m.backend(), d.examples(), Math.max(1, batch));
             spec.commandLine().getOut().println(String.format(Locale.ROOT,

@@ -21,7 +21,9 @@ public final class PluginsCommand implements Runnable {
         try (AttuneRuntime rt = AttuneRuntime.boot(RuntimeLayout.fromSystem())) {
             List<PluginCatalog.Entry> entries = rt.plugins().list();
             PrintWriter out = spec.commandLine().getOut();
-            String fmt = "%-12s %-16s %-32s %s%n";
+            // Names are the plugins' own, some longer than the usual column: it fits the longest.
+            int name = Math.max(16, entries.stream().mapToInt(e -> e.name().length()).max().orElse(0));
+            String fmt = "%-12s %-" + name + "s %-32s %s%n";
             out.printf(fmt, "KIND", "NAME", "BUNDLE", "VERSION");
             for (PluginCatalog.Entry e : entries) {
                 out.printf(fmt, e.kind().label(), e.name(), e.bundle(), e.version());

@@ -28,9 +28,11 @@ import java.util.Map;
 import java.util.Random;
 
 /**
- * Training throughput: forward, backward and an AdamW step on random tokens, with the method's
- * default config, in f32 or in bf16/f16 mixed precision. Model FLOPs utilisation counts 6 FLOPs per parameter per token for full
- * fine-tuning and 4 for frozen-base methods (no weight gradients), against the measured FMA peak.
+ * Training throughput: forward, backward and an optimizer step (AdamW unless named) on random
+ * tokens, with the method's and the optimizer's default configs, in f32 or in bf16/f16 mixed
+ * precision, and the bytes of optimizer state the steps leave. Model FLOPs utilisation counts 6
+ * FLOPs per parameter per token for full fine-tuning and 4 for frozen-base methods (no weight
+ * gradients), against the measured FMA peak.
  */
 final class TrainingBench {
     private final PluginCatalog catalog;
@@ -44,19 +46,28 @@ final class TrainingBench {
     }
 
     @SuppressWarnings("unchecked")
-    void run(BenchCommand.Named named, String methodName, String precision, int batch, int seq, int steps) throws IOException {
+    void run(BenchCommand.Named named, String methodName, String optimizerName, String precision, boolean checkpointing, int batch, int seq, int steps)
+            throws IOException {
         if (!(named.module() instanceof CausalLM lm)) {
             throw new IllegalArgumentException(named.name() + " is not a causal language model");
         }
         Method<Object> method = catalog.find(Kind.METHOD, methodName, Method.class).orElseThrow(() -> new IllegalArgumentException(
                 "no method named '" + methodName + "'; installed: " + catalog.list(Kind.METHOD).stream().map(PluginCatalog.Entry::name).toList()));
-        Optimizer<Object> adamw = catalog.find(Kind.OPTIMIZER, "adamw", Optimizer.class)
-                .orElseThrow(() -> new IllegalStateException("the adamw optimizer is not installed"));
+        Optimizer<Object> optimizer = catalog.find(Kind.OPTIMIZER, optimizerName, Optimizer.class).orElseThrow(() -> new IllegalArgumentException(
+                "no optimizer named '" + optimizerName + "'; installed: " + catalog.list(Kind.OPTIMIZER).stream().map(PluginCatalog.Entry::name).toList()));
+        Object optimizerConfig = optimizer.defaultConfig();
+        double lr = optimizer.ownsLearningRate(optimizerConfig) ? Double.NaN : 1e-4;
         Scope job = Scope.current();
-        MethodContext ctx = new MethodContext(be, DType.F32, job, 0, new DropoutSeeds(0), named.dir());
+        // Each method trains its default config, which initialises from the seed: no tokenizer is needed.
+        MethodContext ctx = new MethodContext(be, DType.F32, job, 0, new DropoutSeeds(0), named.dir(), null);
         List<Parameter> trainable = method.apply(lm.module(), method.defaultConfig(), ctx);
         lm.module().setTraining(true);
         MemoryStrategy.Session memory = session(precision, lm);
+        if (checkpointing) {
+            MemoryStrategy<Object> ckpt = catalog.find(Kind.MEMORY, "gradient_checkpointing", MemoryStrategy.class)
+                    .orElseThrow(() -> new IllegalStateException("--gradient-checkpointing needs the gradient_checkpointing memory plugin"));
+            memory = MemoryStrategy.Session.compose(List.of(memory, ckpt.apply(lm.module(), ckpt.defaultConfig())));
+        }
         long total = lm.module().namedParameters().values().stream().mapToLong(p -> p.value().numel()).sum();
         long trained = trainable.stream().mapToLong(p -> p.value().numel()).sum();
         OptimizerState state = new OptimizerState(job);
@@ -79,7 +90,7 @@ final class TrainingBench {
                 }
                 boolean finite = memory.unscale(trainable);
                 if (finite) {
-                    adamw.step(trainable, state, adamw.defaultConfig(), 1e-4);
+                    optimizer.step(trainable, state, optimizerConfig, lr);
                 }
                 memory.update(finite);
                 Autograd.zeroGrad(trainable.stream().map(Parameter::value).toList());
@@ -92,14 +103,19 @@ final class TrainingBench {
         double median = steps % 2 == 1 ? times[steps / 2] : (times[steps / 2 - 1] + times[steps / 2]) / 2;
         double tokensPerSecond = batch * (double) len / median;
         double flopsPerToken = (trained == total ? 6.0 : 4.0) * total;
+        // Read before the FMA peak is measured: its warm-up allocates on the heap and would be counted as the step's memory.
+        double rss = peakRssMb();
         double peak = be.measurePeakGflops();
         double mfu = flopsPerToken * tokensPerSecond / (peak * 1e9);
-        double rss = peakRssMb();
-        out.printf("train %s with %s in %s on %s: %,d parameters, %,d trained; batch %d x %d tokens; %d steps after a warm-up step%n",
-                named.name(), methodName, precision, be.name(), total, trained, batch, len, steps);
+        long stateBytes = state.named(lm.module().namedParameters()).values().stream().flatMap(m -> m.values().stream())
+                .mapToLong(t -> t.numel() * t.dtype().byteSize()).sum();
+        out.printf("train %s with %s and %s in %s%s on %s: %,d parameters, %,d trained; batch %d x %d tokens; %d steps after a warm-up step%n",
+                named.name(), methodName, optimizerName, precision, checkpointing ? " with gradient checkpointing" : "", be.name(), total, trained,
+                batch, len, steps);
         var json = new ObjectMapper().createObjectNode().put("tokens_per_second", tokensPerSecond).put("step_ms_median", median * 1e3)
                 .put("peak_rss_mb", rss).put("tensor_peak_mb", ai.attune.api.tensor.BlockPool.peakBytes() / (1024.0 * 1024.0))
-                .put("release_as_you_go", ai.attune.api.autograd.Autograd.releaseAsYouGo()).put("mfu", mfu);
+                .put("release_as_you_go", ai.attune.api.autograd.Autograd.releaseAsYouGo()).put("gradient_checkpointing", checkpointing).put("mfu", mfu)
+                .put("optimizer_state_bytes", stateBytes);
         out.println(json);
         out.flush();
     }

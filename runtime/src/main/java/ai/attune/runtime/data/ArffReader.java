@@ -1,5 +1,7 @@
 package ai.attune.runtime.data;
 
+import ai.attune.api.data.DataException;
+import ai.attune.api.data.Row;
 import ai.attune.api.io.TextFile;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;

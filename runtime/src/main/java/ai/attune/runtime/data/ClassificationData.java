@@ -1,5 +1,7 @@
 package ai.attune.runtime.data;
 
+import ai.attune.api.data.DataException;
+import ai.attune.api.data.Row;
 import com.fasterxml.jackson.databind.JsonNode;
 
 import java.io.IOException;
@@ -34,12 +36,12 @@ public record ClassificationData(List<LabeledText> rows, List<String> log) {
         List<LabeledText> out = new ArrayList<>();
         for (Row row : new RowReader().read(file)) {
             String text = row.string(textColumn);
-            JsonNode l = row.fields().get(labelColumn);
+            JsonNode l = row.value(labelColumn);
             if (l == null || l.isNull()) {
                 throw row.error("missing \"" + labelColumn + "\" (the label)");
             }
             if (!l.isValueNode()) {
-                throw row.error("\"" + labelColumn + "\" must be a string or number, not " + Row.kind(l));
+                throw row.error("\"" + labelColumn + "\" must be a string or number, not " + Row.describe(l));
             }
             String label = l.asText().strip();
             if (label.isEmpty()) {
@@ -48,10 +50,10 @@ public record ClassificationData(List<LabeledText> rows, List<String> log) {
             out.add(new LabeledText(row.line(), text, label));
         }
         if (out.isEmpty()) {
-            throw new DataException(DataException.name(file) + ": no rows");
+            throw new DataException(DataException.fileName(file) + ": no rows");
         }
         var data = new ClassificationData(out, List.of());
-        return data.with("read " + Duplicates.plural(out.size(), "row") + " from " + DataException.name(file) + ": " + data.describeCounts());
+        return data.with("read " + Duplicates.plural(out.size(), "row") + " from " + DataException.fileName(file) + ": " + data.describeCounts());
     }
 
     /** Rows per class, largest first (ties by name), so the order is the same on every run. */

@@ -1,7 +1,11 @@
 package ai.attune.runtime.data;
 
-import ai.attune.runtime.text.Tokenizer;
-import com.fasterxml.jackson.databind.ObjectMapper;
+import ai.attune.api.data.DataException;
+import ai.attune.api.data.EncodeContext;
+import ai.attune.api.data.Row;
+import ai.attune.api.data.Sample;
+import ai.attune.api.spi.DataFormat;
+import ai.attune.api.text.TextTokenizer;
 
 import java.io.IOException;
 import java.nio.file.Path;
@@ -22,47 +26,54 @@ public record DataInspection(String file, String format, int rows, int empty, Du
     public static final double IMBALANCE_WARNING = 1.5;
 
     /**
+     * The report on a language-model data file in {@code format}, the installed format named
+     * {@code name}.
+     *
      * @param tokenizer null to skip token lengths
      * @param vocabSize the model's vocabulary size, to check pre-tokenized ids (with a tokenizer)
      * @param limit     the length limit to count truncations against, or null
      */
-    public static DataInspection of(Path file, String format, Tokenizer tokenizer, int vocabSize, Integer limit,
-                                    String textColumn, String labelColumn) throws IOException {
-        String name = DataException.name(file);
-        if (format.equals(DataSpec.CLASSIFICATION)) {
-            ClassificationData data = ClassificationData.load(file, textColumn, labelColumn);
-            List<String> texts = data.rows().stream().map(ClassificationData.LabeledText::text).toList();
-            int empty = (int) texts.stream().filter(t -> t.isBlank()).count();
-            int[] lengths = null;
-            if (tokenizer != null) {
-                lengths = texts.stream().mapToInt(t -> tokenizer.encode(t).length).toArray();
-            }
-            return new DataInspection(name, format, texts.size(), empty, Duplicates.count(Duplicates.find(texts)), data.counts(),
-                    lengths == null ? null : new LengthHistogram(lengths), limit);
+    public static DataInspection of(Path file, String name, DataFormat<Sample> format, TextTokenizer tokenizer, int vocabSize,
+                                    Integer limit) throws IOException {
+        EncodeContext context = null;
+        if (tokenizer != null) {
+            format.check(tokenizer);
+            context = new EncodeContext(tokenizer, vocabSize, limit == null ? Integer.MAX_VALUE : limit);
         }
-        if (!DataSpec.CAUSAL_FORMATS.contains(format)) {
-            throw new IllegalArgumentException("unknown format " + format + "; use one of " + String.join(", ", DataSpec.CAUSAL_FORMATS)
-                    + " or " + DataSpec.CLASSIFICATION);
-        }
-        Encoder encoder = tokenizer == null ? null : Encoder.of(format, tokenizer, vocabSize, limit == null ? Integer.MAX_VALUE : limit);
         List<Row> rows = new RowReader().read(file);
-        ObjectMapper json = new ObjectMapper();
         List<String> texts = new ArrayList<>();
         List<Integer> lengths = new ArrayList<>();
         int empty = 0;
         for (Row row : rows) {
-            Sample s = Sample.parse(format, row, json);
+            Sample s = format.parse(row);
             if (Duplicates.normalize(s.text()).isEmpty()) {
                 empty++; // training skips these, so they are neither compared nor measured
                 continue;
             }
             texts.add(s.text());
-            if (encoder != null) {
-                lengths.add(s.tokenize(encoder).length());
+            if (context != null) {
+                lengths.add(format.encode(s, context).length());
             }
         }
-        return new DataInspection(name, format, rows.size(), empty, Duplicates.count(Duplicates.find(texts)), null,
-                encoder == null ? null : new LengthHistogram(lengths.stream().mapToInt(Integer::intValue).toArray()), limit);
+        return new DataInspection(DataException.fileName(file), name, rows.size(), empty, Duplicates.count(Duplicates.find(texts)), null,
+                context == null ? null : new LengthHistogram(lengths.stream().mapToInt(Integer::intValue).toArray()), limit);
+    }
+
+    /**
+     * The report on a classification file: its texts and labels from the given columns, the class
+     * balance, and token lengths with a tokenizer (null to skip them).
+     */
+    public static DataInspection classification(Path file, TextTokenizer tokenizer, Integer limit, String textColumn, String labelColumn)
+            throws IOException {
+        ClassificationData data = ClassificationData.load(file, textColumn, labelColumn);
+        List<String> texts = data.rows().stream().map(ClassificationData.LabeledText::text).toList();
+        int empty = (int) texts.stream().filter(t -> t.isBlank()).count();
+        int[] lengths = null;
+        if (tokenizer != null) {
+            lengths = texts.stream().mapToInt(t -> tokenizer.encode(t).length).toArray();
+        }
+        return new DataInspection(DataException.fileName(file), DataSpec.CLASSIFICATION, texts.size(), empty, Duplicates.count(Duplicates.find(texts)),
+                data.counts(), lengths == null ? null : new LengthHistogram(lengths), limit);
     }
 
     /** The report as printed, one line each. */

@@ -1,11 +1,9 @@
 package ai.attune.runtime.data;
 
-import java.util.List;
-
 /**
  * The recipe's {@code data} block.
  *
- * @param format    tokens | text | prompt_completion | alpaca | chat (causal LM, {@link TrainingData}),
+ * @param format    an installed data format ({@link DataFormats}; causal LM, {@link TrainingData}),
  *                  or classification ({@link ClassificationData})
  * @param maxSeqLen longest sequence in tokens; 0 means the model's position limit
  * @param truncate  cut longer sequences to the limit (keeping the head) instead of failing
@@ -13,13 +11,12 @@ import java.util.List;
  * @param balance   null, oversample or undersample: equalize class counts (classification only)
  */
 public record DataSpec(String format, int maxSeqLen, boolean truncate, boolean dedup, String balance) {
-    public static final List<String> CAUSAL_FORMATS = List.of("tokens", "text", "prompt_completion", "alpaca", "chat");
     public static final String CLASSIFICATION = "classification";
 
     public DataSpec {
-        if (format == null || !(CAUSAL_FORMATS.contains(format) || format.equals(CLASSIFICATION))) {
-            throw new IllegalArgumentException("data.format is " + format + "; use one of " + String.join(", ", CAUSAL_FORMATS)
-                    + " or " + CLASSIFICATION);
+        // Which names are formats is the registry's to say (DataFormats); here only that there is one.
+        if (format == null || format.isBlank()) {
+            throw new IllegalArgumentException("data.format is missing; name an installed data format ('attune plugins' lists them)");
         }
         if (maxSeqLen < 0) {
             throw new IllegalArgumentException("data.max_seq_len is " + maxSeqLen + "; use a positive number of tokens (or 0 for the model's limit)");

@@ -1,5 +1,7 @@
 package ai.attune.runtime.data;
 
+import ai.attune.api.data.DataException;
+import ai.attune.api.data.Row;
 import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.core.JsonToken;
@@ -112,9 +114,9 @@ public final class RowReader {
                     throw new DataException(file, lineNo, "not valid JSON: " + e.getOriginalMessage().lines().findFirst().orElse(""));
                 }
                 if (!node.isObject()) {
-                    throw new DataException(file, lineNo, "must be a JSON object, not " + Row.kind(node));
+                    throw new DataException(file, lineNo, "must be a JSON object, not " + Row.describe(node));
                 }
-                rows.add(new Row(file, lineNo, node));
+                rows.add(new Row(file, lineNo, (ObjectNode) node));
             }
         } catch (CharacterCodingException e) {
             throw new DataException(file, lineNo + 1, "not UTF-8 text");

@@ -1,7 +1,12 @@
 package ai.attune.runtime.data;
 
-import ai.attune.runtime.text.Tokenizer;
-import com.fasterxml.jackson.databind.ObjectMapper;
+import ai.attune.api.data.DataException;
+import ai.attune.api.data.EncodeContext;
+import ai.attune.api.data.Example;
+import ai.attune.api.data.Row;
+import ai.attune.api.data.Sample;
+import ai.attune.api.spi.DataFormat;
+import ai.attune.api.text.TextTokenizer;
 
 import java.io.IOException;
 import java.nio.file.Path;
@@ -19,31 +24,30 @@ public record TrainingData(List<Example> examples, List<String> log) {
     }
 
     /**
-     * Reads, checks and tokenizes {@code file} (.jsonl or .csv) in {@code spec.format()}. Every
-     * malformed row is a {@link DataException} naming {@code file:line}.
+     * Reads, checks and tokenizes {@code file} (.jsonl, .csv, .arff or .txt) in {@code format}, the
+     * installed format that {@code spec.format()} names ({@link DataFormats#find}). Every malformed
+     * row is a {@link DataException} naming {@code file:line}.
      *
      * @param vocabSize         the model's vocabulary size (pre-tokenized ids must lie below it)
      * @param modelMaxPositions the model's position limit, which caps {@code spec.maxSeqLen()}
      */
-    public static TrainingData load(Path file, DataSpec spec, Tokenizer tokenizer, int vocabSize, int modelMaxPositions) throws IOException {
-        if (!DataSpec.CAUSAL_FORMATS.contains(spec.format())) {
-            throw new IllegalArgumentException("format " + spec.format() + " is not causal-LM data; read it with ClassificationData.load");
-        }
+    public static TrainingData load(Path file, DataSpec spec, DataFormat<Sample> format, TextTokenizer tokenizer, int vocabSize,
+                                    int modelMaxPositions) throws IOException {
         if (modelMaxPositions <= 0 || vocabSize <= 0) {
             throw new IllegalArgumentException("the model's vocabulary size and positions must be positive, not " + vocabSize + " and " + modelMaxPositions);
         }
         int limit = spec.limit(modelMaxPositions);
-        Encoder encoder = Encoder.of(spec.format(), tokenizer, vocabSize, limit);
-        String name = DataException.name(file);
+        format.check(tokenizer);
+        EncodeContext context = new EncodeContext(tokenizer, vocabSize, limit);
+        String name = DataException.fileName(file);
         List<String> log = new ArrayList<>();
         List<Row> rows = new RowReader().read(file);
         log.add("read " + Duplicates.plural(rows.size(), "row") + " from " + name + " (format " + spec.format() + ")");
 
         List<Sample> samples = new ArrayList<>();
         List<Integer> empty = new ArrayList<>();
-        ObjectMapper json = new ObjectMapper();
         for (Row row : rows) {
-            Sample s = Sample.parse(spec.format(), row, json);
+            Sample s = format.parse(row);
             if (Duplicates.normalize(s.text()).isEmpty()) {
                 empty.add(row.line());
             } else {
@@ -67,7 +71,7 @@ public record TrainingData(List<Example> examples, List<String> log) {
                 continue;
             }
             Sample s = samples.get(i);
-            Example e = s.tokenize(encoder);
+            Example e = format.encode(s, context);
             if (e.length() > limit) {
                 if (!spec.truncate()) {
                     throw s.row().error(e.length() + " tokens exceed the limit of " + limit + " (" + limitSource(spec, modelMaxPositions)

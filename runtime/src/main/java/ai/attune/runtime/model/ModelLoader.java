@@ -106,12 +106,12 @@ public final class ModelLoader {
         try (SafetensorsReader weights = SafetensorsReader.openModelDir(dir)) {
             module = family.load(config, weights, backend, dtype, scope);
         }
-        if (adapter != null) {
-            Method<?> method = adapterMethod(adapter);
-            method.load(module, adapter, new MethodContext(backend, dtype, scope, 0, new DropoutSeeds(0), dir));
-        }
         Tokenizer tokenizer = Tokenizer.load(dir);
         try {
+            if (adapter != null) {
+                Method<?> method = adapterMethod(adapter);
+                method.load(module, adapter, new MethodContext(backend, dtype, scope, 0, new DropoutSeeds(0), dir, tokenizer));
+            }
             int vocab = config.intOr("vocab_size", tokenizer.vocabSize());
             if (tokenizer.vocabSize() > vocab) {
                 throw new ModelLoadException(dir.resolve("tokenizer.json"), "has " + tokenizer.vocabSize()

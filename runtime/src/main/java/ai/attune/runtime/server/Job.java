@@ -5,6 +5,8 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
 
@@ -18,7 +20,7 @@ final class Job {
     final String created;
     /** train.optimizer.name of the recipe, so the plugin watcher knows which jobs a departure affects. */
     final String optimizer;
-    /** Every plugin the job runs on, as kind label to name ({@code method: lora}), for the plugin watcher; empty for merges. */
+    /** Every plugin the job runs on, as kind label to names ({@code method: lora}; several comma-separated), for the plugin watcher; empty for merges. */
     final Map<String, String> plugins;
     private JobState state;
     private long step;
@@ -79,7 +81,7 @@ final class Job {
     /**
      * The plugins a training recipe runs on, by the kind labels of {@link ai.attune.api.spi.Kind}:
      * its method, optimizer, data format, backend (not {@code auto}, chosen when it starts) and
-     * the mixed-precision memory strategy when it trains in bf16 or fp16.
+     * its memory strategies (mixed precision in bf16 or fp16, gradient checkpointing), comma-separated.
      */
     static Map<String, String> pluginsOf(JsonNode recipe) {
         Map<String, String> p = new TreeMap<>();
@@ -91,9 +93,16 @@ final class Job {
         if (!backend.equals("auto")) {
             p.put("backend", backend);
         }
+        List<String> memory = new ArrayList<>();
         String precision = train.path("precision").asText("fp32");
         if (precision.equals("bf16") || precision.equals("fp16")) {
-            p.put("memory", "mixed_precision");
+            memory.add("mixed_precision");
+        }
+        if (train.path("gradient_checkpointing").asBoolean(false)) {
+            memory.add("gradient_checkpointing");
+        }
+        if (!memory.isEmpty()) {
+            p.put("memory", String.join(",", memory));
         }
         return p;
     }
@@ -102,6 +111,11 @@ final class Job {
         if (name.isTextual()) {
             p.put(kind, name.asText());
         }
+    }
+
+    /** Whether the job runs on the plugin {@code name} of kind {@code kind}. */
+    boolean uses(String kind, String name) {
+        return List.of(plugins.getOrDefault(kind, "").split(",")).contains(name);
     }
 
     static Job fromJson(ObjectNode n, Path runDir) {

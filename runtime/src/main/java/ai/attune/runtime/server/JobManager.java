@@ -172,7 +172,7 @@ public final class JobManager implements AutoCloseable {
         String plugin = kind + " plugin '" + name + "'";
         for (Job j : jobs.values()) {
             synchronized (j) {
-                if (!name.equals(j.plugins.get(kind)) || j.state() != JobState.RUNNING && j.state() != JobState.PAUSED) {
+                if (!j.uses(kind, name) || j.state() != JobState.RUNNING && j.state() != JobState.PAUSED) {
                     continue;
                 }
                 j.control().hold(plugin);

@@ -1,5 +1,6 @@
 package ai.attune.runtime.text;
 
+import ai.attune.api.text.ChatMessage;
 import com.hubspot.jinjava.Jinjava;
 import com.hubspot.jinjava.JinjavaConfig;
 import com.hubspot.jinjava.interpret.RenderResult;
@@ -15,9 +16,6 @@ import java.util.Map;
  * {@code bos_token}, {@code eos_token}, and {@code raise_exception} for templates that validate roles.
  */
 public final class ChatTemplate {
-    /** One chat turn. */
-    public record Message(String role, String content) {}
-
     private final String template;
     private final Jinjava jinja;
 
@@ -34,7 +32,7 @@ public final class ChatTemplate {
         return node == null || !node.isTextual() ? java.util.Optional.empty() : java.util.Optional.of(new ChatTemplate(node.asText()));
     }
 
-    public String render(List<Message> messages, boolean addGenerationPrompt, String bosToken, String eosToken) {
+    public String render(List<ChatMessage> messages, boolean addGenerationPrompt, String bosToken, String eosToken) {
         Map<String, Object> ctx = new HashMap<>();
         ctx.put("messages", messages.stream().map(m -> Map.of("role", m.role(), "content", m.content())).toList());
         ctx.put("add_generation_prompt", addGenerationPrompt);

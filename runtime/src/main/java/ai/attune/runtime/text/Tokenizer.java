@@ -2,6 +2,8 @@ package ai.attune.runtime.text;
 
 import ai.attune.api.model.ModelJson;
 import ai.attune.api.model.ModelLoadException;
+import ai.attune.api.text.ChatRenderer;
+import ai.attune.api.text.TextTokenizer;
 import ai.djl.huggingface.tokenizers.HuggingFaceTokenizer;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
@@ -21,7 +23,7 @@ import java.util.Optional;
  * sets {@code add_bos_token}/{@code add_eos_token} (Llama style) those decide; otherwise the
  * tokenizer.json post-processor does (BERT's [CLS]/[SEP], nothing for GPT-2).
  */
-public final class Tokenizer implements AutoCloseable {
+public final class Tokenizer implements TextTokenizer, AutoCloseable {
     private final HuggingFaceTokenizer hf;
     private final Map<String, Long> specialIds;
     private final int vocabSize;
@@ -30,6 +32,7 @@ public final class Tokenizer implements AutoCloseable {
     private final String bosToken;
     private final String eosToken;
     private final JsonNode config;
+    private Optional<ChatRenderer> chatTemplate; // parsed on first use: most runs never render a chat
 
     private Tokenizer(HuggingFaceTokenizer hf, Map<String, Long> specialIds, int vocabSize, JsonNode config) {
         this.hf = hf;
@@ -101,12 +104,12 @@ public final class Tokenizer implements AutoCloseable {
         return s.length() > 40 ? s.substring(0, 40) + "..." : s;
     }
 
-    /** Number of ids the tokenizer can produce (vocabulary plus added tokens). */
+    @Override
     public int vocabSize() {
         return vocabSize;
     }
 
-    /** Token ids of {@code text} with the special tokens the model expects. */
+    @Override
     public long[] encode(String text) {
         if (addBos == null && addEos == null) {
             return hf.encode(text, true, false).getIds();
@@ -124,20 +127,22 @@ public final class Tokenizer implements AutoCloseable {
         return out;
     }
 
-    /** Token ids of {@code text} without any special tokens (e.g. a completion appended to a prompt). */
+    @Override
     public long[] encodeRaw(String text) {
         return hf.encode(text, false, false).getIds();
     }
 
-    /** The text of {@code ids}, special tokens skipped, as {@code tokenizer.decode(ids, skip_special_tokens=True)}. */
+    @Override
     public String decode(long[] ids) {
         return hf.decode(ids, true);
     }
 
+    @Override
     public Optional<Long> bosId() {
         return bosToken == null ? Optional.empty() : Optional.ofNullable(specialIds.get(bosToken));
     }
 
+    @Override
     public Optional<Long> eosId() {
         return eosToken == null ? Optional.empty() : Optional.ofNullable(specialIds.get(eosToken));
     }
@@ -146,6 +151,7 @@ public final class Tokenizer implements AutoCloseable {
         return bosToken;
     }
 
+    @Override
     public String eosToken() {
         return eosToken;
     }
@@ -153,6 +159,14 @@ public final class Tokenizer implements AutoCloseable {
     /** The raw {@code tokenizer_config.json} (e.g. its {@code chat_template}). */
     public JsonNode config() {
         return config;
+    }
+
+    @Override
+    public synchronized Optional<ChatRenderer> chatTemplate() {
+        if (chatTemplate == null) {
+            chatTemplate = ChatTemplate.of(this).map(t -> (messages, generationPrompt) -> t.render(messages, generationPrompt, bosToken, eosToken));
+        }
+        return chatTemplate;
     }
 
     private static String tokenString(JsonNode n) {

@@ -1,9 +1,9 @@
 package ai.attune.runtime.train;
 
+import ai.attune.api.data.Example;
 import ai.attune.api.tensor.Backend;
 import ai.attune.api.tensor.Tensor;
 import ai.attune.api.tensor.Tensors;
-import ai.attune.runtime.data.Example;
 
 import java.util.List;
 

@@ -3,13 +3,13 @@ package ai.attune.runtime.train;
 import ai.attune.api.autograd.F;
 import ai.attune.api.autograd.GradMode;
 import ai.attune.api.autograd.Views;
+import ai.attune.api.data.Example;
 import ai.attune.api.model.CausalLM;
 import ai.attune.api.nn.Module;
 import ai.attune.api.tensor.Backend;
 import ai.attune.api.tensor.Scope;
 import ai.attune.api.tensor.Tensor;
 import ai.attune.api.tensor.Tensors;
-import ai.attune.runtime.data.Example;
 
 import java.util.List;
 

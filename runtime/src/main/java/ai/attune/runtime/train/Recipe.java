@@ -42,7 +42,8 @@ public record Recipe(Path source, Path model, String method, JsonNode methodConf
             @JsonProperty("eval_every") Integer evalEvery,
             @JsonProperty("save_every") Integer saveEvery,
             @JsonProperty("precision") String precision,
-            @JsonProperty("backend") String backend) {
+            @JsonProperty("backend") String backend,
+            @JsonProperty("gradient_checkpointing") Boolean gradientCheckpointing) {
 
         int microBatch() {
             return microBatchSize == null ? 4 : microBatchSize;
@@ -71,6 +72,11 @@ public record Recipe(Path source, Path model, String method, JsonNode methodConf
          */
         String backendOrJvm() {
             return backend == null ? "jvm" : backend;
+        }
+
+        /** transformers' {@code gradient_checkpointing}: blocks keep only their input and run again in backward. */
+        boolean checkpointing() {
+            return gradientCheckpointing != null && gradientCheckpointing;
         }
     }
 

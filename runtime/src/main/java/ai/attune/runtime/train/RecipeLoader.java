@@ -177,7 +177,7 @@ public final class RecipeLoader {
 
     private static void validate(String where, Recipe.Data data, Recipe.Train train) {
         if (data.format() == null) {
-            throw new RecipeException(where + ": missing key 'data.format' (tokens, text, prompt_completion, alpaca, chat)");
+            throw new RecipeException(where + ": missing key 'data.format' (an installed data format: 'attune plugins' lists them)");
         }
         if (data.path() == null) {
             throw new RecipeException(where + ": missing key 'data.path'");
@@ -199,11 +199,12 @@ public final class RecipeLoader {
         if (train.maxSteps() != null && train.maxSteps() <= 0 || train.epochs() != null && !(train.epochs() > 0)) {
             throw new RecipeException(where + ": train.max_steps / train.epochs must be positive");
         }
-        if (train.optimizer() == null || !train.optimizer().hasNonNull("name") || !train.optimizer().hasNonNull("lr")) {
+        if (train.optimizer() == null || !train.optimizer().hasNonNull("name")) {
             throw new RecipeException(where + ": train.optimizer needs a name and an lr, e.g. {name: adamw, lr: 2e-4}");
         }
+        // A null or absent lr is judged once the optimizer is bound: only one that computes its own step size takes it.
         JsonNode lr = train.optimizer().get("lr");
-        if (!lr.isNumber() || !(lr.asDouble() >= 0) || Double.isInfinite(lr.asDouble())) {
+        if (lr != null && !lr.isNull() && (!lr.isNumber() || !(lr.asDouble() >= 0) || Double.isInfinite(lr.asDouble()))) {
             throw new RecipeException(where + ": key 'train.optimizer.lr' must be a finite number >= 0, found " + lr);
         }
         if (train.schedule() != null && train.schedule().name() != null && !LrSchedule.NAMES.contains(train.schedule().name())) {

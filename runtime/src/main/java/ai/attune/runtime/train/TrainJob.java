@@ -1,9 +1,12 @@
 package ai.attune.runtime.train;
 
+import ai.attune.api.data.Example;
+import ai.attune.api.data.Sample;
 import ai.attune.api.model.CausalLM;
 import ai.attune.api.nn.DropoutSeeds;
 import ai.attune.api.nn.Module;
 import ai.attune.api.optim.LrSchedule;
+import ai.attune.api.spi.DataFormat;
 import ai.attune.api.spi.Kind;
 import ai.attune.api.spi.MemoryStrategy;
 import ai.attune.api.spi.Method;
@@ -11,12 +14,14 @@ import ai.attune.api.spi.MethodContext;
 import ai.attune.api.spi.Optimizer;
 import ai.attune.api.tensor.DType;
 import ai.attune.api.tensor.Scope;
+import ai.attune.api.text.TextTokenizer;
+import ai.attune.runtime.data.DataFormats;
 import ai.attune.runtime.data.DataSpec;
-import ai.attune.runtime.data.Example;
 import ai.attune.runtime.data.TrainingData;
 import ai.attune.runtime.host.PluginCatalog;
 import ai.attune.runtime.model.LoadedModel;
 import ai.attune.runtime.model.ModelLoader;
+import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 
@@ -38,6 +43,9 @@ public final class TrainJob {
      * directory does not exist yet and is created with {@code recipeYaml} (null when resuming).
      */
     public record Prepared(Recipe recipe, RunDirectory runDir, boolean resume, String recipeYaml) {}
+
+    /** The format general-eval text ({@code data.general_eval_path}) is read in: plain text, whatever the training data's format. */
+    static final String GENERAL_FORMAT = "text";
 
     private final PluginCatalog catalog;
     private final PrintWriter log;
@@ -107,13 +115,13 @@ public final class TrainJob {
                 throw new RecipeException(where + ": model " + modelDir + " is not a causal language model");
             }
             Plugins plugins = plugins(recipe);
-            double lr = plugins.lr();
             Recipe.Data d = recipe.data();
             DataSpec dataSpec = plugins.dataSpec();
-            List<Example> train = load(d.path(), dataSpec, tok, lm);
-            List<Example> eval = d.evalPath() == null ? List.of() : load(d.evalPath(), dataSpec, tok, lm);
+            List<Example> train = load(d.path(), dataSpec, plugins.dataFormat(), tok, lm);
+            List<Example> eval = d.evalPath() == null ? List.of() : load(d.evalPath(), dataSpec, plugins.dataFormat(), tok, lm);
             List<Example> general = d.generalEvalPath() == null ? List.of()
-                    : load(d.generalEvalPath(), dataSpec(new Recipe.Data("text", d.generalEvalPath(), null, null, false, d.maxSeqLen(), true, false, null), "text", where), tok, lm);
+                    : load(d.generalEvalPath(), dataSpec(new Recipe.Data(GENERAL_FORMAT, d.generalEvalPath(), null, null, false, d.maxSeqLen(), true, false, null),
+                    GENERAL_FORMAT, where), plugins.generalFormat(), tok, lm);
 
             Recipe.Train t = recipe.train();
             int mb = t.microBatch();
@@ -122,21 +130,30 @@ public final class TrainJob {
             if (steps > Integer.MAX_VALUE) {
                 throw new RecipeException(where + ": train.epochs " + t.epochs() + " over " + train.size() + " examples makes more steps than a run can count");
             }
-            String scheduleName = t.schedule() == null || t.schedule().name() == null ? "linear" : t.schedule().name();
-            int warmup = t.schedule() == null || t.schedule().warmupSteps() == null ? 0 : t.schedule().warmupSteps();
-            LrSchedule schedule;
-            try {
-                schedule = LrSchedule.of(scheduleName, lr, warmup, (int) steps);
-            } catch (IllegalArgumentException e) {
-                throw new RecipeException(where + ": train.schedule: " + e.getMessage());
-            }
+            LrSchedule schedule = schedule(plugins, t, steps, where);
             long seed = t.seedOr0();
-            MethodContext ctx = new MethodContext(m.backend(), DType.F32, job, seed, new DropoutSeeds(seed), modelDir);
+            MethodContext ctx = new MethodContext(m.backend(), DType.F32, job, seed, new DropoutSeeds(seed), modelDir, tok);
             TrainingRun.Setup setup = new TrainingRun.Setup(lm, plugins.method(), plugins.methodConfig(), plugins.optimizer(), plugins.optimizerConfig(),
                     schedule, ctx, mb, ga, steps,
                     d.shuffleOn(), t.clip(), t.evalEvery() == null ? 0 : t.evalEvery(), t.saveEvery() == null ? 0 : t.saveEvery(),
-                    precision(t.precisionOrFp32(), m.module(), where), recipe.method());
+                    memory(t, m.module(), where), recipe.method());
             return new TrainingRun(setup, train, eval, general, p.runDir(), progress, control).run(p.resume(), () -> begin(p));
+        }
+    }
+
+    /** The recipe's schedule over its lr, or null (with a line on the log) when the optimizer computes its own step size. */
+    private LrSchedule schedule(Plugins plugins, Recipe.Train t, long steps, String where) {
+        if (plugins.lr() == null) {
+            log.println("train: train.schedule is ignored: " + t.optimizer().get("name").asText() + " computes its own step size (train.optimizer.lr is null)");
+            log.flush();
+            return null;
+        }
+        String scheduleName = t.schedule() == null || t.schedule().name() == null ? "linear" : t.schedule().name();
+        int warmup = t.schedule() == null || t.schedule().warmupSteps() == null ? 0 : t.schedule().warmupSteps();
+        try {
+            return LrSchedule.of(scheduleName, plugins.lr(), warmup, (int) steps);
+        } catch (IllegalArgumentException e) {
+            throw new RecipeException(where + ": train.schedule: " + e.getMessage());
         }
     }
 
@@ -148,8 +165,13 @@ public final class TrainJob {
         }
     }
 
-    /** The recipe's method and optimizer with their blocks bound to the plugins' config types, and its data spec. */
-    record Plugins(Method<Object> method, Object methodConfig, Optimizer<Object> optimizer, Object optimizerConfig, double lr, DataSpec dataSpec) {}
+    /**
+     * The recipe's method and optimizer with their blocks bound to the plugins' config types, its
+     * data spec and format, and the format its general-eval text is read in (null without one);
+     * {@code lr} is null when the optimizer computes its own step size.
+     */
+    record Plugins(Method<Object> method, Object methodConfig, Optimizer<Object> optimizer, Object optimizerConfig, Double lr, DataSpec dataSpec,
+                   DataFormat<Sample> dataFormat, DataFormat<Sample> generalFormat) {}
 
     /** Binds every plugin block of a recipe against the installed plugins; a wrong key is a {@link RecipeException} naming it. */
     @SuppressWarnings("unchecked")
@@ -165,9 +187,58 @@ public final class TrainJob {
         ObjectNode optBlock = ((ObjectNode) recipe.train().optimizer()).deepCopy();
         optBlock.remove(List.of("name", "lr"));
         Object optConfig = loader.bindConfig(optBlock, optimizer.defaultConfig(), optimizer.configType(), "train.optimizer", where);
-        double lr = recipe.train().optimizer().get("lr").asDouble();
+        Double lr = lr(recipe.train().optimizer().get("lr"), optimizer.ownsLearningRate(optConfig), optName, where);
         Recipe.Data d = recipe.data();
-        return new Plugins(method, methodConfig, optimizer, optConfig, lr, dataSpec(d, d.format(), where));
+        DataSpec spec = dataSpec(d, d.format(), where);
+        DataFormat<Sample> format = dataFormat(d.format(), "data.format", where);
+        DataFormat<Sample> general = d.generalEvalPath() == null ? null
+                : dataFormat(GENERAL_FORMAT, "data.general_eval_path (plain text): format", where);
+        return new Plugins(method, methodConfig, optimizer, optConfig, lr, spec, format, general);
+    }
+
+    /** The installed data format {@code name}; one that is not is refused with the installed ones. */
+    private DataFormat<Sample> dataFormat(String name, String key, String where) {
+        try {
+            return DataFormats.find(catalog, name, key);
+        } catch (IllegalArgumentException e) {
+            throw new RecipeException(where + ": " + e.getMessage());
+        }
+    }
+
+    /**
+     * The memory strategies the recipe asks for, composed: {@code train.precision} and
+     * {@code train.gradient_checkpointing}. Autocast's region encloses the checkpoints, so a block
+     * run again in backward computes in the same precision as in forward.
+     */
+    @SuppressWarnings("unchecked")
+    private MemoryStrategy.Session memory(Recipe.Train t, Module model, String where) {
+        List<MemoryStrategy.Session> sessions = new java.util.ArrayList<>();
+        sessions.add(precision(t.precisionOrFp32(), model, where));
+        if (t.checkpointing()) {
+            MemoryStrategy<Object> ckpt = catalog.find(Kind.MEMORY, "gradient_checkpointing", MemoryStrategy.class).orElseThrow(() -> new RecipeException(
+                    where + ": train.gradient_checkpointing needs the gradient_checkpointing memory plugin; installed: "
+                            + catalog.list(Kind.MEMORY).stream().map(PluginCatalog.Entry::name).toList()));
+            sessions.add(ckpt.apply(model, ckpt.defaultConfig()));
+            log.println("train: gradient checkpointing: each block keeps only its input and runs again in backward");
+        }
+        return MemoryStrategy.Session.compose(sessions);
+    }
+
+    /**
+     * The recipe's lr: every optimizer needs one, except one that computes its own step size under
+     * its config, which must not be given one (it would be silently unused).
+     */
+    private static Double lr(JsonNode node, boolean ownStepSize, String optName, String where) {
+        boolean given = node != null && !node.isNull();
+        if (ownStepSize && given) {
+            throw new RecipeException(where + ": key 'train.optimizer.lr' must be null: " + optName
+                    + " computes its own step size with the settings in train.optimizer (turn that off there to give an lr)");
+        }
+        if (!ownStepSize && !given) {
+            throw new RecipeException(where + ": missing key 'train.optimizer.lr': " + optName + " takes its step size from it, e.g. {name: "
+                    + optName + ", lr: 2e-4}");
+        }
+        return given ? node.asDouble() : null;
     }
 
     /**
@@ -196,8 +267,8 @@ public final class TrainJob {
         return p.recipe().train().maxSteps() == null ? -1 : p.recipe().train().maxSteps();
     }
 
-    private List<Example> load(Path file, DataSpec dataSpec, ai.attune.runtime.text.Tokenizer tok, CausalLM lm) throws IOException {
-        TrainingData data = TrainingData.load(file, dataSpec, tok, lm.vocabSize(), lm.maxPositions());
+    private List<Example> load(Path file, DataSpec dataSpec, DataFormat<Sample> format, TextTokenizer tok, CausalLM lm) throws IOException {
+        TrainingData data = TrainingData.load(file, dataSpec, format, tok, lm.vocabSize(), lm.maxPositions());
         data.log().forEach(line -> log.println("data: " + file.getFileName() + ": " + line));
         return data.examples();
     }

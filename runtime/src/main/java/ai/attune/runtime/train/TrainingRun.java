@@ -5,6 +5,7 @@ import ai.attune.api.autograd.F;
 import ai.attune.api.autograd.GradMode;
 import ai.attune.api.autograd.Ops;
 import ai.attune.api.autograd.Views;
+import ai.attune.api.data.Example;
 import ai.attune.api.model.CausalLM;
 import ai.attune.api.nn.Module;
 import ai.attune.api.nn.Parameter;
@@ -19,7 +20,6 @@ import ai.attune.api.tensor.Backend;
 import ai.attune.api.tensor.Scope;
 import ai.attune.api.tensor.Tensor;
 import ai.attune.api.tensor.Tensors;
-import ai.attune.runtime.data.Example;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 
 import java.io.IOException;
@@ -37,7 +37,10 @@ import java.util.function.Consumer;
  * transformers' {@code get_scheduler}.
  */
 public final class TrainingRun {
-    /** What the loop needs, assembled by the caller from the registry and the recipe. */
+    /**
+     * What the loop needs, assembled by the caller from the registry and the recipe; {@code schedule}
+     * is null when the optimizer computes its own step size under its config.
+     */
     public record Setup(CausalLM model, Method<Object> method, Object methodConfig, Optimizer<Object> optimizer, Object optimizerConfig,
                         LrSchedule schedule, MethodContext context, int microBatch, int accumulation, long maxSteps,
                         boolean shuffle, double maxGradNorm, int evalEvery, int saveEvery, MemoryStrategy.Session memory, String methodName) {
@@ -207,7 +210,12 @@ public final class TrainingRun {
                 String kept = run.latestCheckpoint().map(p -> "; the last good checkpoint is " + p).orElse("; no checkpoint was saved");
                 throw new IllegalStateException("step " + (step + 1) + ": the loss is " + loss + " (gradient norm " + gradNorm + "): training stopped" + kept);
             }
-            double lr = s.schedule().lr((int) step) * lrScale;
+            // An optimizer that computes its own step size (per parameter) is given NaN, and the event no lr.
+            boolean ownStepSize = optimizer.ownsLearningRate(optimizerConfig);
+            if (!ownStepSize && s.schedule() == null) {
+                throw new IllegalStateException("step " + (step + 1) + ": the optimizer plugin now takes an lr, but train.optimizer.lr is null");
+            }
+            double lr = ownStepSize ? Double.NaN : s.schedule().lr((int) step) * lrScale;
             try (Scope opt = Scope.open("optimizer")) {
                 optimizer.step(trainable, state, optimizerConfig, lr);
             }
@@ -215,8 +223,11 @@ public final class TrainingRun {
             s.memory().update(true);
             lastLoss = loss;
             double secs = (System.nanoTime() - t0) / 1e9;
-            ObjectNode e = run.newEvent("step").put("step", step + 1).put("loss", loss).put("lr", lr).put("grad_norm", gradNorm)
-                    .put("tokens_per_second", tokens / secs).put("rss_mb", rssMb());
+            ObjectNode e = run.newEvent("step").put("step", step + 1).put("loss", loss);
+            if (!ownStepSize) {
+                e.put("lr", lr);
+            }
+            e.put("grad_norm", gradNorm).put("tokens_per_second", tokens / secs).put("rss_mb", rssMb());
             run.event(e);
             progress.accept(e);
             metrics(step + 1);

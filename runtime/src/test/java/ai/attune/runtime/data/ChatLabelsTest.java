@@ -1,5 +1,7 @@
 package ai.attune.runtime.data;
 
+import ai.attune.api.data.DataException;
+import ai.attune.api.data.Example;
 import ai.attune.runtime.text.Tokenizer;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
@@ -61,7 +63,7 @@ class ChatLabelsTest {
                 + " {\"role\": \"assistant\", \"content\": \"there was a little girl named Lily.\"}]}\n");
         try (Tokenizer tok = Tokenizer.load(chatmlModel())) {
             assertEquals(514, tok.vocabSize());
-            Example e = TrainingData.load(data, new DataSpec("chat", 512, false, false, null), tok, 514, 512).examples().getFirst();
+            Example e = TrainingData.load(data, new DataSpec("chat", 512, false, false, null), ShippedFormats.get("chat"), tok, 514, 512).examples().getFirst();
 
             // The expected sequence, segment by segment: special tokens split the text, and (Metaspace
             // prepend_scheme "first") only the very first segment would get a word-start mark; there is none
@@ -137,7 +139,7 @@ class ChatLabelsTest {
         Path data = dir.resolve("c.jsonl");
         Files.writeString(data, String.join("\n", lines) + "\n");
         DataException e = assertThrows(DataException.class,
-                () -> TrainingData.load(data, new DataSpec("chat", 512, false, false, null), tok, 514, 512));
+                () -> TrainingData.load(data, new DataSpec("chat", 512, false, false, null), ShippedFormats.get("chat"), tok, 514, 512));
         assertEquals(expected, e.getMessage());
     }
 

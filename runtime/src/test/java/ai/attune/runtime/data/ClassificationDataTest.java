@@ -1,5 +1,6 @@
 package ai.attune.runtime.data;
 
+import ai.attune.api.data.DataException;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 

@@ -27,7 +27,7 @@ class DataInspectionTest {
 
     @Test
     void reutersClassBalance() throws IOException {
-        DataInspection report = DataInspection.of(ClassificationDataTest.REUTERS, "classification", null, 0, null, "text", "label");
+        DataInspection report = DataInspection.classification(ClassificationDataTest.REUTERS, null, null, "text", "label");
         assertEquals(List.of(
                 "reuters_tm_acq_crude.csv: 70 rows (format classification)",
                 "empty rows: 0",
@@ -42,7 +42,7 @@ class DataInspectionTest {
     @Test
     void reutersTokenLengthsWithStories260K() throws IOException {
         try (Tokenizer tok = Tokenizer.load(TrainingDataTest.STORIES)) {
-            DataInspection report = DataInspection.of(ClassificationDataTest.REUTERS, "classification", tok, 512, 512, "text", "label");
+            DataInspection report = DataInspection.classification(ClassificationDataTest.REUTERS, tok, 512, "text", "label");
             int[] lengths = ClassificationData.load(ClassificationDataTest.REUTERS, "text", "label").rows().stream()
                     .mapToInt(r -> tok.encode(r.text()).length).toArray();
             long over = Arrays.stream(lengths).filter(n -> n > 512).count();
@@ -68,7 +68,7 @@ class DataInspectionTest {
         b.append("{\"input_ids\": []}\n");
         Files.writeString(f, b);
         try (Tokenizer tok = Tokenizer.load(TrainingDataTest.STORIES)) {
-            DataInspection report = DataInspection.of(f, "tokens", tok, 512, 8, "text", "label");
+            DataInspection report = DataInspection.of(f, "tokens", ShippedFormats.get("tokens"), tok, 512, 8);
             String full = "#".repeat(40);
             String half = "#".repeat(20);
             assertEquals(List.of(
@@ -124,19 +124,22 @@ class DataInspectionTest {
     }
 
     @Test
-    void unknownFormatIsAUsageError() {
+    void anUninstalledFormatIsOneLineNamingTheInstalledOnes() {
         StringWriter err = new StringWriter();
-        assertEquals(2, run(new StringWriter(), err, "inspect", "x.jsonl", "--format", "sharegpt"));
-        assertTrue(err.toString().startsWith("attune: --format sharegpt is not one of tokens, text, prompt_completion, alpaca, chat, classification"),
-                err.toString());
-        err = new StringWriter();
+        assertEquals(1, run(new StringWriter(), err, "inspect", "x.jsonl", "--format", "sharegpt"));
+        assertEquals("attune: --format 'sharegpt' is not installed; installed: [alpaca, chat, prompt_completion, text, tokens]\n", err.toString());
+    }
+
+    @Test
+    void maxSeqLenWithoutAModelIsAUsageError() {
+        StringWriter err = new StringWriter();
         assertEquals(2, run(new StringWriter(), err, "inspect", "x.jsonl", "--format", "text", "--max-seq-len", "8"));
         assertTrue(err.toString().startsWith("attune: --max-seq-len needs --model"), err.toString());
     }
 
     /** The command under the same exit-code contract as {@code attune}'s Main: 1 with one line for bad input, 2 for bad usage. */
     static int run(StringWriter out, StringWriter err, String... args) {
-        CommandLine cli = new CommandLine(new DataCommand());
+        CommandLine cli = new CommandLine(new DataCommand(ShippedFormats.catalog()));
         cli.setOut(new PrintWriter(out, true));
         cli.setErr(new PrintWriter(err, true));
         cli.setExecutionExceptionHandler((ex, cmd, parsed) -> {

@@ -51,11 +51,11 @@ class DuplicatesTest {
         }
         Files.writeString(f, b);
         try (var tok = ai.attune.runtime.text.Tokenizer.load(TrainingDataTest.STORIES)) {
-            var kept = TrainingData.load(f, new DataSpec("text", 512, false, true, null), tok, 512, 512);
+            var kept = TrainingData.load(f, new DataSpec("text", 512, false, true, null), ShippedFormats.get("text"), tok, 512, 512);
             assertEquals(3, kept.examples().size());
             assertEquals("dedup: removed 2 exact duplicates (line 2 = line 1, line 7 = line 6) and 2 near duplicates (line 4 ~ line 1,"
                     + " line 5 ~ line 1) (MinHash Jaccard >= 0.8) of 7 rows", kept.log().get(1));
-            var all = TrainingData.load(f, new DataSpec("text", 512, false, false, null), tok, 512, 512);
+            var all = TrainingData.load(f, new DataSpec("text", 512, false, false, null), ShippedFormats.get("text"), tok, 512, 512);
             assertEquals(7, all.examples().size());
             assertTrue(all.log().get(1).startsWith("dedup: found 2 exact duplicates"), all.log().get(1));
             assertTrue(all.log().get(1).endsWith("of 7 rows; kept them (data.dedup is off)"), all.log().get(1));

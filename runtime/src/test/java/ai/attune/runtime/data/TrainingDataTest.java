@@ -1,5 +1,9 @@
 package ai.attune.runtime.data;
 
+import ai.attune.api.data.DataException;
+import ai.attune.api.data.Example;
+import ai.attune.api.data.Sample;
+import ai.attune.api.spi.DataFormat;
 import ai.attune.runtime.text.Tokenizer;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -31,6 +35,7 @@ class TrainingDataTest {
     // "Once upon a time," = 403 407 261 378 432; "there was a little girl named Lily." = 383 286 261 376 298 315 421 395 317 426.
     static final long[] ONCE_UPON_A_TIME_COMMA = {403, 407, 261, 378, 432};
     static final long[] THERE_WAS_A_LITTLE_GIRL = {383, 286, 261, 376, 298, 315, 421, 395, 317, 426};
+    static final DataFormat<Sample> TEXT = ShippedFormats.get("text");
 
     Tokenizer tok;
     @TempDir
@@ -49,7 +54,7 @@ class TrainingDataTest {
     TrainingData load(String name, String format, int maxSeqLen, boolean truncate, String... lines) throws IOException {
         Path f = dir.resolve(name);
         Files.writeString(f, String.join("\n", lines) + "\n");
-        return TrainingData.load(f, new DataSpec(format, maxSeqLen, truncate, false, null), tok, 512, 512);
+        return TrainingData.load(f, new DataSpec(format, maxSeqLen, truncate, false, null), ShippedFormats.get(format), tok, 512, 512);
     }
 
     static long[] concat(long[]... parts) {
@@ -152,7 +157,7 @@ class TrainingDataTest {
     void badJsonNamesTheLine() throws IOException {
         Path f = dir.resolve("bad.jsonl");
         Files.writeString(f, "{\"text\": \"ok\"}\n\n{\"text\": \"unterminated}\n");
-        DataException e = assertThrows(DataException.class, () -> TrainingData.load(f, new DataSpec("text", 64, false, false, null), tok, 512, 512));
+        DataException e = assertThrows(DataException.class, () -> TrainingData.load(f, new DataSpec("text", 64, false, false, null), TEXT, tok, 512, 512));
         assertTrue(e.getMessage().startsWith("bad.jsonl:3: not valid JSON: "), e.getMessage());
         assertEquals(1, e.getMessage().lines().count());
     }
@@ -164,7 +169,8 @@ class TrainingDataTest {
                 + " or set data.truncate: true", "prompt_completion", 8, row);
         // The model's positions bind when they are the smaller limit.
         Path f = dir.resolve("k.jsonl");
-        DataException e = assertThrows(DataException.class, () -> TrainingData.load(f, new DataSpec("prompt_completion", 0, false, false, null), tok, 512, 16));
+        DataException e = assertThrows(DataException.class, () -> TrainingData.load(f, new DataSpec("prompt_completion", 0, false, false, null),
+                ShippedFormats.get("prompt_completion"), tok, 512, 16));
         assertEquals("k.jsonl:1: 17 tokens exceed the limit of 16 (the model's 16 positions); shorten the row, raise data.max_seq_len,"
                 + " or set data.truncate: true", e.getMessage());
 
@@ -195,12 +201,12 @@ class TrainingDataTest {
     void textFilesAreParagraphsOrLines() throws IOException {
         Path p = dir.resolve("prose.txt");
         Files.writeString(p, "Call me Ishmael. Some years\nago, never mind how long.\n\n\nIt is a way I have\nof driving off the spleen.\n");
-        TrainingData prose = TrainingData.load(p, new DataSpec("text", 64, false, false, null), tok, 512, 512);
+        TrainingData prose = TrainingData.load(p, new DataSpec("text", 64, false, false, null), TEXT, tok, 512, 512);
         assertEquals(2, prose.examples().size());
         assertArrayEquals(tok.encode("Call me Ishmael. Some years ago, never mind how long."), prose.examples().get(0).inputIds());
         Path l = dir.resolve("lines.txt");
         Files.writeString(l, "The birch canoe slid.\nGlue the sheet.\nIt is easy to tell.\n");
-        TrainingData lines = TrainingData.load(l, new DataSpec("text", 64, false, false, null), tok, 512, 512);
+        TrainingData lines = TrainingData.load(l, new DataSpec("text", 64, false, false, null), TEXT, tok, 512, 512);
         assertEquals(3, lines.examples().size());
         assertArrayEquals(tok.encode("Glue the sheet."), lines.examples().get(1).inputIds());
     }
@@ -209,15 +215,16 @@ class TrainingDataTest {
     void setupProblemsFailBeforeAnyRow() throws IOException {
         Path f = dir.resolve("x.parquet");
         Files.writeString(f, "hello\n");
-        DataException e = assertThrows(DataException.class, () -> TrainingData.load(f, new DataSpec("text", 64, false, false, null), tok, 512, 512));
+        DataException e = assertThrows(DataException.class, () -> TrainingData.load(f, new DataSpec("text", 64, false, false, null), TEXT, tok, 512, 512));
         assertTrue(e.getMessage().endsWith("x.parquet: unknown data file type; use .jsonl (one JSON object per line), .csv (with a header row), .arff or .txt (paragraphs)"),
                 e.getMessage());
         Path c = dir.resolve("c.jsonl");
         Files.writeString(c, "{\"messages\": []}\n");
-        e = assertThrows(DataException.class, () -> TrainingData.load(c, new DataSpec("chat", 64, false, false, null), tok, 512, 512));
+        e = assertThrows(DataException.class, () -> TrainingData.load(c, new DataSpec("chat", 64, false, false, null), ShippedFormats.get("chat"), tok, 512, 512));
         assertTrue(e.getMessage().contains("tokenizer_config.json has none"), e.getMessage());
         assertThrows(IllegalArgumentException.class, () -> new DataSpec("text", 64, false, false, "oversample"));
-        assertThrows(IllegalArgumentException.class, () -> new DataSpec("jsonl", 64, false, false, null));
+        IllegalArgumentException unknown = assertThrows(IllegalArgumentException.class, () -> ShippedFormats.get("jsonl"));
+        assertEquals("data.format 'jsonl' is not installed; installed: [alpaca, chat, prompt_completion, text, tokens]", unknown.getMessage());
     }
 
     void assertError(String expected, String format, String... lines) {

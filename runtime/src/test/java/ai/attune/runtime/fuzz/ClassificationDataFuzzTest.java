@@ -1,10 +1,9 @@
 package ai.attune.runtime.fuzz;
 
+import ai.attune.api.data.DataException;
 import ai.attune.runtime.classify.FewShotSampler;
 import ai.attune.runtime.data.ClassificationData;
-import ai.attune.runtime.data.DataException;
 import ai.attune.runtime.data.DataInspection;
-import ai.attune.runtime.data.DataSpec;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import org.junit.jupiter.api.Test;
@@ -107,7 +106,7 @@ class ClassificationDataFuzzTest {
     private static void loadAndInspect(Path file, String textColumn, String labelColumn, long seed) throws Exception {
         DataException inspectRefused = null;
         try {
-            DataInspection.of(file, DataSpec.CLASSIFICATION, null, 0, null, textColumn, labelColumn).lines();
+            DataInspection.classification(file, null, null, textColumn, labelColumn).lines();
         } catch (DataException e) {
             inspectRefused = e;
         }

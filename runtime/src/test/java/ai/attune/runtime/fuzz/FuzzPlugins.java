@@ -9,6 +9,7 @@ import ai.attune.plugins.model.gpt2.Gpt2Family;
 import ai.attune.plugins.model.llama.LlamaFamily;
 import ai.attune.plugins.optim.adamw.AdamWOptimizer;
 import ai.attune.plugins.setfit.SetFitMethod;
+import ai.attune.runtime.data.ShippedFormats;
 import ai.attune.runtime.host.PluginCatalog;
 import ai.attune.runtime.host.StaticCatalog;
 
@@ -24,6 +25,7 @@ public final class FuzzPlugins {
                 Kind.CLASSIFIER, Map.of("setfit", new SetFitMethod()),
                 Kind.OPTIMIZER, Map.of("adamw", new AdamWOptimizer()),
                 Kind.MODEL, Map.of("llama", new LlamaFamily(), "gpt2", new Gpt2Family(), "bert", new BertFamily()),
+                Kind.DATA_FORMAT, ShippedFormats.byName(),
                 Kind.BACKEND, Map.of("jvm", new JvmBackend())));
     }
 }

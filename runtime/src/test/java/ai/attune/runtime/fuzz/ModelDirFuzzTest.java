@@ -1,6 +1,7 @@
 package ai.attune.runtime.fuzz;
 
 import ai.attune.api.autograd.GradMode;
+import ai.attune.api.data.DataException;
 import ai.attune.api.io.SafetensorsException;
 import ai.attune.api.model.CausalLM;
 import ai.attune.api.model.ModelConfig;
@@ -12,13 +13,12 @@ import ai.attune.api.tensor.Scope;
 import ai.attune.api.tensor.Tensor;
 import ai.attune.api.tensor.Tensors;
 import ai.attune.kernels.jvm.JvmBackend;
-import ai.attune.runtime.data.DataException;
 import ai.attune.runtime.data.DataSpec;
+import ai.attune.runtime.data.ShippedFormats;
 import ai.attune.runtime.data.TrainingData;
 import ai.attune.runtime.host.PluginCatalog;
 import ai.attune.runtime.model.LoadedModel;
 import ai.attune.runtime.model.ModelLoader;
-import ai.attune.runtime.text.ChatTemplate;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
@@ -243,9 +243,9 @@ class ModelDirFuzzTest {
             long[] ids = m.tokenizer().encode("Once upon a time, there was a little girl.");
             m.tokenizer().decode(ids);
             m.maxSeqLength();
-            if (m.module() instanceof CausalLM lm && ChatTemplate.of(m.tokenizer()).isPresent()) {
+            if (m.module() instanceof CausalLM lm && m.tokenizer().chatTemplate().isPresent()) {
                 // The chat template runs only on chat data: a broken one fails the rows it renders.
-                TrainingData.load(chat, new DataSpec("chat", 0, true, false, null), m.tokenizer(), lm.vocabSize(), lm.maxPositions());
+                TrainingData.load(chat, new DataSpec("chat", 0, true, false, null), ShippedFormats.get("chat"), m.tokenizer(), lm.vocabSize(), lm.maxPositions());
             }
             if (m.module() instanceof CausalLM lm && ids.length > 0) {
                 int n = Math.min(ids.length, Math.min(4, lm.maxPositions()));

@@ -1,8 +1,9 @@
 package ai.attune.runtime.fuzz;
 
-import ai.attune.runtime.data.DataException;
+import ai.attune.api.data.DataException;
 import ai.attune.runtime.data.DataInspection;
 import ai.attune.runtime.data.DataSpec;
+import ai.attune.runtime.data.ShippedFormats;
 import ai.attune.runtime.data.TrainingData;
 import ai.attune.runtime.text.Tokenizer;
 import com.fasterxml.jackson.databind.JsonNode;
@@ -150,13 +151,13 @@ class TrainingDataFuzzTest {
     private static void trainAndInspect(Path file, DataSpec spec, Tokenizer tok) throws Exception {
         DataException inspectRefused = null;
         try {
-            DataInspection.of(file, spec.format(), tok, VOCAB, spec.limit(POSITIONS), "text", "label").lines();
+            DataInspection.of(file, spec.format(), ShippedFormats.get(spec.format()), tok, VOCAB, spec.limit(POSITIONS)).lines();
         } catch (DataException e) {
             inspectRefused = e;
         }
         TrainingData data;
         try {
-            data = TrainingData.load(file, spec, tok, VOCAB, POSITIONS);
+            data = TrainingData.load(file, spec, ShippedFormats.get(spec.format()), tok, VOCAB, POSITIONS);
         } catch (DataException e) {
             if (inspectRefused != null) {
                 throw inspectRefused;

@@ -1,5 +1,6 @@
 package ai.attune.runtime.text;
 
+import ai.attune.api.text.ChatMessage;
 import org.junit.jupiter.api.Test;
 
 import java.util.List;
@@ -22,22 +23,22 @@ class ChatTemplateTest {
 
     @Test
     void chatmlWithGenerationPrompt() {
-        String out = new ChatTemplate(CHATML).render(List.of(new ChatTemplate.Message("system", "Be brief."),
-                new ChatTemplate.Message("user", "Hi")), true, null, null);
+        String out = new ChatTemplate(CHATML).render(List.of(new ChatMessage("system", "Be brief."),
+                new ChatMessage("user", "Hi")), true, null, null);
         assertEquals("<|im_start|>system\nBe brief.<|im_end|>\n<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n", out);
     }
 
     @Test
     void llama2WithSpecialTokens() {
-        String out = new ChatTemplate(LLAMA2).render(List.of(new ChatTemplate.Message("user", " Hello "),
-                new ChatTemplate.Message("assistant", "Hi there"), new ChatTemplate.Message("user", "Bye")), false, "<s>", "</s>");
+        String out = new ChatTemplate(LLAMA2).render(List.of(new ChatMessage("user", " Hello "),
+                new ChatMessage("assistant", "Hi there"), new ChatMessage("user", "Bye")), false, "<s>", "</s>");
         assertEquals("<s>[INST] Hello [/INST] Hi there </s>[INST] Bye [/INST]", out);
     }
 
     @Test
     void raiseExceptionSurfacesAsAnError() {
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> new ChatTemplate(LLAMA2).render(
-                List.of(new ChatTemplate.Message("assistant", "first")), false, "<s>", "</s>"));
+                List.of(new ChatMessage("assistant", "first")), false, "<s>", "</s>"));
         assertTrue(e.getMessage().contains("Conversation roles must alternate"), e.getMessage());
     }
 }

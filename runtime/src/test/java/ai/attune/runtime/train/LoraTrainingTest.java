@@ -1,8 +1,8 @@
 package ai.attune.runtime.train;
 
+import ai.attune.api.data.Example;
 import ai.attune.api.tensor.Scope;
 import ai.attune.kernels.jvm.JvmBackend;
-import ai.attune.runtime.data.Example;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import org.junit.jupiter.api.Test;

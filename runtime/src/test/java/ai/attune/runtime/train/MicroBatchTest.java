@@ -1,6 +1,6 @@
 package ai.attune.runtime.train;
 
-import ai.attune.runtime.data.Example;
+import ai.attune.api.data.Example;
 import org.junit.jupiter.api.Test;
 
 import java.util.List;

@@ -7,7 +7,7 @@ import ai.attune.api.tensor.Scope;
 import ai.attune.api.tensor.Tensor;
 import ai.attune.api.tensor.Tensors;
 import ai.attune.kernels.jvm.JvmBackend;
-import ai.attune.runtime.data.Example;
+import ai.attune.api.data.Example;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;

@@ -1,5 +1,6 @@
 package ai.attune.runtime.train;
 
+import ai.attune.api.data.Example;
 import ai.attune.api.io.SafetensorsReader;
 import ai.attune.api.model.CausalLM;
 import ai.attune.api.model.ModelConfig;
@@ -17,7 +18,7 @@ import ai.attune.plugins.lora.LoraMethod;
 import ai.attune.plugins.model.llama.LlamaFamily;
 import ai.attune.plugins.optim.adamw.AdamWOptimizer;
 import ai.attune.runtime.data.DataSpec;
-import ai.attune.runtime.data.Example;
+import ai.attune.runtime.data.ShippedFormats;
 import ai.attune.runtime.data.TrainingData;
 import ai.attune.runtime.text.Tokenizer;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -63,7 +64,7 @@ final class StoriesLoraRuns {
 
     static List<Example> examples(Path file) throws IOException {
         try (Tokenizer tok = Tokenizer.load(STORIES)) {
-            return TrainingData.load(file, new DataSpec("text", 64, true, false, null), tok, 512, 512).examples();
+            return TrainingData.load(file, new DataSpec("text", 64, true, false, null), ShippedFormats.get("text"), tok, 512, 512).examples();
         }
     }
 
@@ -87,7 +88,7 @@ final class StoriesLoraRuns {
         AdamWOptimizer adamw = new AdamWOptimizer();
         Object optCfg = loader.bindConfig(new ObjectMapper().readTree("{\"weight_decay\": 0.0}"), adamw.defaultConfig(), adamw.configType(),
                 "train.optimizer", "test");
-        MethodContext ctx = new MethodContext(be, DType.F32, job, seed, new DropoutSeeds(seed), STORIES);
+        MethodContext ctx = new MethodContext(be, DType.F32, job, seed, new DropoutSeeds(seed), STORIES, null);
         MemoryStrategy.Session session = memory == null ? new MemoryStrategy.Session() { } : memory.apply((Module) lm);
         return new TrainingRun.Setup(lm, (Method) lora, cfg, (Optimizer) adamw, optCfg, LrSchedule.of("linear", lr, 2, (int) steps), ctx,
                 4, 2, steps, true, 1.0, evalEvery, saveEvery, session);

@@ -1,12 +1,14 @@
 package ai.attune.runtime.train;
 
+import ai.attune.api.data.DataException;
 import ai.attune.api.spi.Kind;
 import ai.attune.api.tensor.Scope;
 import ai.attune.kernels.jvm.JvmBackend;
+import ai.attune.plugins.data.text.TextFormat;
 import ai.attune.plugins.lora.LoraMethod;
 import ai.attune.plugins.model.llama.LlamaFamily;
 import ai.attune.plugins.optim.adamw.AdamWOptimizer;
-import ai.attune.runtime.data.DataException;
+import ai.attune.runtime.data.QaFormat;
 import ai.attune.runtime.host.TestCatalog;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -45,6 +47,8 @@ class TrainJobStartTest {
                 .register(Kind.MODEL, "llama", new LlamaFamily())
                 .register(Kind.METHOD, "lora", new LoraMethod())
                 .register(Kind.OPTIMIZER, "adamw", new AdamWOptimizer())
+                .register(Kind.DATA_FORMAT, "text", new TextFormat())
+                .register(Kind.DATA_FORMAT, "qa", new QaFormat())
                 .register(Kind.BACKEND, "jvm", new JvmBackend());
         out = dir.resolve("run");
         data = StoriesLoraRuns.mobyDick(dir, "train.jsonl", 0, 16);
@@ -89,6 +93,25 @@ class TrainJobStartTest {
         RecipeException e = assertThrows(RecipeException.class, () -> train("train.optimizer.name=adamx"));
         assertEquals("recipe.yaml: train.optimizer.name 'adamx' is not installed; installed: [adamw]", e.getMessage());
         assertFalse(Files.exists(out));
+    }
+
+    @Test
+    void aDataFormatThatIsNotInstalledLeavesNoRunDirectory() {
+        RecipeException e = assertThrows(RecipeException.class, () -> train("data.format=chat"));
+        assertEquals("recipe.yaml: data.format 'chat' is not installed; installed: [qa, text]", e.getMessage());
+        assertFalse(Files.exists(out));
+    }
+
+    @Test
+    void aJobTrainsOnAFormatFromAPluginTheRuntimeDoesNotKnow() throws IOException {
+        // qa: loss on the answer only. "Once upon a time," / " there was a little girl named Lily." is 16 tokens, 10 of them
+        // the answer's (TrainingDataTest's ids); two such rows differ by a trailing word so that dedup keeps both.
+        Files.writeString(data, "{\"question\": \"Once upon a time,\", \"answer\": \" there was a little girl named Lily.\"}\n"
+                + "{\"question\": \"Once upon a time,\", \"answer\": \" there was a little girl named Lily. She\"}\n");
+        TrainingRun.Result r = train("data.format=qa");
+        assertEquals(2, r.steps());
+        assertTrue(log.toString().contains("data: train.jsonl: read 2 rows from train.jsonl (format qa)"), log.toString());
+        assertTrue(log.toString().contains("data: train.jsonl: 2 examples, 33 tokens, 21 with loss"), log.toString());
     }
 
     @Test

@@ -1,5 +1,6 @@
 package ai.attune.runtime.train;
 
+import ai.attune.api.data.Example;
 import ai.attune.api.nn.DropoutSeeds;
 import ai.attune.api.optim.LrSchedule;
 import ai.attune.api.spi.MethodContext;
@@ -10,7 +11,6 @@ import ai.attune.api.tensor.Tensors;
 import ai.attune.kernels.jvm.JvmBackend;
 import ai.attune.plugins.optim.adamw.AdamWConfig;
 import ai.attune.plugins.optim.adamw.AdamWOptimizer;
-import ai.attune.runtime.data.Example;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import org.junit.jupiter.api.Test;
@@ -64,7 +64,7 @@ class TrainingLoopReferenceTest {
         try (Scope job = Scope.open("job")) {
             Bigram model = new Bigram(be, job, V);
             be.copy(Tensors.of(be, DType.F32, initial(), V, V), model.table.weight().value());
-            MethodContext ctx = new MethodContext(be, DType.F32, job, 0, new DropoutSeeds(0), run);
+            MethodContext ctx = new MethodContext(be, DType.F32, job, 0, new DropoutSeeds(0), run, null);
             @SuppressWarnings({"unchecked", "rawtypes"})
             Optimizer<Object> adamw = (Optimizer) new AdamWOptimizer();
             AdamWConfig cfg = new AdamWConfig(List.of(B1, B2), EPS, WD, false, false);
@@ -165,7 +165,7 @@ class TrainingLoopReferenceTest {
             double[] w = initial();
             w[1 * V + 2] = Double.POSITIVE_INFINITY; // row 1 holds an inf logit: its softmax is NaN
             be.copy(Tensors.of(be, DType.F32, w, V, V), model.table.weight().value());
-            MethodContext ctx = new MethodContext(be, DType.F32, job, 0, new DropoutSeeds(0), run);
+            MethodContext ctx = new MethodContext(be, DType.F32, job, 0, new DropoutSeeds(0), run, null);
             @SuppressWarnings({"unchecked", "rawtypes"})
             Optimizer<Object> adamw = (Optimizer) new AdamWOptimizer();
             TrainingRun.Setup setup = new TrainingRun.Setup(model, new Bigram.AllParameters(), new Object(), adamw, AdamWConfig.DEFAULTS,

@@ -44,7 +44,7 @@ class AdapterMethodTest {
     }
 
     MethodContext ctx(Scope job) {
-        return new MethodContext(be, DType.F32, job, 11, new DropoutSeeds(11), STORIES);
+        return new MethodContext(be, DType.F32, job, 11, new DropoutSeeds(11), STORIES, null);
     }
 
     @Test

@@ -38,7 +38,7 @@ final class Fixtures {
     }
 
     static MethodContext context(Backend be, DType dtype, Scope scope, long seed, Path baseDir) {
-        return new MethodContext(be, dtype, scope, seed, new DropoutSeeds(seed), baseDir);
+        return new MethodContext(be, dtype, scope, seed, new DropoutSeeds(seed), baseDir, null);
     }
 
     /** Logits [1, t, vocab] of {@code ids}, flattened, without recording a graph. */

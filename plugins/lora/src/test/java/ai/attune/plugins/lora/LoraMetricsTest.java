@@ -30,7 +30,7 @@ class LoraMetricsTest {
         try (Scope job = Scope.open("job"); SafetensorsReader w = SafetensorsReader.openModelDir(STORIES)) {
             Module m = new LlamaFamily().load(ModelConfig.read(STORIES), w, be, DType.F32, job);
             LoraConfig c = LoraConfig.DEFAULTS; // r 8, alpha 8: q_proj and v_proj
-            new LoraMethod().apply(m, c, new MethodContext(be, DType.F32, job, 1, new DropoutSeeds(1), STORIES));
+            new LoraMethod().apply(m, c, new MethodContext(be, DType.F32, job, 1, new DropoutSeeds(1), STORIES, null));
             Random r = new Random(3);
             for (LoraLayer l : LoraLayers.find(m).values()) { // B starts at zero: give it values
                 Tensor b = l.loraB().weight().value();

@@ -51,7 +51,7 @@ class PrefixTuningMethodTest {
     }
 
     MethodContext ctx(Scope job) {
-        return new MethodContext(be, DType.F32, job, 3, new DropoutSeeds(3), STORIES);
+        return new MethodContext(be, DType.F32, job, 3, new DropoutSeeds(3), STORIES, null);
     }
 
     @Test

@@ -8,7 +8,8 @@ import com.fasterxml.jackson.annotation.JsonProperty;
  *
  * @param numVirtualTokens    P, the number of learned virtual tokens (PEFT requires it; 20 when left out)
  * @param promptTuningInit    {@code RANDOM} (PEFT's default: N(0, 1), as {@code torch.nn.Embedding}) or {@code TEXT}
- * @param promptTuningInitText the text whose token embeddings start the prompt under {@code TEXT}
+ *                            (the base model's embeddings of {@code prompt_tuning_init_text}'s tokens)
+ * @param promptTuningInitText the text whose token embeddings start the prompt under {@code TEXT} (required there)
  * @param initFrom            a prompt-tuning adapter directory whose {@code prompt_embeddings} start the run, or null
  */
 public record PromptTuningConfig(
@@ -24,11 +25,11 @@ public record PromptTuningConfig(
             throw new IllegalArgumentException("num_virtual_tokens must be a positive integer, got " + numVirtualTokens);
         }
         promptTuningInit = promptTuningInit == null ? "RANDOM" : promptTuningInit;
-        if (promptTuningInit.equals("TEXT")) {
-            throw new IllegalArgumentException("prompt_tuning_init TEXT is not supported yet: use RANDOM, or init_from an adapter directory");
-        }
-        if (!promptTuningInit.equals("RANDOM")) {
+        if (!promptTuningInit.equals("RANDOM") && !promptTuningInit.equals("TEXT")) {
             throw new IllegalArgumentException("prompt_tuning_init must be RANDOM or TEXT, got '" + promptTuningInit + "'");
+        }
+        if (promptTuningInit.equals("TEXT") && promptTuningInitText == null) {
+            throw new IllegalArgumentException("prompt_tuning_init TEXT needs prompt_tuning_init_text, the text whose token embeddings start the prompt");
         }
     }
 

@@ -1,5 +1,7 @@
 package ai.attune.plugins.prompttuning;
 
+import ai.attune.api.autograd.F;
+import ai.attune.api.autograd.GradMode;
 import ai.attune.api.model.CausalLM;
 import ai.attune.api.model.ModelHooks;
 import ai.attune.api.model.PromptLearningAdapter;
@@ -8,8 +10,10 @@ import ai.attune.api.nn.Parameter;
 import ai.attune.api.spi.Method;
 import ai.attune.api.spi.MethodContext;
 import ai.attune.api.tensor.DType;
+import ai.attune.api.tensor.Scope;
 import ai.attune.api.tensor.Tensor;
 import ai.attune.api.tensor.Tensors;
+import ai.attune.api.text.TextTokenizer;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import org.osgi.service.component.annotations.Component;
@@ -50,7 +54,9 @@ public final class PromptTuningMethod implements Method<PromptTuningConfig> {
         }
         ModelHooks.Dims d = lm.hooks().dims();
         int p = c.numVirtualTokens();
-        float[] init = c.initFrom() != null ? load(Path.of(c.initFrom()), p, d.hidden()) : random(ctx.seed(), p * d.hidden());
+        float[] init = c.initFrom() != null ? load(Path.of(c.initFrom()), p, d.hidden())
+                : c.promptTuningInit().equals("TEXT") ? fromText(lm, ctx.tokenizer(), c.promptTuningInitText(), p)
+                : random(ctx.seed(), p * d.hidden());
         for (Parameter param : model.namedParameters().values()) {
             param.setTrainable(false);
         }
@@ -71,6 +77,31 @@ public final class PromptTuningMethod implements Method<PromptTuningConfig> {
         return out;
     }
 
+    /**
+     * PEFT's {@code TEXT} initialisation: the text's ids as the base model's tokenizer gives them
+     * ({@code tokenizer(text)["input_ids"]}, BOS included where the tokenizer adds it), cut to the
+     * first P or repeated until there are P, and the model's input-embedding rows of those ids,
+     * copied in f32. [P * hidden], row-major.
+     */
+    static float[] fromText(CausalLM lm, TextTokenizer tokenizer, String text, int p) {
+        if (tokenizer == null) {
+            throw new IllegalStateException("prompt_tuning_init TEXT tokenizes prompt_tuning_init_text with the base model's tokenizer, and this job has none");
+        }
+        long[] ids = tokenizer.encode(text);
+        if (ids.length == 0) {
+            throw new IllegalArgumentException("prompt_tuning_init_text '" + text + "' gives no tokens; use a text of at least one token");
+        }
+        // PEFT repeats the list ceil(P / n) times and keeps the first P, which is id i mod n at slot i (and the first P when n > P).
+        long[] slots = new long[p];
+        for (int i = 0; i < p; i++) {
+            slots[i] = ids[i % ids.length];
+        }
+        Tensor table = lm.inputEmbeddings().weight().value(); // [vocab, hidden]
+        try (Scope tmp = Scope.open("prompt-init"); GradMode.Region ng = GradMode.noGrad()) {
+            return Tensors.toFloats(F.embedding(table, Tensors.ofLongs(table.backend(), slots, p))); // [P, hidden]
+        }
+    }
+
     static float[] load(Path dir, int p, int hidden) throws IOException {
         return PromptLearningAdapter.read(dir, p, hidden, "hidden size");
     }
@@ -82,9 +113,14 @@ public final class PromptTuningMethod implements Method<PromptTuningConfig> {
         float[] weights = Tensors.toFloats(encoder.weight().value());
         ObjectNode cfg = PromptLearningAdapter.config("PROMPT_TUNING", c.numVirtualTokens(), d.hidden(), d.layers(), d.heads(), ctx.baseModelDir());
         cfg.put("prompt_tuning_init", c.promptTuningInit());
-        cfg.putNull("prompt_tuning_init_text");
+        cfg.put("prompt_tuning_init_text", c.promptTuningInitText());
         cfg.putNull("tokenizer_kwargs");
-        cfg.putNull("tokenizer_name_or_path");
+        // PEFT refuses a TEXT config without the tokenizer that read the text: the base model's.
+        if (c.promptTuningInit().equals("TEXT") && ctx.baseModelDir() != null) {
+            cfg.put("tokenizer_name_or_path", ctx.baseModelDir().toString());
+        } else {
+            cfg.putNull("tokenizer_name_or_path");
+        }
         PromptLearningAdapter.write(out, cfg, weights, c.numVirtualTokens(), d.hidden());
     }
 

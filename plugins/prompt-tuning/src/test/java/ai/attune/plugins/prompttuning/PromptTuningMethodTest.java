@@ -48,7 +48,7 @@ class PromptTuningMethodTest {
     }
 
     MethodContext ctx(Scope job) {
-        return new MethodContext(be, DType.F32, job, 7, new DropoutSeeds(7), STORIES);
+        return new MethodContext(be, DType.F32, job, 7, new DropoutSeeds(7), STORIES, null);
     }
 
     @Test
@@ -113,7 +113,7 @@ class PromptTuningMethodTest {
             assertArrayEquals(saved, Tensors.toFloats(p.get(0).value()), "init_from starts where the adapter ended");
             CausalLM other = load(job);
             List<Parameter> q = new PromptTuningMethod().apply(other.module(), new PromptTuningConfig(3, "RANDOM", null, null), 
-                    new MethodContext(be, DType.F32, job, 8, new DropoutSeeds(8), STORIES));
+                    new MethodContext(be, DType.F32, job, 8, new DropoutSeeds(8), STORIES, null));
             assertNotEquals(saved[0], Tensors.toFloats(q.get(0).value())[0], "another seed draws another prompt");
             CausalLM third = load(job);
             IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> new PromptTuningMethod().apply(third.module(),

@@ -55,7 +55,7 @@ class FullFineTuningTest {
     }
 
     MethodContext context(Scope scope) {
-        return new MethodContext(be, DType.F32, scope, 1, new DropoutSeeds(1), STORIES);
+        return new MethodContext(be, DType.F32, scope, 1, new DropoutSeeds(1), STORIES, null);
     }
 
     @Test

@@ -79,7 +79,8 @@ public final class BertModel extends Module implements SentenceEncoder {
     public Tensor forward(Tensor ids, Tensor attentionMask, Tensor tokenTypeIds) {
         Tensor x = embeddings.forward(ids, tokenTypeIds); // [batch, t, hidden]
         for (int i = 0; i < layers.size(); i++) {
-            x = layers.get(i).forward(x, attentionMask, hooks, i);
+            int layer = i;
+            x = hooks.runBlock(i, x, in -> layers.get(layer).forward(in, attentionMask, hooks, layer));
         }
         return x;
     }

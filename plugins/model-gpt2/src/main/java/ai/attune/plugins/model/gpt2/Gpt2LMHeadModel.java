@@ -4,6 +4,7 @@ import ai.attune.api.autograd.F;
 import ai.attune.api.model.CausalLM;
 import ai.attune.api.model.KvCache;
 import ai.attune.api.model.ModelHooks;
+import ai.attune.api.nn.Embedding;
 import ai.attune.api.nn.Linear;
 import ai.attune.api.nn.Module;
 import ai.attune.api.tensor.Backend;
@@ -55,6 +56,11 @@ public class Gpt2LMHeadModel extends Module implements CausalLM {
     @Override
     public ModelHooks hooks() {
         return hooks;
+    }
+
+    @Override
+    public Embedding inputEmbeddings() {
+        return transformer.wte();
     }
 
     @Override

@@ -76,8 +76,11 @@ public class Gpt2Model extends Module {
         Tensor x = dropout.apply(Ops.add(e, positions)); // [batch, t, n_embd]
         keyMask = ModelHooks.extendMask(keyMask, prefix);
         int layer = 0;
+        Tensor mask = keyMask;
         for (Gpt2Block block : h.items()) {
-            x = block.forward(x, keyMask, cache, dropout, prefix > 0 ? hooks.kvPrefix().keysValues(layer) : null, hooks, layer);
+            int l = layer;
+            Tensor[] kv = prefix > 0 ? hooks.kvPrefix().keysValues(layer) : null;
+            x = hooks.runBlock(layer, x, in -> block.forward(in, mask, cache, dropout, kv, hooks, l));
             layer++;
         }
         if (cache != null) {

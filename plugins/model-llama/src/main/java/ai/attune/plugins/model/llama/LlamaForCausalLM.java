@@ -57,6 +57,11 @@ final class LlamaForCausalLM extends Module implements CausalLM {
     }
 
     @Override
+    public Embedding inputEmbeddings() {
+        return embedTokens;
+    }
+
+    @Override
     public int vocabSize() {
         return cfg.vocabSize();
     }
@@ -80,7 +85,10 @@ final class LlamaForCausalLM extends Module implements CausalLM {
         Tensor positions = positions(b, t, past + prefix); // [b, t]; after a prefix, real tokens start at P
         keyMask = ModelHooks.extendMask(keyMask, prefix);
         for (int i = 0; i < layers.size(); i++) {
-            h = layers.get(i).forward(h, positions, keyMask, cache, i, prefix > 0 ? hooks.kvPrefix().keysValues(i) : null, hooks);
+            int layer = i;
+            Tensor[] kv = prefix > 0 ? hooks.kvPrefix().keysValues(i) : null;
+            Tensor mask = keyMask;
+            h = hooks.runBlock(i, h, x -> layers.get(layer).forward(x, positions, mask, cache, layer, kv, hooks));
         }
         if (cache != null) {
             cache.advance(prefix + t);

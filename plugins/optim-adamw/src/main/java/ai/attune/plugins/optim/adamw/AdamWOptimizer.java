@@ -1,6 +1,7 @@
 package ai.attune.plugins.optim.adamw;
 
 import ai.attune.api.nn.Parameter;
+import ai.attune.api.optim.WorkBuffers;
 import ai.attune.api.spi.Optimizer;
 import ai.attune.api.spi.OptimizerState;
 import ai.attune.api.tensor.Backend;

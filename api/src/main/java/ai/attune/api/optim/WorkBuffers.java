@@ -1,4 +1,4 @@
-package ai.attune.plugins.optim.adamw;
+package ai.attune.api.optim;
 
 import ai.attune.api.tensor.Backend;
 import ai.attune.api.tensor.DType;
@@ -15,7 +15,7 @@ import java.util.Map;
  * work memory once instead of once per parameter, and holds at most the largest parameter's size
  * per slot rather than the sum over all parameters.
  */
-final class WorkBuffers {
+public final class WorkBuffers {
     private record Key(Backend backend, DType dtype, int slot) {}
 
     private final Scope scope;
@@ -23,13 +23,13 @@ final class WorkBuffers {
     private final Map<Key, Tensor> flat = new HashMap<>();
 
     /** Buffers of {@code capacity} elements, allocated in {@code scope} on first use. */
-    WorkBuffers(Scope scope, long capacity) {
+    public WorkBuffers(Scope scope, long capacity) {
         this.scope = scope;
         this.capacity = capacity;
     }
 
     /** A contiguous work tensor of {@code like}'s shape and {@code dtype}; views of one slot overlap, so use one slot per live temporary. */
-    Tensor get(int slot, DType dtype, Tensor like) {
+    public Tensor get(int slot, DType dtype, Tensor like) {
         Backend be = like.backend();
         int[] shape = like.shape();
         long n = like.numel();

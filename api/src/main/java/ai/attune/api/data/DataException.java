@@ -1,4 +1,4 @@
-package ai.attune.runtime.data;
+package ai.attune.api.data;
 
 import ai.attune.api.io.OneLine;
 
@@ -12,7 +12,7 @@ import java.nio.file.Path;
 public final class DataException extends IOException {
     /** A problem with one row: {@code file:line: problem}. */
     public DataException(Path file, int line, String problem) {
-        super(OneLine.of(name(file) + ":" + line + ": " + problem));
+        super(OneLine.of(fileName(file) + ":" + line + ": " + problem));
     }
 
     /** A problem with the whole file or the setup around it (no line to name). */
@@ -21,7 +21,7 @@ public final class DataException extends IOException {
     }
 
     /** The file as the user knows it: its name, which is what error messages elsewhere in attune print. */
-    static String name(Path file) {
+    public static String fileName(Path file) {
         Path n = file.getFileName();
         return n == null ? file.toString() : n.toString();
     }

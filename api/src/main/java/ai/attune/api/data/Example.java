@@ -1,4 +1,6 @@
-package ai.attune.runtime.data;
+package ai.attune.api.data;
+
+import java.util.Arrays;
 
 /**
  * One tokenized training example. {@code labels} is aligned with {@code inputIds} as in Hugging Face
@@ -33,7 +35,7 @@ public record Example(long[] inputIds, long[] labels) {
     }
 
     /** The first {@code n} tokens (truncation keeps the head, as HF's {@code truncation_side="right"}). */
-    Example head(int n) {
-        return n >= inputIds.length ? this : new Example(java.util.Arrays.copyOf(inputIds, n), java.util.Arrays.copyOf(labels, n));
+    public Example head(int n) {
+        return n >= inputIds.length ? this : new Example(Arrays.copyOf(inputIds, n), Arrays.copyOf(labels, n));
     }
 }

@@ -1,7 +1,11 @@
-package ai.attune.runtime.data;
+package ai.attune.plugins.data.chat;
 
-import ai.attune.runtime.text.ChatTemplate;
-import ai.attune.runtime.text.Tokenizer;
+import ai.attune.api.data.DataException;
+import ai.attune.api.data.EncodeContext;
+import ai.attune.api.data.Example;
+import ai.attune.api.text.ChatMessage;
+import ai.attune.api.text.ChatRenderer;
+import ai.attune.api.text.TextTokenizer;
 
 import java.util.Arrays;
 import java.util.List;
@@ -21,11 +25,13 @@ import java.util.List;
 final class ChatLabels {
     private ChatLabels() {}
 
-    static Example tokenize(Sample.Chat chat, Encoder encoder) throws DataException {
-        List<ChatTemplate.Message> messages = chat.messages();
-        Tokenizer tok = encoder.tokenizer();
+    static Example tokenize(ChatFormat.Chat chat, EncodeContext context) throws DataException {
+        List<ChatMessage> messages = chat.messages();
+        TextTokenizer tok = context.tokenizer();
+        ChatRenderer template = tok.chatTemplate().orElseThrow(); // present: ChatFormat.check ran before any row
+        long eosId = tok.eosId().orElse(-1L);
         // The template writes the special tokens itself (bos_token etc.), so nothing is added here.
-        long[] ids = tok.encodeRaw(render(chat, encoder, messages, false));
+        long[] ids = tok.encodeRaw(render(chat, template, messages, false));
         long[] labels = new long[ids.length];
         Arrays.fill(labels, Example.IGNORE);
         boolean anyAssistant = false;
@@ -34,16 +40,16 @@ final class ChatLabels {
                 continue;
             }
             anyAssistant = true;
-            long[] before = tok.encodeRaw(render(chat, encoder, messages.subList(0, i), true));
-            if (before.length >= encoder.limit()) {
+            long[] before = tok.encodeRaw(render(chat, template, messages.subList(0, i), true));
+            if (before.length >= context.limit()) {
                 break; // this turn and every later one start past the limit: truncation drops their labels
             }
-            long[] through = tok.encodeRaw(render(chat, encoder, messages.subList(0, i + 1), false));
+            long[] through = tok.encodeRaw(render(chat, template, messages.subList(0, i + 1), false));
             if (!isPrefix(before, through) || !isPrefix(through, ids)) {
                 throw chat.row().error("messages[" + i + "]: the chat template does not render this turn as a continuation of the"
                         + " conversation before it (or its tokens merge across the turn boundary), so its tokens cannot be told apart");
             }
-            int end = endOfTurn(ids, before.length, through.length, encoder.eosId());
+            int end = endOfTurn(ids, before.length, through.length, eosId);
             System.arraycopy(ids, before.length, labels, before.length, end - before.length);
         }
         if (!anyAssistant) {
@@ -52,11 +58,10 @@ final class ChatLabels {
         return new Example(ids, labels);
     }
 
-    private static String render(Sample.Chat chat, Encoder encoder, List<ChatTemplate.Message> messages, boolean generationPrompt)
+    private static String render(ChatFormat.Chat chat, ChatRenderer template, List<ChatMessage> messages, boolean generationPrompt)
             throws DataException {
-        Tokenizer tok = encoder.tokenizer();
         try {
-            return encoder.chatTemplate().render(messages, generationPrompt, tok.bosToken(), tok.eosToken());
+            return template.render(messages, generationPrompt);
         } catch (RuntimeException e) {
             // The template's own raise_exception (e.g. roles must alternate) is the most useful message.
             String m = e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage().lines().findFirst().orElse("");
