@@ -132,13 +132,18 @@ public final class MemoryPlanner {
     }
 
     /**
-     * Gradients alive inside one decoder layer's backward, at the SwiGLU product: the residual
-     * stream's gradient, the product's and its two factors' gradients, and, when base weights
-     * train, one projection's weight gradient.
+     * Gradients alive inside one decoder layer's backward, at the SwiGLU product: the product's and
+     * its two factors' gradients, and, when base weights train, one projection's weight gradient;
+     * beside them f32 [tokens, hidden] tensors the residual stream holds: the upstream gradient,
+     * the pending gradients of the two residual sums, and, for a checkpointed block, the
+     * recomputed output its inner backward keeps; under autocast three more, the f32 gradients of
+     * the norms' outputs meeting the casts' gradients. The [tokens, hidden] count is calibrated on
+     * checkpointed LoRA steps of small Llamas (PlanAgainstTensorPeakTest), where this moment is the peak.
      */
     static long blockGradients(ModelShape m, TrainingSetup t, long n) {
         long product = Type.PRODUCT.bytes(t.precision());
-        return 2 * Kept.granule(4 * n * m.hidden()) + 3 * Kept.granule(product * n * m.intermediate())
+        long stream = (t.precision().autocast() ? 7 : 4) * Kept.granule(4 * n * m.hidden());
+        return stream + 3 * Kept.granule(product * n * m.intermediate())
                 + (t.method() == Method.full ? Kept.granule(4L * m.hidden() * m.intermediate()) : 0);
     }
 

@@ -66,7 +66,7 @@ public final class RecipePlan {
                 t.microBatchSize() == null ? 4 : t.microBatchSize(), // Recipe.Train's defaults
                 t.gradientAccumulationSteps() == null ? 1 : t.gradientAccumulationSteps(), seq,
                 TrainingSetup.Precision.valueOf(t.precision() == null ? "fp32" : t.precision()),
-                optimizer(optName, optConfig), tree.path("train").path("gradient_checkpointing").asBoolean(false));
+                optimizer(optName, optConfig), Boolean.TRUE.equals(t.gradientCheckpointing()));
         Set<String> installed = new LinkedHashSet<>();
         for (Kind k : List.of(Kind.METHOD, Kind.OPTIMIZER, Kind.MEMORY)) {
             names(catalog, k).forEach(n -> installed.add(k.name().toLowerCase() + "/" + n));

@@ -5,9 +5,9 @@ package ai.attune.runtime.plan;
  * the heap (code, metaspace, class data, thread stacks, the GC's tables). Tensors are off the heap,
  * and the heap's live data is small (tens of MiB, the GEMM's 4.4 MiB packing buffer per thread
  * among them); but G1 sizes the heap by the rate of allocation, not by what stays alive, so the
- * heap term is measured, not counted. Capped, the heap was 76-87% touched in training runs; left
- * to its default cap (a quarter of RAM) it grew to 1.5-2.1 GiB on an idle machine and to 3.1 GiB
- * under load. The cap is this JVM's -Xmx, since the launcher gives planning and training the same flags
+ * heap term is measured, not counted: in idle training runs of the 110M Llama it took 330-470
+ * MiB under -Xmx1g (a third to a half of the cap) and 460-770 MiB under the default cap, a
+ * quarter of RAM. The cap is this JVM's -Xmx, since the launcher gives planning and training the same flags
  * ({@code ATTUNE_OPTS}).
  *
  * @param nonHeapBytes resident memory outside the heap
@@ -16,10 +16,10 @@ package ai.attune.runtime.plan;
 public record RuntimeOverhead(long nonHeapBytes, long heapBytes) {
     /** Measured (README "Memory"): peak RSS minus the tensor peak of attune bench runs. */
     static final long NON_HEAP = 100L << 20;
-    /** The share of a capped heap that G1 touched in training runs (README "Memory": 0.76 to 0.87 at -Xmx1g). */
-    static final double HEAP_FILL = 0.8;
-    /** What the heap grew to under the default cap in idle 110M training runs (README "Memory": 1.4 to 2.0 GiB beside 0.1 outside). */
-    static final long HEAP_GROWTH = 1700L << 20;
+    /** The share of a capped heap that G1 took in training runs (README "Memory planning": 0.32 to 0.46 at -Xmx1g). */
+    static final double HEAP_FILL = 0.4;
+    /** What the heap grew to under the default cap in idle 110M training runs (README "Memory planning": 460 to 770 MiB). */
+    static final long HEAP_GROWTH = 650L << 20;
 
     public long bytes() {
         return nonHeapBytes + heapBytes;

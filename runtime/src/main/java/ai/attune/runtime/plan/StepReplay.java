@@ -58,20 +58,21 @@ final class StepReplay {
     private record Held(Kept kept, long block) {}
 
     private void microBatch(boolean first) {
+        long stream = Kept.granule(4L * t.microBatch() * t.positions() * m.hidden()); // the residual stream, f32
         List<Held> embedding = new ArrayList<>();
         forward(ForwardTensors.embedding(m, t), embedding, scoped);
         List<List<Held>> layers = new ArrayList<>();
         for (int i = 0; i < m.layers(); i++) {
             List<Held> layer = new ArrayList<>();
             if (t.checkpointing()) {
-                // off the tape: the block keeps its output (the next block's input) and gives the rest back
+                // CheckpointedBlock: its output is made first, then the block runs off the tape in a scope of its own,
+                // is copied into it, and everything else goes back
+                Held output = new Held(new Kept("block output", 0, Kept.Type.F32), pool.take(stream));
                 List<Long> block = new ArrayList<>();
                 forward(ForwardTensors.layer(m, t, i), layer, block);
-                for (Held h : layer.subList(0, layer.size() - 1)) {
-                    pool.give(h.block());
-                }
+                layer.forEach(h -> pool.give(h.block()));
                 block.forEach(pool::give);
-                layer = new ArrayList<>(layer.subList(layer.size() - 1, layer.size()));
+                layer = new ArrayList<>(List.of(output));
             } else {
                 forward(ForwardTensors.layer(m, t, i), layer, scoped);
             }
@@ -80,19 +81,21 @@ final class StepReplay {
         List<Held> head = new ArrayList<>();
         forward(ForwardTensors.head(m, t), head, scoped);
 
-        long stream = Kept.granule(4L * t.microBatch() * t.positions() * m.hidden()); // the residual stream, f32
         long gradient = backward(head, 0, first, stream); // the loss's gradient is a scalar
         for (int i = m.layers() - 1; i >= 0; i--) {
             List<Held> layer = layers.get(i);
-            List<Long> recomputed = new ArrayList<>(); // a recomputed block's off-tape tensors go with its backward
+            List<Long> recomputed = new ArrayList<>(); // a recomputed block's tensors go with its backward's scope
+            Held output = null;
             if (t.checkpointing()) {
-                Held output = layer.get(0);
+                output = layer.get(0);
                 layer = new ArrayList<>();
                 forward(ForwardTensors.layer(m, t, i), layer, recomputed); // recomputed, on the tape this time
-                pool.give(output.block()); // the recomputed output stands in for the kept one
             }
             gradient = backward(layer, gradient, first, stream);
             recomputed.forEach(pool::give);
+            if (output != null) {
+                pool.give(output.block()); // the checkpoint's own output, once its backward has run
+            }
             if (t.method() == Method.full) {
                 for (ModelShape.Linear l : m.layerLinears(i)) {
                     weightGradient((long) l.in() * l.out(), first);

@@ -17,7 +17,11 @@ import ai.attune.api.tensor.Scope;
 import ai.attune.api.tensor.Tensor;
 import ai.attune.api.tensor.Tensors;
 import ai.attune.kernels.jvm.JvmBackend;
+import ai.attune.api.spi.Optimizer;
 import ai.attune.plugins.lora.LoraMethod;
+import ai.attune.plugins.memory.checkpointing.CheckpointingConfig;
+import ai.attune.plugins.memory.checkpointing.GradientCheckpointing;
+import ai.attune.plugins.optim.adafactor.AdafactorOptimizer;
 import ai.attune.plugins.memory.mixedprecision.MixedPrecision;
 import ai.attune.plugins.memory.mixedprecision.MixedPrecisionConfig;
 import ai.attune.plugins.method.full.FullFineTuning;
@@ -27,20 +31,28 @@ import ai.attune.runtime.train.RecipeLoader;
 import com.fasterxml.jackson.databind.ObjectMapper;
 
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Random;
 
 /**
  * The tensor service's own peak over real training steps of a zero-weight Llama, run as
- * {@code attune bench --method} runs them (random tokens, AdamW, one warm-up step): the oracle the
- * planner's tensor rows are checked against, on shapes small enough for a unit test.
+ * {@code attune bench --method} runs them (random tokens, one warm-up step; TrainingBench's loop,
+ * with the LoRA config and the strategies open to the test): the oracle the planner's tensor rows
+ * are checked against, on shapes small enough for a unit test.
  */
 final class MeasuredStep {
     private MeasuredStep() {}
 
-    /** Peak live tensor bytes over a warm-up step and {@code steps} more. */
-    @SuppressWarnings({"unchecked", "rawtypes"})
+    /** Peak live tensor bytes over a warm-up step and {@code steps} more, with AdamW and no checkpointing. */
     static long peak(String configJson, String method, String loraJson, String precision, int batch, int seq, int steps) throws Exception {
+        return peak(configJson, method, loraJson, precision, "adamw", false, batch, seq, steps);
+    }
+
+    /** The same with {@code optimizer} (adamw, adafactor: each plugin's defaults) and gradient checkpointing on or off. */
+    @SuppressWarnings({"unchecked", "rawtypes"})
+    static long peak(String configJson, String method, String loraJson, String precision, String optimizer, boolean checkpointing, int batch, int seq,
+                     int steps) throws Exception {
         ObjectMapper json = new ObjectMapper();
         JvmBackend be = new JvmBackend();
         Path dir = Path.of("target", "plan-measured");
@@ -50,12 +62,18 @@ final class MeasuredStep {
             Method m = method.equals("full") ? new FullFineTuning() : new LoraMethod();
             Object config = new RecipeLoader().bindConfig(json.readTree(loraJson == null ? (method.equals("lora") ? "{\"target_modules\": [\"q_proj\", \"v_proj\"]}" : "{}") : loraJson), m.defaultConfig(), m.configType(),
                     method, "test");
-            MethodContext ctx = new MethodContext(be, DType.F32, job, 0, new DropoutSeeds(0), null);
+            MethodContext ctx = new MethodContext(be, DType.F32, job, 0, new DropoutSeeds(0), null, null);
             List<Parameter> trainable = m.apply(lm.module(), config, ctx);
             lm.module().setTraining(true);
-            MemoryStrategy.Session memory = precision.equals("fp32") ? new MemoryStrategy.Session() { }
-                    : new MixedPrecision().apply(lm.module(), new MixedPrecisionConfig(precision, 65536.0, 2.0, 0.5, 2000));
-            AdamWOptimizer adamw = new AdamWOptimizer();
+            List<MemoryStrategy.Session> sessions = new ArrayList<>();
+            if (!precision.equals("fp32")) {
+                sessions.add(new MixedPrecision().apply(lm.module(), new MixedPrecisionConfig(precision, 65536.0, 2.0, 0.5, 2000)));
+            }
+            if (checkpointing) {
+                sessions.add(new GradientCheckpointing().apply(lm.module(), CheckpointingConfig.DEFAULTS));
+            }
+            MemoryStrategy.Session memory = sessions.isEmpty() ? new MemoryStrategy.Session() { } : MemoryStrategy.Session.compose(sessions);
+            Optimizer opt = optimizer.equals("adamw") ? new AdamWOptimizer() : new AdafactorOptimizer();
             OptimizerState state = new OptimizerState(job);
             Random r = new Random(0);
             BlockPool.resetPeak();
@@ -74,7 +92,7 @@ final class MeasuredStep {
                     }
                     boolean finite = memory.unscale(trainable);
                     if (finite) {
-                        adamw.step(trainable, state, adamw.defaultConfig(), 1e-4);
+                        opt.step(trainable, state, opt.defaultConfig(), 1e-4);
                     }
                     memory.update(finite);
                     Autograd.zeroGrad(trainable.stream().map(Parameter::value).toList());

@@ -2,6 +2,8 @@ package ai.attune.runtime.plan;
 
 import ai.attune.api.spi.Kind;
 import ai.attune.plugins.lora.LoraMethod;
+import ai.attune.plugins.memory.checkpointing.GradientCheckpointing;
+import ai.attune.plugins.optim.adafactor.AdafactorOptimizer;
 import ai.attune.plugins.memory.mixedprecision.MixedPrecision;
 import ai.attune.plugins.method.full.FullFineTuning;
 import ai.attune.plugins.optim.adamw.AdamWOptimizer;
@@ -26,8 +28,8 @@ class RecipePlanTest {
     static final Path RECIPE = Path.of("../examples/lora-moby-dick.yaml");
     static final PluginCatalog CATALOG = StaticCatalog.of(Map.of(
             Kind.METHOD, Map.of("lora", new LoraMethod(), "full", new FullFineTuning()),
-            Kind.OPTIMIZER, Map.of("adamw", new AdamWOptimizer()),
-            Kind.MEMORY, Map.of("mixed_precision", new MixedPrecision())));
+            Kind.OPTIMIZER, Map.of("adamw", new AdamWOptimizer(), "adafactor", new AdafactorOptimizer()),
+            Kind.MEMORY, Map.of("mixed_precision", new MixedPrecision(), "gradient_checkpointing", new GradientCheckpointing())));
 
     /** The recipe's paths are relative to the repository root; tests run in runtime/. */
     static RecipePlan.Input read(String... sets) throws Exception {
@@ -67,6 +69,15 @@ class RecipePlanTest {
     }
 
     @Test
+    void checkpointingAndAdafactorAsTheRecipeNamesThem() throws Exception {
+        TrainingSetup t = read("train.gradient_checkpointing=true", "train.optimizer={name: adafactor, lr: null, beta1: 0.9}").setup();
+        assertTrue(t.checkpointing());
+        assertEquals("adafactor", t.optimizer().name());
+        assertEquals(0.9, t.optimizer().beta1());
+        assertNull(read("train.optimizer={name: adafactor, lr: null}").setup().optimizer().beta1(), "transformers' default: no first moment");
+    }
+
+    @Test
     void aWrongKeyInThePluginsBlockIsOneLineNamingIt() {
         RecipeException e = assertThrows(RecipeException.class, () -> read("lora.rank=8"));
         assertTrue(e.getMessage().startsWith("lora-moby-dick.yaml: unknown key 'lora.rank'"), e.getMessage());
@@ -84,6 +95,6 @@ class RecipePlanTest {
     @Test
     void anOptimizerThatIsNotInstalledIsRefusedAsTrainRefusesIt() {
         RecipeException e = assertThrows(RecipeException.class, () -> read("train.optimizer.name=lion"));
-        assertEquals("lora-moby-dick.yaml: train.optimizer.name 'lion' is not installed; installed: [adamw]", e.getMessage());
+        assertEquals("lora-moby-dick.yaml: train.optimizer.name 'lion' is not installed; installed: [adafactor, adamw]", e.getMessage());
     }
 }
