@@ -25,7 +25,7 @@ import java.util.stream.Stream;
         description = "Fine-tunes language models on the JVM with hot-swappable plugin techniques.",
         subcommands = {PluginsCommand.class, TrainCommand.class, ExportCommand.class, QuantizeCommand.class, GenerateCommand.class, ScoreCommand.class, EmbedCommand.class,
                 DataCommand.class, MergeCommand.class, EvalCommand.class, SetfitCommand.class, PredictCommand.class, ServeCommand.class, RemoteCommand.class,
-                BenchCommand.class, HelpCommand.class})
+                BenchCommand.class, PlanCommand.class, HelpCommand.class})
 public final class AttuneCommand implements Runnable {
     @picocli.CommandLine.Spec
     picocli.CommandLine.Model.CommandSpec spec;
