@@ -90,7 +90,10 @@ public class TechniqueFoldersIT {
         for (Path root : roots) {
             assertTrue(root + " exists", Files.isDirectory(root));
             try (Stream<Path> all = Files.walk(root)) {
-                for (Path f : all.filter(Files::isRegularFile).toList()) {
+                // The memory planner is the one exception: it prices techniques by name (Adafactor's
+                // state, a QLoRA base) without loading them, to advise on what is not installed.
+                Path planner = repo.resolve("runtime/src/main/java/ai/attune/runtime/plan");
+                for (Path f : all.filter(Files::isRegularFile).filter(f -> !f.startsWith(planner)).toList()) {
                     String text = Files.readString(f);
                     files++;
                     for (String n : names) {
