@@ -39,7 +39,7 @@ public final class ModelDirectoryWriter {
         for (Map.Entry<String, Module> e : model.namedModules().entrySet()) {
             if (e.getValue() instanceof LinearLayer l && l.weightSource() != null) {
                 throw new IllegalArgumentException("'" + e.getKey() + "' has a quantized base weight, which a full model directory cannot "
-                        + "hold as it is; writing a quantized model dequantized is not supported yet");
+                        + "hold as it is; make its Linears dense first (attune export writes an adapter merged into its dequantized base)");
             }
         }
         write(model.namedParameters(), baseDir, out);

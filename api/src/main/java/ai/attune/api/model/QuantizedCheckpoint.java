@@ -96,11 +96,26 @@ public final class QuantizedCheckpoint implements SafetensorsReader {
             }
             layer.setWeightSource(new QuantizedWeight(q, quantizer));
             loaded.put(name, q);
-        }
-        if (!loaded.isEmpty()) {
-            // The dense weights the module was built with went back to the pool one by one; give them back to the system.
+            // The dense weight the module was built with was never written, so it holds no memory yet; freed now, before the
+            // next weight's staging copy could reuse its block and write it, it never will.
             ai.attune.api.tensor.BlockPool.trim();
         }
+    }
+
+    /**
+     * The Linear layers of {@code root} that quantizing a dense model turns to 4 bits, by module
+     * path: every Linear that owns its weight, except the output head, as transformers does.
+     */
+    public static Map<String, LinearLayer> quantizable(Module root) {
+        Set<Parameter> shared = tied(root);
+        Map<String, LinearLayer> out = new LinkedHashMap<>();
+        root.namedModules().forEach((path, m) -> {
+            boolean head = path.equals(OUTPUT_HEAD) || path.endsWith("." + OUTPUT_HEAD);
+            if (m instanceof LinearLayer l && !head && !shared.contains(l.weight()) && l.weightSource() == null) {
+                out.put(path, l);
+            }
+        });
+        return out;
     }
 
     private boolean holdsQuantized(String modulePath, String name) throws IOException {
@@ -118,7 +133,7 @@ public final class QuantizedCheckpoint implements SafetensorsReader {
         TensorInfo info = raw.info(name);
         int[] shape = Arrays.stream(info.shape()).mapToInt(Math::toIntExact).toArray();
         try (Scope staging = Scope.detached("quantize")) { // one dense tensor at a time, gone before the next
-            Tensor dense = backend.zeros(info.dtype(), shape, staging);
+            Tensor dense = backend.empty(info.dtype(), shape, staging); // the copy writes every element
             backend.copyFromBytes(raw.data(name), dense);
             return quantize.apply(dense, scope);
         } catch (IllegalArgumentException e) {

@@ -29,6 +29,7 @@ public abstract class LinearLayer extends Module {
     private final List<Adapter> adapters = new ArrayList<>();
     private WeightSource weightSource;
     private DType computeDtype;
+    private String weightKey; // the attribute name the weight had among the module's parameters
 
     /** The base weight: [out, in], or [in, out] when {@link #fanInFanOut()}. */
     public abstract Parameter weight();
@@ -79,9 +80,28 @@ public abstract class LinearLayer extends Module {
         w.setTrainable(false);
         w.set(nan.asStrided(dense.shape(), new long[dense.rank()], 0));
         dense.storage().release();
+        weightKey = ownParameters().entrySet().stream().filter(e -> e.getValue() == w).map(java.util.Map.Entry::getKey).findFirst().orElse("weight");
         unregister(w);
         this.weightSource = source;
         this.computeDtype = dense.dtype();
+    }
+
+    /**
+     * Undoes {@link #setWeightSource}: the weight becomes the source's dense value (a quantized
+     * weight's dequantization) in the layer's dtype, allocated where the placeholder lives, and a
+     * parameter of the module again. A merge that writes a full model (an adapter trained over a
+     * 4-bit base) adds to this value, the weight the adapter was trained against.
+     */
+    public final void densifyWeight() {
+        if (weightSource == null) {
+            return;
+        }
+        Parameter w = weight();
+        Tensor placeholder = w.value();
+        Tensor dense = placeholder.storage().scope().within(() -> weightSource.materialize(computeDtype));
+        w.set(dense);
+        register(weightKey, w);
+        weightSource = null;
     }
 
     /** The source standing for the base weight, or null while the weight is the dense {@link #weight()}. */

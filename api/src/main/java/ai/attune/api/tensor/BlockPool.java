@@ -21,6 +21,10 @@ import java.util.TreeMap;
  * and {@link #reservedBytes()} (live plus cached), the tensor service's own view of its memory.
  * {@link #trim()} frees the cache; it runs when a thread's outermost scope closes.
  *
+ * <p>Blocks of a MiB and more are mapped from the kernel ({@link PageMapping}): a tensor costs
+ * resident memory only for the pages written, so a weight that is allocated and then replaced
+ * before it is loaded (a Linear weight a quantized source stands for) never does.
+ *
  * <p>With {@code -Dattune.pool.poison=true} a block is filled with 0xFF (NaN for every float
  * dtype) when it comes back, so a read of storage after its release shows up in results.
  */
@@ -75,7 +79,8 @@ public final class BlockPool {
                 evicted.arena().close();
             }
             Arena arena = Arena.ofShared();
-            b = new Block(arena, arena.allocate(size, ALIGN));
+            MemorySegment mapped = PageMapping.map(size, arena);
+            b = new Block(arena, mapped != null ? mapped : arena.allocate(size, ALIGN));
         }
         live += b.size();
         peak = Math.max(peak, live);

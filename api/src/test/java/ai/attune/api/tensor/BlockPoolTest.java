@@ -49,4 +49,36 @@ class BlockPoolTest {
         }
         assertEquals(0, BlockPool.reservedBytes() - BlockPool.liveBytes(), "the outermost scope's close trims the cache");
     }
+
+    /**
+     * A large block costs resident memory only for the pages written (Linux, where blocks of a MiB
+     * and more are mapped): 256 MiB taken and never written leave the process's RSS where it was,
+     * read as zero, and become resident as they are written.
+     */
+    @Test
+    void aLargeBlockIsResidentOnlyWhereWritten() throws Exception {
+        org.junit.jupiter.api.Assumptions.assumeTrue(java.nio.file.Files.isReadable(java.nio.file.Path.of("/proc/self/status")), "Linux only");
+        long size = 256L << 20;
+        try (Scope s = Scope.open("outer")) {
+            long before = rssBytes();
+            MemorySegment big = s.allocate(size, true);
+            long untouched = rssBytes() - before;
+            assertTrue(untouched < (32L << 20), "256 MiB taken, resident grew by " + untouched);
+            assertEquals(0f, big.get(ValueLayout.JAVA_FLOAT, size / 2), "reads as zero");
+            for (long off = 0; off < size / 2; off += 4096) {
+                big.set(ValueLayout.JAVA_BYTE, off, (byte) 1);
+            }
+            long written = rssBytes() - before;
+            assertTrue(written > (96L << 20), "half written, resident grew by " + written);
+        }
+    }
+
+    private static long rssBytes() throws java.io.IOException {
+        for (String line : java.nio.file.Files.readAllLines(java.nio.file.Path.of("/proc/self/status"))) {
+            if (line.startsWith("VmRSS:")) {
+                return Long.parseLong(line.replaceAll("[^0-9]", "")) * 1024;
+            }
+        }
+        throw new IllegalStateException("no VmRSS");
+    }
 }

@@ -45,7 +45,7 @@ public final class BenchCommand implements Runnable {
     /** Element types a benchmark can run in. */
     enum Dtype { f32, bf16, f16 }
 
-    /** Model shapes to benchmark without a checkpoint (zero weights: the arithmetic is the same). */
+    /** Model shapes to benchmark without a checkpoint, with weights drawn as transformers initialises a new model. */
     static final Map<String, String> PRESETS = Map.of(
             "llama-100m", """
                     {"model_type": "llama", "hidden_size": 768, "intermediate_size": 2048, "num_hidden_layers": 12,
@@ -171,15 +171,16 @@ public final class BenchCommand implements Runnable {
         }
     }
 
-    /** The benchmarked model: a checkpoint, or a preset shape with zero weights; with its name and directory. */
+    /** The benchmarked model: a checkpoint, or a preset shape with initial weights; with its name and directory. */
     record Named(Module module, String name, Path dir) {}
 
     private Named modelModule(ModelLoader loader, Backend be, Scope job) throws IOException {
         if ((model == null) == (preset == null)) {
             throw new ParameterException(spec.commandLine(), "a model benchmark needs exactly one of --model DIR and --preset NAME");
         }
+        ModelLoader.Quantization quantization = "qlora".equals(method) ? qloraBase(loader) : null;
         if (model != null) {
-            LoadedModel lm = loader.load(model, null, be, DType.F32, job);
+            LoadedModel lm = loader.load(model, null, be, DType.F32, job, quantization);
             lm.tokenizer().close();
             return new Named(lm.module(), model.getFileName().toString(), model);
         }
@@ -191,7 +192,18 @@ public final class BenchCommand implements Runnable {
         Files.writeString(dir.resolve("config.json"), json);
         dir.toFile().deleteOnExit();
         dir.resolve("config.json").toFile().deleteOnExit();
-        return new Named(loader.create(ModelConfig.of(dir, new ObjectMapper().readTree(json)), be, DType.F32, job), preset, dir);
+        Module module = loader.create(ModelConfig.of(dir, new ObjectMapper().readTree(json)), be, DType.F32, job);
+        PresetWeights.initialize(module, quantization, 0);
+        return new Named(module, preset, dir);
+    }
+
+    /** method qlora trains over the QLoRA paper's base: NF4 with double quantization, blocks of 64. */
+    @SuppressWarnings("unchecked")
+    private static ModelLoader.Quantization qloraBase(ModelLoader loader) throws IOException {
+        var quantizer = (ai.attune.api.spi.Quantizer<Object>) loader.quantizer("nf4", "method qlora's base");
+        Object config = new ObjectMapper().convertValue(Map.of("bnb_4bit_use_double_quant", true, "bnb_4bit_blocksize", 64),
+                quantizer.configType());
+        return new ModelLoader.Quantization(quantizer, config);
     }
 
     private void model(ModelLoader loader, Backend be, Scope job, PrintWriter out) throws IOException {

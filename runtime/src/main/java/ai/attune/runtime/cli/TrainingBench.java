@@ -68,7 +68,11 @@ final class TrainingBench {
                     .orElseThrow(() -> new IllegalStateException("--gradient-checkpointing needs the gradient_checkpointing memory plugin"));
             memory = MemoryStrategy.Session.compose(List.of(memory, ckpt.apply(lm.module(), ckpt.defaultConfig())));
         }
-        long total = lm.module().namedParameters().values().stream().mapToLong(p -> p.value().numel()).sum();
+        long total = lm.module().namedParameters().values().stream().mapToLong(p -> p.value().numel()).sum()
+                + quantizedParameters(lm.module()); // a 4-bit base's Linears compute as dense ones do
+        long quantizedBytes = lm.module().namedModules().values().stream()
+                .filter(m -> m instanceof ai.attune.api.nn.LinearLayer l && l.weightSource() != null)
+                .mapToLong(m -> ((ai.attune.api.nn.LinearLayer) m).weightSource().storedBytes()).sum();
         long trained = trainable.stream().mapToLong(p -> p.value().numel()).sum();
         OptimizerState state = new OptimizerState(job);
         Random r = new Random(0);
@@ -115,9 +119,15 @@ final class TrainingBench {
         var json = new ObjectMapper().createObjectNode().put("tokens_per_second", tokensPerSecond).put("step_ms_median", median * 1e3)
                 .put("peak_rss_mb", rss).put("tensor_peak_mb", ai.attune.api.tensor.BlockPool.peakBytes() / (1024.0 * 1024.0))
                 .put("release_as_you_go", ai.attune.api.autograd.Autograd.releaseAsYouGo()).put("gradient_checkpointing", checkpointing).put("mfu", mfu)
-                .put("optimizer_state_bytes", stateBytes);
+                .put("optimizer_state_bytes", stateBytes).put("quantized_weight_bytes", quantizedBytes);
         out.println(json);
         out.flush();
+    }
+
+    /** Parameters of the Linear weights that a quantized source stands for: not among the module's parameters. */
+    private static long quantizedParameters(ai.attune.api.nn.Module m) {
+        return m.namedModules().values().stream().filter(x -> x instanceof ai.attune.api.nn.LinearLayer l && l.weightSource() != null)
+                .mapToLong(x -> ai.attune.api.tensor.Shape.numel(((ai.attune.api.nn.LinearLayer) x).weightSource().shape())).sum();
     }
 
     /** fp32: no strategy; bf16 / fp16: the mixed-precision plugin, as {@code train.precision} installs it. */

@@ -110,6 +110,45 @@ public final class ModelLoader {
 
     /** Loads {@code dir}, its Linear weights quantized as they come off the file when {@code quantization} is not null. */
     public LoadedModel load(Path dir, Path adapter, Backend backend, DType dtype, Scope scope, Quantization quantization) throws IOException {
+        return load(dir, adapter, backend, dtype, scope, quantization, null);
+    }
+
+    /**
+     * A model loaded to be written whole, with its adapter merged in: {@link #load} as for
+     * inference, except that Linear weights loaded quantized (a base stored in 4 bits, or one an
+     * adapter was trained against in 4 bits) become their dequantized values before the adapter
+     * is merged into them, and the quantization is returned alongside (null for a dense base).
+     */
+    public Merged loadMerged(Path dir, Path adapter, Backend backend, Scope scope) throws IOException {
+        Merged[] seen = new Merged[1];
+        LoadedModel m = load(dir, adapter, backend, DType.F32, scope, null, module -> seen[0] = densify(module));
+        return seen[0] == null ? new Merged(m, null, null) : new Merged(m, seen[0].quantization(), seen[0].block());
+    }
+
+    /** A model loaded for a merge, and the quantization its base had with its config.json block (both null: dense). */
+    public record Merged(LoadedModel model, Quantization quantization, QuantizationConfig block) {}
+
+    /** Every quantized Linear of {@code module} made dense; the quantization of the first, or null for none. */
+    @SuppressWarnings("unchecked")
+    private static Merged densify(Module module) {
+        Merged q = null;
+        for (Module m : module.namedModules().values()) {
+            if (m instanceof ai.attune.api.nn.LinearLayer l && l.weightSource() instanceof ai.attune.api.spi.QuantizedWeight w) {
+                if (q == null) {
+                    Quantizer<Object> quantizer = (Quantizer<Object>) w.quantizer();
+                    Object config = quantizer.configOf(w.tensor());
+                    boolean doubleQuant = new com.fasterxml.jackson.databind.ObjectMapper().valueToTree(config)
+                            .path("bnb_4bit_use_double_quant").asBoolean(false);
+                    q = new Merged(null, new Quantization(quantizer, config), new QuantizationConfig(w.tensor().format(), doubleQuant, "float32"));
+                }
+                l.densifyWeight();
+            }
+        }
+        return q;
+    }
+
+    private LoadedModel load(Path dir, Path adapter, Backend backend, DType dtype, Scope scope, Quantization quantization,
+                             java.util.function.Consumer<Module> beforeAdapter) throws IOException {
         ModelConfig config = ModelConfig.read(dir);
         ModelFamily family = family(config);
         if (quantization == null && adapter != null && QuantizationConfig.read(config).isEmpty()) {
@@ -118,6 +157,9 @@ public final class ModelLoader {
         Module module;
         try (SafetensorsReader weights = checkpoint(dir, config, quantization)) {
             module = family.load(config, weights, backend, dtype, scope);
+        }
+        if (beforeAdapter != null) {
+            beforeAdapter.accept(module);
         }
         Tokenizer tokenizer = Tokenizer.load(dir);
         try {

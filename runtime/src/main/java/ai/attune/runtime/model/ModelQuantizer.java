@@ -59,6 +59,7 @@ public final class ModelQuantizer {
                 ModelDirectoryWriter.copyCompanions(dir, tmp);
                 ObjectNode json = (ObjectNode) ModelJson.readObject(dir.resolve("config.json"));
                 json.set(QuantizationConfig.KEY, block.toJson());
+                Files.delete(tmp.resolve("config.json")); // the copy keeps the source's mode, which may be read-only
                 Files.writeString(tmp.resolve("config.json"), new ObjectMapper().writerWithDefaultPrettyPrinter().writeValueAsString(json));
             });
             long params = quantized.values().stream().mapToLong(QuantizedTensor::numel).sum();

@@ -262,15 +262,9 @@ class QuantizedModelTest {
     void aQloraAdapterRecreatesItsBase(@TempDir Path tmp) throws Exception {
         Path out = tmp.resolve("nf4");
         quantize(out, true);
-        Path adapter = randomAdapter(tmp.resolve("adapter"));
+        Path qlora = qloraAdapter(tmp);
+        Path adapter = tmp.resolve("adapter");
         float[] dense = logits(STORIES, adapter);
-        Path qlora = tmp.resolve("qlora");
-        Files.createDirectories(qlora);
-        for (String f : List.of("adapter_config.json", "adapter_model.safetensors")) {
-            Files.copy(adapter.resolve(f), qlora.resolve(f));
-        }
-        Files.writeString(qlora.resolve(ModelLoader.ADAPTER_QUANTIZATION), "{\"quant_method\": \"bitsandbytes\", \"load_in_4bit\": true, "
-                + "\"bnb_4bit_quant_type\": \"nf4\", \"bnb_4bit_blocksize\": 64, \"bnb_4bit_use_double_quant\": true}");
         assertArrayEquals(logits(out, adapter), logits(STORIES, qlora), 0f, "the same codes as the quantized directory's");
         float[] recreated = logits(STORIES, qlora);
         boolean differs = false;
@@ -291,6 +285,77 @@ class QuantizedModelTest {
                 e.getMessage());
     }
 
+    /**
+     * A QLoRA adapter merges into the base it was trained against: every decoder Linear becomes
+     * deq(W) + (alpha/r)·B·A (computed here in double from the adapter's tensors and the 4-bit
+     * directory's dequantization), every other tensor stays the original's.
+     */
+    @Test
+    void aQloraAdapterMergesIntoTheDequantizedBase(@TempDir Path tmp) throws Exception {
+        Path out = tmp.resolve("nf4");
+        quantize(out, true);
+        Path qlora = qloraAdapter(tmp);
+        Map<String, float[]> deq = new java.util.HashMap<>();
+        try (Scope s = Scope.open("deq"); LoadedModel q = loader.load(out, null, be, DType.F32, s)) {
+            q.module().namedModules().forEach((path, m) -> {
+                if (m instanceof LinearLayer l && l.weightSource() != null) {
+                    deq.put(path + ".weight", Tensors.toFloats(l.weightSource().materialize(DType.F32)));
+                }
+            });
+        }
+        assertEquals(35, deq.size());
+        Map<String, float[]> a = new java.util.HashMap<>();
+        Map<String, float[]> b = new java.util.HashMap<>();
+        try (SafetensorsFile f = SafetensorsFile.open(qlora.resolve("adapter_model.safetensors"))) {
+            for (String n : f.names()) {
+                String w = n.substring("base_model.model.".length()).replaceAll("\\.lora_[AB]\\.weight$", ".weight");
+                (n.contains("lora_A") ? a : b).put(w, f.data(n).toArray(ValueLayout.JAVA_FLOAT));
+            }
+        }
+        try (Scope s = Scope.open("merged"); SafetensorsReader original = SafetensorsReader.openModelDir(STORIES)) {
+            ModelLoader.Merged merged = loader.loadMerged(STORIES, qlora, be, s);
+            merged.model().tokenizer().close();
+            assertEquals(new QuantizationConfig("nf4", true, "float32"), merged.block());
+            Map<String, ai.attune.api.nn.Parameter> params = merged.model().module().namedParameters();
+            assertEquals(original.names().size(), params.size(), "every tensor of the base, under its name");
+            float worst = 0;
+            for (Map.Entry<String, ai.attune.api.nn.Parameter> e : params.entrySet()) {
+                float[] got = Tensors.toFloats(e.getValue().value());
+                if (!deq.containsKey(e.getKey())) {
+                    assertArrayEquals(original.data(e.getKey()).toArray(ValueLayout.JAVA_FLOAT), got, 0f, e.getKey());
+                    continue;
+                }
+                float[] w = deq.get(e.getKey());
+                float[] la = a.get(e.getKey()); // [4, in]
+                float[] lb = b.get(e.getKey()); // [out, 4]
+                int in = la.length / 4;
+                for (int i = 0; i < got.length; i++) {
+                    int o = i / in;
+                    int c = i % in;
+                    double update = 0;
+                    for (int k = 0; k < 4; k++) {
+                        update += (double) lb[o * 4 + k] * la[k * in + c];
+                    }
+                    worst = Math.max(worst, (float) Math.abs(got[i] - (w[i] + 2.0 * update)));
+                }
+            }
+            assertTrue(worst <= 1e-5, "merged vs deq(W) + 2·B·A: " + worst);
+        }
+    }
+
+    /** A random LoRA adapter with the record of an NF4, double-quantized, blocksize-64 base beside it. */
+    private Path qloraAdapter(Path tmp) throws Exception {
+        Path adapter = randomAdapter(tmp.resolve("adapter"));
+        Path qlora = tmp.resolve("qlora");
+        Files.createDirectories(qlora);
+        for (String f : List.of("adapter_config.json", "adapter_model.safetensors")) {
+            Files.copy(adapter.resolve(f), qlora.resolve(f));
+        }
+        Files.writeString(qlora.resolve(ModelLoader.ADAPTER_QUANTIZATION), "{\"quant_method\": \"bitsandbytes\", \"load_in_4bit\": true, "
+                + "\"bnb_4bit_quant_type\": \"nf4\", \"bnb_4bit_blocksize\": 64, \"bnb_4bit_use_double_quant\": true}");
+        return qlora;
+    }
+
     /** A full model directory cannot hold a 4-bit weight as it is: writing one is refused rather than written without it. */
     @Test
     void aQuantizedModelIsNotWrittenAsAFullDirectory(@TempDir Path tmp) throws Exception {
@@ -300,7 +365,7 @@ class QuantizedModelTest {
             IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
                     () -> ModelDirectoryWriter.write(m.module(), out, tmp.resolve("full")));
             assertEquals("'model.layers.0.self_attn.q_proj' has a quantized base weight, which a full model directory cannot hold as it is; "
-                    + "writing a quantized model dequantized is not supported yet", e.getMessage());
+                    + "make its Linears dense first (attune export writes an adapter merged into its dequantized base)", e.getMessage());
         }
         assertFalse(Files.exists(tmp.resolve("full")));
     }
