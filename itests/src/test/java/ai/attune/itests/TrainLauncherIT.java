@@ -76,6 +76,33 @@ public class TrainLauncherIT {
         assertEquals("the merged model continues as base + adapter does", gen.out(), gen2.out());
     }
 
+    /**
+     * The shipped QLoRA recipe from the launcher: a PEFT LoRA directory with the quantization
+     * beside it; generate re-creates the 4-bit base under the adapter, and export writes the merged
+     * model (dequantized base plus the update) that continues a prompt as base + adapter does.
+     */
+    @Test
+    public void qloraTrainsOverANf4BaseAndExportsTheModelItTrained() throws Exception {
+        Path recipe = RECIPE.resolveSibling("qlora-moby-dick.yaml");
+        Path base = Files.createTempDirectory("attune-qlora");
+        Path run = base.resolve("run");
+        LauncherIT.Result r = LauncherIT.attuneIn(RECIPE.getParent().getParent(), args("train", recipe, List.of("--set", "train.max_steps=4",
+                "--set", "train.save_every=0", "--set", "train.micro_batch_size=4", "--set", "train.gradient_accumulation_steps=1",
+                "--set", "output=" + run)));
+        assertEquals(r.err(), 0, r.code());
+        Path adapter = run.resolve("final");
+        assertTrue(Files.readString(adapter.resolve("quantization_config.json")).contains("\"bnb_4bit_quant_type\" : \"nf4\""));
+        LauncherIT.Result gen = LauncherIT.attune("generate", "--model", LauncherIT.STORIES, "--adapter", adapter.toString(),
+                "--prompt", "The whale", "--max-new-tokens", "12");
+        assertEquals(gen.err(), 0, gen.code());
+        Path merged = base.resolve("merged");
+        LauncherIT.Result exp = LauncherIT.attune("export", "--model", LauncherIT.STORIES, "--adapter", adapter.toString(), "--out", merged.toString());
+        assertEquals(exp.err(), 0, exp.code());
+        assertFalse("a full-precision model", Files.readString(merged.resolve("config.json")).contains("quantization_config"));
+        LauncherIT.Result gen2 = LauncherIT.attune("generate", "--model", merged.toString(), "--prompt", "The whale", "--max-new-tokens", "12");
+        assertEquals("the merged model continues as the 4-bit base + adapter does", gen.out(), gen2.out());
+    }
+
     /** {@code train.gradient_checkpointing: true} from the launcher: the same adapter bits as the run without it (dropout is on). */
     @Test
     public void gradientCheckpointingChangesMemoryNotTheAdapter() throws Exception {

@@ -13,7 +13,7 @@ import java.util.List;
  * {@code attune.method=<name>}; names and config keys are PEFT's ({@code lora}, {@code r},
  * {@code lora_alpha}, {@code target_modules}, ...).
  *
- * @param <C> the config record, bound from the recipe's block of the method's name
+ * @param <C> the config record, bound from the recipe's block of the method's name (or {@link #configKey()})
  */
 public interface Method<C> {
     String PROPERTY = "attune.method";
@@ -22,6 +22,15 @@ public interface Method<C> {
 
     /** The config with the method's defaults. */
     C defaultConfig();
+
+    /**
+     * The recipe key of this method's config block when it is another method's: QLoRA is configured
+     * as LoRA is, in a {@code lora:} block, as PEFT users pass a LoraConfig beside their
+     * BitsAndBytesConfig. Null (the default): the block is named after the method.
+     */
+    default String configKey() {
+        return null;
+    }
 
     /**
      * Prepares the model in place (wrapping modules, freezing the base) and returns the parameters

@@ -44,10 +44,10 @@ public final class RecipePlan {
     public static Input read(Path file, ObjectNode tree, PluginCatalog catalog, ModelConfig model, String modelName) throws IOException {
         String where = file.getFileName().toString();
         RecipeLoader loader = new RecipeLoader();
-        Recipe recipe = loader.bind(file, tree, names(catalog, Kind.METHOD));
+        Recipe recipe = loader.bind(file, tree, RecipeLoader.methodBlocks(catalog));
         Method<?> method = catalog.find(Kind.METHOD, recipe.method(), Method.class)
                 .orElseThrow(() -> new RecipeException(where + ": method '" + recipe.method() + "' is not installed"));
-        JsonNode methodConfig = bound(loader, recipe.methodConfig(), method.defaultConfig(), method.configType(), recipe.method(), where);
+        JsonNode methodConfig = bound(loader, recipe.methodConfig(), method.defaultConfig(), method.configType(), recipe.methodKey(), where);
         String optName = recipe.train().optimizer().get("name").asText();
         Optimizer<?> optimizer = catalog.find(Kind.OPTIMIZER, optName, Optimizer.class).orElseThrow(() -> new RecipeException(
                 where + ": train.optimizer.name '" + optName + "' is not installed; installed: " + names(catalog, Kind.OPTIMIZER)));

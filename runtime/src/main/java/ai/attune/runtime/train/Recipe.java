@@ -12,7 +12,7 @@ import java.nio.file.Path;
  * the {@code quantization:} block (transformers' BitsAndBytesConfig keys), or null: the base's
  * Linear weights are quantized as they load.
  */
-public record Recipe(Path source, Path model, String method, JsonNode methodConfig, Data data, Train train, Path output, JsonNode quantization) {
+public record Recipe(Path source, Path model, String method, String methodKey, JsonNode methodConfig, Data data, Train train, Path output, JsonNode quantization) {
 
     /** The {@code data:} block. */
     public record Data(

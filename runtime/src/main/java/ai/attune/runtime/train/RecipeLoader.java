@@ -23,6 +23,7 @@ import java.util.Deque;
 import java.util.Iterator;
 import java.util.LinkedHashSet;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 import java.util.stream.Collectors;
 
@@ -81,25 +82,46 @@ public final class RecipeLoader {
         }
     }
 
-    /** Binds a recipe tree; {@code methodNames} are the registered methods, whose blocks may appear at the top level. */
-    public Recipe bind(Path file, ObjectNode root, Collection<String> methodNames) {
+    /**
+     * Binds a recipe tree; {@code methodBlocks} maps each registered method to the top-level key of
+     * its config block (its name, or the block it shares: {@link ai.attune.api.spi.Method#configKey}).
+     * Other methods' blocks may stay (a recipe switched with {@code --set method=full} keeps its
+     * {@code lora:}); a block named after a method that reads another is refused rather than ignored.
+     */
+    public Recipe bind(Path file, ObjectNode root, Map<String, String> methodBlocks) {
         String where = file.getFileName().toString();
         checkFinite(root, where);
         Set<String> allowed = new LinkedHashSet<>(TOP_LEVEL);
-        allowed.addAll(methodNames);
+        allowed.addAll(methodBlocks.keySet());
+        allowed.addAll(methodBlocks.values());
         checkKeys(root, allowed, where);
         String method = text(root, "method", where, "full");
-        if (!methodNames.contains(method)) {
-            throw new RecipeException(where + ": method '" + method + "' is not installed; installed methods: " + methodNames);
+        if (!methodBlocks.containsKey(method)) {
+            throw new RecipeException(where + ": method '" + method + "' is not installed; installed methods: " + List.copyOf(methodBlocks.keySet()));
+        }
+        String block = methodBlocks.get(method);
+        if (!block.equals(method) && root.has(method)) { // the block a reader would look for first, which the method never reads
+            throw new RecipeException(where + ": key '" + method + "' is not read; method " + method + " reads its config from '" + block + "'");
         }
         Path model = path(root, "model", where);
         Path output = path(root, "output", where);
         Recipe.Data data = bindBlock(root, "data", Recipe.Data.class, where);
         Recipe.Train train = bindBlock(root, "train", Recipe.Train.class, where);
         validate(where, data, train);
-        JsonNode methodBlock = root.get(method);
-        return new Recipe(file, model, method, methodBlock == null ? json.createObjectNode() : methodBlock, data, train, output,
+        JsonNode methodBlock = root.get(block);
+        return new Recipe(file, model, method, block, methodBlock == null ? json.createObjectNode() : methodBlock, data, train, output,
                 root.get("quantization"));
+    }
+
+    /** Each installed language-model method with its config block's key, for {@link #bind}. */
+    public static Map<String, String> methodBlocks(ai.attune.runtime.host.PluginCatalog catalog) {
+        Map<String, String> out = new java.util.LinkedHashMap<>();
+        for (ai.attune.runtime.host.PluginCatalog.Entry e : catalog.list(ai.attune.api.spi.Kind.METHOD)) {
+            String key = catalog.find(ai.attune.api.spi.Kind.METHOD, e.name(), ai.attune.api.spi.Method.class)
+                    .map(m -> ((ai.attune.api.spi.Method<?>) m).configKey()).orElse(null);
+            out.put(e.name(), key != null ? key : e.name());
+        }
+        return out;
     }
 
     /**

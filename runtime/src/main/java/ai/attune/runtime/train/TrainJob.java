@@ -29,6 +29,7 @@ import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.Map;
 import java.util.function.Consumer;
 
 /**
@@ -63,7 +64,7 @@ public final class TrainJob {
      * but not created: {@link #run} does that once everything the recipe names has loaded.
      */
     public Prepared prepare(Path source, ObjectNode tree, Path resumeDir) throws IOException {
-        List<String> methods = catalog.list(Kind.METHOD).stream().map(PluginCatalog.Entry::name).toList();
+        Map<String, String> methods = RecipeLoader.methodBlocks(catalog);
         if (resumeDir != null) {
             Path stored = resumeDir.resolve(RunDirectory.RECIPE);
             ObjectNode own = loader.read(stored, List.of());
@@ -75,9 +76,9 @@ public final class TrainJob {
             return new Prepared(recipe, new RunDirectory(resumeDir), true, null);
         }
         String asked = tree.path("method").asText("");
-        if (!methods.contains(asked) && catalog.list(Kind.CLASSIFIER).stream().anyMatch(e -> e.name().equals(asked))) {
+        if (!methods.containsKey(asked) && catalog.list(Kind.CLASSIFIER).stream().anyMatch(e -> e.name().equals(asked))) {
             throw new RecipeException(source.getFileName() + ": method '" + asked + "' trains a classifier: run it with 'attune train "
-                    + source.getFileName() + "'; jobs here run language-model methods " + methods);
+                    + source.getFileName() + "'; jobs here run language-model methods " + methods.keySet());
         }
         Recipe recipe = loader.bind(source, tree, methods);
         plugins(recipe); // a bad plugin block is refused here, before a run directory exists
@@ -180,7 +181,7 @@ public final class TrainJob {
         String where = recipe.source().getFileName().toString();
         Method<Object> method = catalog.find(Kind.METHOD, recipe.method(), Method.class).orElseThrow(() -> new RecipeException(
                 where + ": method '" + recipe.method() + "' is not installed"));
-        Object methodConfig = loader.bindConfig(recipe.methodConfig(), method.defaultConfig(), method.configType(), recipe.method(), where);
+        Object methodConfig = loader.bindConfig(recipe.methodConfig(), method.defaultConfig(), method.configType(), recipe.methodKey(), where);
         String optName = recipe.train().optimizer().get("name").asText();
         Optimizer<Object> optimizer = catalog.find(Kind.OPTIMIZER, optName, Optimizer.class).orElseThrow(() -> new RecipeException(
                 where + ": train.optimizer.name '" + optName + "' is not installed; installed: "

@@ -72,14 +72,14 @@ class QuantizedRecipeTest {
                 model: %s
                 method: %s
                 %s
-                %s: {r: 4, lora_alpha: 8, target_modules: all-linear}
+                lora: {r: 4, lora_alpha: 8, target_modules: all-linear}
                 data: {format: text, path: %s, max_seq_len: 64, truncate: true}
                 train:
                   micro_batch_size: 4
                   max_steps: 3
                   optimizer: {name: adamw, lr: 1.0e-2}
                 output: %s
-                """.formatted(model.toAbsolutePath(), method, quantization == null ? "" : "quantization: " + quantization, method, data, out));
+                """.formatted(model.toAbsolutePath(), method, quantization == null ? "" : "quantization: " + quantization, data, out));
         TrainJob job = new TrainJob(plugins.catalog(), new PrintWriter(log, true));
         TrainJob.Prepared p = job.prepare(recipe, new RecipeLoader().read(recipe, List.of(overrides)), null);
         try (Scope scope = Scope.open("job")) {
@@ -120,6 +120,13 @@ class QuantizedRecipeTest {
                         + "\"bnb_4bit_use_double_quant\":true,\"bnb_4bit_compute_dtype\":\"float32\",\"bnb_4bit_quant_storage\":\"uint8\"}",
                 new com.fasterxml.jackson.databind.ObjectMapper().readTree(dir.resolve("qlora/final/" + QloraMethod.QUANTIZATION_FILE).toFile())
                         .toString());
+
+        // QLoRA is configured as LoRA is, in the lora: block (a LoraConfig beside a BitsAndBytesConfig); a block it would not read is refused.
+        Path recipe = dir.resolve("recipe.yaml");
+        Files.writeString(recipe, Files.readString(recipe).replace("lora: {", "qlora: {"));
+        RecipeException refused = assertThrows(RecipeException.class, () -> new TrainJob(plugins.catalog(), new PrintWriter(log, true))
+                .prepare(recipe, new RecipeLoader().read(recipe, List.of()), null));
+        assertEquals("recipe.yaml: key 'qlora' is not read; method qlora reads its config from 'lora'", refused.getMessage());
 
         Exception e = assertThrows(Exception.class, () -> train("qlora", StoriesLoraRuns.STORIES, null, dir.resolve("dense")));
         assertTrue(e.getMessage().startsWith("method qlora trains over a 4-bit base, and this model has no quantized Linear weight"), e.getMessage());

@@ -49,6 +49,12 @@ public final class QloraMethod implements Method<Object> {
         return lora.defaultConfig();
     }
 
+    /** LoRA's keys, in LoRA's {@code lora:} block. */
+    @Override
+    public String configKey() {
+        return "lora";
+    }
+
     @Override
     public List<Parameter> apply(Module model, Object config, MethodContext context) throws IOException {
         QuantizationRecord.of(model); // refuses a dense base before any adapter is attached
