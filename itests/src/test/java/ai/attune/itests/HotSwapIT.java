@@ -26,7 +26,7 @@ public class HotSwapIT {
         Path home = privateHome("attune-hotswap");
         Path adamw;
         try (Stream<Path> p = Files.list(home.resolve("plugins"))) {
-            adamw = p.filter(f -> f.getFileName().toString().startsWith("attune-optim-adamw")).findFirst().orElseThrow();
+            adamw = p.filter(f -> f.getFileName().toString().startsWith("attune-optim-adamw-")).findFirst().orElseThrow(); // not optim-adamw8bit
         }
         Path deployed = home.resolve("deploy").resolve(adamw.getFileName());
         Path spare = home.resolve(adamw.getFileName() + ".spare");

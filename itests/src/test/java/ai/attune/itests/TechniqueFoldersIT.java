@@ -46,7 +46,10 @@ public class TechniqueFoldersIT {
             new Technique("attune-data-text", DataFormat.class, "(" + DataFormat.PROPERTY + "=tokens)"),
             new Technique("attune-data-instruct", DataFormat.class, "(" + DataFormat.PROPERTY + "=prompt_completion)"),
             new Technique("attune-data-chat", DataFormat.class, "(" + DataFormat.PROPERTY + "=chat)"),
-            new Technique("attune-optim-adafactor", Optimizer.class, "(" + Optimizer.PROPERTY + "=adafactor)"));
+            new Technique("attune-optim-adafactor", Optimizer.class, "(" + Optimizer.PROPERTY + "=adafactor)"),
+            // one service under both names
+            new Technique("attune-optim-adamw8bit", Optimizer.class,
+                    "(&(" + Optimizer.PROPERTY + "=adamw_8bit)(" + Optimizer.PROPERTY + "=paged_adamw_8bit))"));
 
     @Inject
     BundleContext context;
@@ -82,7 +85,7 @@ public class TechniqueFoldersIT {
         List<String> names = List.of("prompt_tuning", "prefix_tuning", "ai.attune.plugins.prompttuning", "ai.attune.plugins.prefixtuning",
                 "ai.attune.plugins.adapter", "ai.attune.plugins.merge", "TiesMerger", "PromptTuningMethod", "AdapterMethod",
                 "prompt_completion", "alpaca", "ai.attune.plugins.data", "TokensFormat", "ChatFormat", "ChatLabels",
-                "adafactor", "Adafactor",
+                "adafactor", "Adafactor", "adamw_8bit", "AdamW8bit", "ai.attune.plugins.optim.adamw8bit",
                 "ai.attune.plugins.quant", "Nf4Quantizer", "Fp4Quantizer", "dQuantizeNF4", "ai.attune.plugins.qlora", "QloraMethod");
         List<Path> roots = Stream.of("runtime/src/main", "plugins/model-llama/src/main", "plugins/model-gpt2/src/main",
                 "plugins/model-bert/src/main").map(repo::resolve).toList();
@@ -91,7 +94,7 @@ public class TechniqueFoldersIT {
             assertTrue(root + " exists", Files.isDirectory(root));
             try (Stream<Path> all = Files.walk(root)) {
                 // The memory planner is the one exception: it prices techniques by name (Adafactor's
-                // state, a QLoRA base) without loading them, to advise on what is not installed.
+                // and 8-bit AdamW's state, a QLoRA base) without loading them, to advise on what is not installed.
                 Path planner = repo.resolve("runtime/src/main/java/ai/attune/runtime/plan");
                 for (Path f : all.filter(Files::isRegularFile).filter(f -> !f.startsWith(planner)).toList()) {
                     String text = Files.readString(f);

@@ -5,7 +5,9 @@ import org.osgi.framework.BundleContext;
 import org.osgi.framework.InvalidSyntaxException;
 import org.osgi.framework.ServiceReference;
 
+import java.lang.reflect.Array;
 import java.util.ArrayList;
+import java.util.Collection;
 import java.util.Comparator;
 import java.util.List;
 import java.util.Optional;
@@ -35,8 +37,9 @@ public final class PluginCatalog {
             ServiceReference<?>[] refs = ctx.getServiceReferences(kind.spi().getName(), "(" + kind.property() + "=*)");
             if (refs != null) {
                 for (ServiceReference<?> r : refs) {
-                    out.add(new Entry(kind, String.valueOf(r.getProperty(kind.property())),
-                            r.getBundle().getSymbolicName(), r.getBundle().getVersion().toString(), r));
+                    for (String name : names(r.getProperty(kind.property()))) {
+                        out.add(new Entry(kind, name, r.getBundle().getSymbolicName(), r.getBundle().getVersion().toString(), r));
+                    }
                 }
             }
         } catch (InvalidSyntaxException e) {
@@ -44,6 +47,28 @@ public final class PluginCatalog {
         }
         out.sort(Comparator.comparing(Entry::name));
         return out;
+    }
+
+    /**
+     * The names a technique is registered under: one string, or several for a technique known by
+     * aliases, which Declarative Services registers as a string array when a component repeats
+     * the property. A filter on the name matches any of them, so {@link #find} needs nothing more.
+     */
+    public static List<String> names(Object property) {
+        if (property == null) {
+            return List.of();
+        }
+        if (property instanceof Collection<?> c) {
+            return c.stream().map(String::valueOf).toList();
+        }
+        if (property.getClass().isArray()) {
+            List<String> out = new ArrayList<>();
+            for (int i = 0; i < Array.getLength(property); i++) {
+                out.add(String.valueOf(Array.get(property, i)));
+            }
+            return out;
+        }
+        return List.of(String.valueOf(property));
     }
 
     /** The service behind a listed entry. */

@@ -117,6 +117,6 @@ public final class RecipePlan {
     private static TrainingSetup.Optimizer optimizer(String name, JsonNode c) {
         JsonNode beta1 = c.path("beta1");
         return new TrainingSetup.Optimizer(name, c.path("amsgrad").asBoolean(false), c.path("momentum").asDouble(0), c.path("nesterov").asBoolean(false),
-                c.path("weight_decay").asDouble(0) != 0, beta1.isNumber() ? beta1.asDouble() : null);
+                c.path("weight_decay").asDouble(0) != 0, beta1.isNumber() ? beta1.asDouble() : null, c.path("min_8bit_size").asLong(0));
     }
 }

@@ -59,15 +59,21 @@ public record TrainingSetup(Method method, Lora lora, int adapterReduction, int 
 
     /**
      * The optimizer and the options that change its state: AdamW's amsgrad, SGD's momentum and
-     * nesterov, Adafactor's beta1 (exp_avg exists only when it is set).
+     * nesterov, Adafactor's beta1 (exp_avg exists only when it is set), 8-bit AdamW's
+     * min_8bit_size (smaller tensors keep f32 state).
      */
-    public record Optimizer(String name, boolean amsgrad, double momentum, boolean nesterov, boolean weightDecay, Double beta1) {
+    public record Optimizer(String name, boolean amsgrad, double momentum, boolean nesterov, boolean weightDecay, Double beta1, long min8bitSize) {
         public static Optimizer adamw() {
-            return new Optimizer("adamw", false, 0, false, false, null);
+            return new Optimizer("adamw", false, 0, false, false, null, 0);
         }
 
         public static Optimizer adafactor(Double beta1) {
-            return new Optimizer("adafactor", false, 0, false, false, beta1);
+            return new Optimizer("adafactor", false, 0, false, false, beta1, 0);
+        }
+
+        /** bitsandbytes' AdamW8bit with its default min_8bit_size, 4,096. */
+        public static Optimizer adamw8bit() {
+            return new Optimizer("adamw_8bit", false, 0, false, false, null, 4096);
         }
     }
 

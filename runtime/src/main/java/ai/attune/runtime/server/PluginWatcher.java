@@ -2,6 +2,7 @@ package ai.attune.runtime.server;
 
 import ai.attune.api.spi.Kind;
 import ai.attune.api.spi.Optimizer;
+import ai.attune.runtime.host.PluginCatalog;
 import io.vertx.core.Vertx;
 import io.vertx.core.json.JsonObject;
 import org.osgi.framework.BundleContext;
@@ -38,24 +39,23 @@ public final class PluginWatcher implements ServiceListener, AutoCloseable {
     public void serviceChanged(ServiceEvent event) {
         ServiceReference<?> ref = event.getServiceReference();
         for (Kind kind : Kind.values()) {
-            Object name = ref.getProperty(kind.property());
-            if (name == null) {
-                continue;
-            }
-            String what = switch (event.getType()) {
-                case ServiceEvent.REGISTERED -> "arrived";
-                case ServiceEvent.UNREGISTERING -> "departing";
-                default -> "modified";
-            };
-            vertx.eventBus().publish(JobBus.PLUGINS, new JsonObject().put("event", what).put("kind", kind.name().toLowerCase())
-                    .put("name", name.toString()).put("bundle", ref.getBundle().getSymbolicName())
-                    .put("version", ref.getBundle().getVersion().toString()));
-            if (kind == Kind.OPTIMIZER) {
-                optimizerChanged(name.toString(), event.getType(), ref);
-            } else if (event.getType() == ServiceEvent.UNREGISTERING) {
-                jobs.pluginDeparted(kind.label(), name.toString());
-            } else if (event.getType() == ServiceEvent.REGISTERED) {
-                jobs.pluginArrived(kind.label(), name.toString());
+            // a technique with aliases comes and goes under each of its names
+            for (String name : PluginCatalog.names(ref.getProperty(kind.property()))) {
+                String what = switch (event.getType()) {
+                    case ServiceEvent.REGISTERED -> "arrived";
+                    case ServiceEvent.UNREGISTERING -> "departing";
+                    default -> "modified";
+                };
+                vertx.eventBus().publish(JobBus.PLUGINS, new JsonObject().put("event", what).put("kind", kind.name().toLowerCase())
+                        .put("name", name).put("bundle", ref.getBundle().getSymbolicName())
+                        .put("version", ref.getBundle().getVersion().toString()));
+                if (kind == Kind.OPTIMIZER) {
+                    optimizerChanged(name, event.getType(), ref);
+                } else if (event.getType() == ServiceEvent.UNREGISTERING) {
+                    jobs.pluginDeparted(kind.label(), name);
+                } else if (event.getType() == ServiceEvent.REGISTERED) {
+                    jobs.pluginArrived(kind.label(), name);
+                }
             }
         }
     }

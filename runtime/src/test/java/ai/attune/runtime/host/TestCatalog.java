@@ -37,6 +37,14 @@ public final class TestCatalog implements AutoCloseable {
         return this;
     }
 
+    /** Registers {@code service} under several names, as a component that repeats its name property is registered (a string array). */
+    public TestCatalog register(Kind kind, Object service, String... names) {
+        Hashtable<String, Object> props = new Hashtable<>();
+        props.put(kind.property(), names);
+        framework.getBundleContext().registerService(kind.spi().getName(), service, props);
+        return this;
+    }
+
     public PluginCatalog catalog() {
         return new PluginCatalog(framework.getBundleContext());
     }

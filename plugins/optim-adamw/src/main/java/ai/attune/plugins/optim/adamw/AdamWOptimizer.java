@@ -27,8 +27,14 @@ import java.util.List;
  * <p>The update is a sequence of in-place backend kernels over work buffers; every op rounds to
  * the parameter's dtype as torch's do, and scalars are rounded to f32 for non-f64 parameters as
  * torch converts a Python float to the kernel's f32 math type.
+ *
+ * <p>Also registered as {@code paged_adamw_32bit}, transformers' name for bitsandbytes'
+ * {@code PagedAdamW32bit}: paging moves optimizer state between GPU and host memory, and the state
+ * here is in host memory already. The update stays torch's: bitsandbytes' 32-bit kernel decays
+ * after the Adam step rather than before, which scales each step by a further
+ * {@code 1 - lr * weight_decay}, and it ignores {@code amsgrad}.
  */
-@Component(service = Optimizer.class, property = Optimizer.PROPERTY + "=adamw")
+@Component(service = Optimizer.class, property = {Optimizer.PROPERTY + "=adamw", Optimizer.PROPERTY + "=paged_adamw_32bit"})
 public final class AdamWOptimizer implements Optimizer<AdamWConfig> {
     static final String EXP_AVG = "exp_avg";
     static final String EXP_AVG_SQ = "exp_avg_sq";

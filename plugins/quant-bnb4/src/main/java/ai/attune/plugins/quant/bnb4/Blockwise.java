@@ -1,5 +1,7 @@
 package ai.attune.plugins.quant.bnb4;
 
+import ai.attune.api.quant.DynamicMap;
+
 /**
  * bitsandbytes' blockwise quantization over a row-major flattened tensor: blocks of
  * {@code blocksize} consecutive elements, each scaled by its own absolute maximum. The last block

@@ -1,5 +1,7 @@
 package ai.attune.plugins.quant.bnb4;
 
+import ai.attune.api.quant.DynamicMap;
+
 /**
  * Double quantization (QLoRA section 3, {@code bnb_4bit_use_double_quant}): the float32 absmax
  * values of a 4-bit weight, less their mean, quantized blockwise with the signed 8-bit dynamic map.

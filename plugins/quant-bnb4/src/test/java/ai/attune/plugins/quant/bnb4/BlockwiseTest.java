@@ -1,5 +1,6 @@
 package ai.attune.plugins.quant.bnb4;
 
+import ai.attune.api.quant.DynamicMap;
 import org.junit.jupiter.api.Test;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;

@@ -3,6 +3,7 @@ package ai.attune.plugins.quant.bnb4;
 import ai.attune.api.io.SafetensorsFile;
 import ai.attune.api.io.SafetensorsWriter;
 import ai.attune.api.model.ModelLoadException;
+import ai.attune.api.quant.DynamicMap;
 import ai.attune.api.spi.QuantizedTensor;
 import ai.attune.api.tensor.DType;
 import ai.attune.api.tensor.Scope;
