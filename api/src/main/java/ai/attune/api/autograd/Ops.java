@@ -365,7 +365,33 @@ public final class Ops {
      * weight never stays dense past its matmul. a is [rows, k]; w is [n, k] when {@code transB}, else [k, n].
      */
     public static Tensor matmul(Tensor a, java.util.function.Supplier<Tensor> weight, boolean transB) {
-        return new SourcedMatmul(weight, transB).apply(a)[0];
+        return matmul(a, (left, t) -> matmulOnce(left, weight.get(), t), transB);
+    }
+
+    /**
+     * {@code a @ op(w)} with a frozen weight {@code w} that {@code product} multiplies anew for the
+     * forward and for the backward's {@code grad_a}, so w exists only inside those products (or
+     * never whole, where the product decodes it while it multiplies). a is [rows, k]; w is [n, k]
+     * when {@code transB}, else [k, n]. w gets no gradient.
+     */
+    public static Tensor matmul(Tensor a, WeightProduct product, boolean transB) {
+        return new SourcedMatmul(product, transB).apply(a)[0];
+    }
+
+    /**
+     * {@code left @ op(w)} for a {@code w} made for this product alone: cast to the autocast dtype
+     * as {@link #matmul(Tensor, boolean, Tensor, boolean)} would, multiplied, then given back with
+     * its cast, so a dense copy of a compact weight does not outlive the product. w gets no gradient.
+     */
+    public static Tensor matmulOnce(Tensor left, Tensor w, boolean transB) {
+        DType low = Autocast.dtype();
+        Tensor wc = low != null && w.dtype() == DType.F32 ? to(w, low) : w;
+        Tensor out = matmul(left, false, wc, transB);
+        if (wc != w) {
+            wc.storage().release();
+        }
+        w.storage().release();
+        return out;
     }
 
     // ---- dtype ----

@@ -14,9 +14,9 @@ import java.util.List;
  * {@code torch.nn.Linear}, or [in, out] ({@link #fanInFanOut()}) as GPT-2's Conv1D. It is the one
  * place fine-tuning methods hook into: an adapter sees the input and the base output and returns
  * the adapted output (LoRA adds {@code B A x}); a quantizer swaps the base weight for a
- * {@link WeightSource} ({@link #setWeightSource}), which the layer makes dense for each product
- * alone, whatever the family. Adapters register their own parameters as children of the layer, so their
- * paths read {@code q_proj.lora_A.weight}, as PEFT names them.
+ * {@link WeightSource} ({@link #setWeightSource}), which multiplies for each product without
+ * staying dense, whatever the family. Adapters register their own parameters as children of the
+ * layer, so their paths read {@code q_proj.lora_A.weight}, as PEFT names them.
  */
 public abstract class LinearLayer extends Module {
     /** A change to a layer's output, given its input. */
@@ -110,14 +110,14 @@ public abstract class LinearLayer extends Module {
     }
 
     /**
-     * The base map over the source: {@code x W^T + b} (or {@code x W + b} fan-in-fan-out) with W
-     * materialized in the layer's dtype for the product and again for its backward, as
-     * {@code F.linear} computes it for a dense weight.
+     * The base map over the source: {@code x W^T + b} (or {@code x W + b} fan-in-fan-out) with W in
+     * the layer's dtype, multiplied by the source for the product and again for its backward (made
+     * dense for each alone, or never), as {@code F.linear} computes it for a dense weight.
      */
     private Tensor sourcedBase(Tensor x) {
         int[] xs = x.shape();
         Tensor x2 = Views.reshape(x, -1, inFeatures()); // [rows, in]
-        Tensor y = Ops.matmul(x2, () -> weightSource.materialize(computeDtype), !fanInFanOut()); // [rows, out]
+        Tensor y = Ops.matmul(x2, (left, t) -> weightSource.matmul(left, t, computeDtype), !fanInFanOut()); // [rows, out]
         Parameter b = bias();
         if (b != null) {
             y = Ops.add(y, Ops.to(b.value(), y.dtype())); // under autocast the bias joins the product's dtype, as in F.linear

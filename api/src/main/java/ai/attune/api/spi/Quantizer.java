@@ -1,8 +1,10 @@
 package ai.attune.api.spi;
 
+import ai.attune.api.autograd.Ops;
 import ai.attune.api.io.SafetensorsReader;
 import ai.attune.api.io.TensorInfo;
 import ai.attune.api.tensor.Backend;
+import ai.attune.api.tensor.Blockwise4Bit;
 import ai.attune.api.tensor.Scope;
 import ai.attune.api.tensor.Tensor;
 
@@ -33,6 +35,18 @@ public interface Quantizer<C> {
 
     /** The dense f32 weight the quantized one stands for, of its shape, allocated in {@code scope}. */
     Tensor dequantize(QuantizedTensor q, Scope scope);
+
+    /**
+     * {@code left @ W^T} ({@code transposeW}) or {@code left @ W} for W the f32 {@link #dequantize}
+     * of a 2-D {@code q}: left is f32 [rows, k], the result f32 [rows, n], a new tensor in the
+     * current scope; nothing is recorded. By default W is dequantized for this product alone and
+     * released; a quantizer whose format a backend multiplies directly (see
+     * {@link Backend#matmul(Tensor, boolean, Blockwise4Bit, boolean, Tensor)})
+     * overrides it, so W is never dense.
+     */
+    default Tensor matmul(QuantizedTensor q, Tensor left, boolean transposeW) {
+        return Ops.matmulOnce(left, dequantize(q, Scope.current()), transposeW);
+    }
 
     /** Whether {@code checkpoint} holds the weight {@code name} in this quantizer's format. */
     boolean stores(SafetensorsReader checkpoint, String name);

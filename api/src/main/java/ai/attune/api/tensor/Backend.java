@@ -71,6 +71,19 @@ public interface Backend {
      */
     void matmul(Tensor a, boolean transA, Tensor b, boolean transB, Tensor out);
 
+    /**
+     * {@code out = op(a) @ op(b)} for a 4-bit b: the same result as {@link #matmul} with b's f32
+     * {@link Blockwise4Bit#dequantize dequantization}, where a is [m, k] (or [k, m] when transA), b
+     * [k, n] (or [n, k] when transB) and out [m, n], f32 or a's dtype. A backend that decodes b
+     * while it multiplies (into its packing buffers, say) never holds b dense; this default makes
+     * b dense for the call alone.
+     */
+    default void matmul(Tensor a, boolean transA, Blockwise4Bit b, boolean transB, Tensor out) {
+        try (Scope tmp = Scope.detached("4-bit matmul")) {
+            matmul(a, transA, b.dequantize(tmp), transB, out);
+        }
+    }
+
     // ---- normalisation and softmax (over the last dim) ----
 
     /** {@code softmax} or {@code log_softmax} over the last dim. */

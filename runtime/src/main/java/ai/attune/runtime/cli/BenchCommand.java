@@ -42,8 +42,8 @@ public final class BenchCommand implements Runnable {
     /** The benchmarks. */
     enum Op { matmul, score, generate, merge }
 
-    /** Element types a benchmark can run in. */
-    enum Dtype { f32, bf16, f16 }
+    /** Element types a benchmark can run in; nf4 and fp4 are a matmul's 4-bit weight (the installed quantizer of that name). */
+    enum Dtype { f32, bf16, f16, nf4, fp4 }
 
     /** Model shapes to benchmark without a checkpoint, with weights drawn as transformers initialises a new model. */
     static final Map<String, String> PRESETS = Map.of(
@@ -67,7 +67,8 @@ public final class BenchCommand implements Runnable {
     @Option(names = "--k", defaultValue = "1024", description = "matmul: inner dimension (default ${DEFAULT-VALUE}).")
     int k;
 
-    @Option(names = "--dtype", defaultValue = "f32", description = "Operand dtype: ${COMPLETION-CANDIDATES} (default ${DEFAULT-VALUE}).")
+    @Option(names = "--dtype", defaultValue = "f32", description = "Operand dtype: ${COMPLETION-CANDIDATES} (default ${DEFAULT-VALUE}); "
+            + "nf4 and fp4 time x[m,k] @ W[n,k]^T with a 4-bit W: fused into the GEMM, dequantized then multiplied, and dense f32.")
     Dtype dtype;
 
     @Option(names = "--backend", description = "Backend name (default: the highest-ranked).")
@@ -129,7 +130,14 @@ public final class BenchCommand implements Runnable {
                 return;
             }
             switch (op) {
-                case matmul -> matmul(be, out);
+                case matmul -> {
+                    if (dtype == Dtype.nf4 || dtype == Dtype.fp4) {
+                        new QuantizedMatmulBench(out).run(be, loader.quantizer(dtype.name(), "--dtype"), dtype.name(), m, n, k, repeats);
+                        out.printf("peak RSS: %s%n", peakRss());
+                    } else {
+                        matmul(be, out);
+                    }
+                }
                 case score, generate -> model(loader, be, job, out);
                 case merge -> {
                     Named shapes = modelModule(loader, be, job);

@@ -3,7 +3,10 @@ package ai.attune.kernels.conformance;
 import ai.attune.api.autograd.F;
 import ai.attune.api.autograd.Ops;
 import ai.attune.api.autograd.Views;
+import ai.attune.api.tensor.Backend;
 import ai.attune.api.tensor.BinaryOp;
+import ai.attune.api.tensor.Blockwise4Bit;
+import ai.attune.api.tensor.DType;
 import ai.attune.api.tensor.Scope;
 import ai.attune.api.tensor.ScalarOp;
 import ai.attune.api.tensor.Tensor;
@@ -12,6 +15,7 @@ import ai.attune.api.tensor.UnaryOp;
 
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Random;
 
 import static ai.attune.kernels.conformance.OpCase.Domain.ANY;
 import static ai.attune.kernels.conformance.OpCase.Domain.AWAY_FROM_ZERO;
@@ -81,6 +85,9 @@ public final class OpCatalog {
         c.add(new OpCase("matmul_transposed_view", s(d(4, 3), d(4, 5)), ANY,
                 (be, in) -> Ops.matmul(Views.transpose(in[0], 0, 1), in[1])));
         c.add(new OpCase("linear", s(d(2, 3, 4), d(5, 4), d(5)), ANY, (be, in) -> F.linear(in[0], in[1], in[2])));
+        // a frozen 4-bit weight [9, 37] (odd element count, three blocks), x @ W^T and x @ W, gradient to x only
+        c.add(new OpCase("matmul_4bit_tB", s(d(6, 37)), ANY, (be, in) -> Ops.matmul(in[0], (x, t) -> fourBit(be, x, t, 9, 37), true)));
+        c.add(new OpCase("matmul_4bit", s(d(6, 9)), ANY, (be, in) -> Ops.matmul(in[0], (x, t) -> fourBit(be, x, t, 9, 37), false)));
         // views
         c.add(new OpCase("reshape", s(d(2, 6)), ANY, (be, in) -> Ops.mul(Views.reshape(in[0], 3, -1), Views.reshape(in[0], 3, 4))));
         c.add(new OpCase("transpose_reshape", s(d(2, 3, 4)), ANY, (be, in) -> Views.reshape(Views.transpose(in[0], 0, 2), -1)));
@@ -134,6 +141,26 @@ public final class OpCatalog {
         c.add(new OpCase("attention_causal_offset_mask", s(d(2, 2, 2, 4), d(2, 1, 5, 4), d(2, 1, 5, 4)), ANY,
                 (be, in) -> F.attention(in[0], in[1], in[2],
                         Tensors.ofLongs(be, new long[] {1, 1, 1, 1, 1, 0, 1, 1, 0, 1}, 2, 5), true, 0.7)));
+    }
+
+    /**
+     * {@code x @ op(W)} with W a fixed [rows, cols] 4-bit matrix in blocks of 128 (made anew for each
+     * product, as a quantized weight's product does), into x's dtype.
+     */
+    private static Tensor fourBit(Backend be, Tensor x, boolean transB, int rows, int cols) {
+        Random r = new Random(5);
+        int n = rows * cols;
+        double[] codes = r.ints((n + 1) / 2, 0, 256).asDoubleStream().toArray();
+        double[] absmax = r.doubles((n + 127) / 128, 0.1, 1).toArray();
+        float[] table = new float[16];
+        for (int i = 0; i < 16; i++) {
+            table[i] = (i - 7) / 8f;
+        }
+        Blockwise4Bit w = new Blockwise4Bit(Tensors.of(be, DType.U8, codes, codes.length), table,
+                Tensors.of(be, DType.F32, absmax, absmax.length), 128, rows, cols);
+        Tensor out = be.empty(x.dtype(), new int[] {x.size(0), transB ? rows : cols}, Scope.current());
+        be.matmul(x, false, w, transB, out);
+        return out;
     }
 
     /** Runs a case's forward in a scope and returns the values (for conformance). */

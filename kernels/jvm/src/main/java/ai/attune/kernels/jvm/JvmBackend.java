@@ -2,6 +2,7 @@ package ai.attune.kernels.jvm;
 
 import ai.attune.api.tensor.Backend;
 import ai.attune.api.tensor.BinaryOp;
+import ai.attune.api.tensor.Blockwise4Bit;
 import ai.attune.api.tensor.DType;
 import ai.attune.api.tensor.Device;
 import ai.attune.api.tensor.ReduceOp;
@@ -133,6 +134,14 @@ public final class JvmBackend implements Backend {
     public void matmul(Tensor a, boolean transA, Tensor b, boolean transB, Tensor out) {
         Gemm g = gemm();
         Matmul.matmul(this, g, pool, threads(), a, transA, b, transB, out);
+    }
+
+    /** Decodes b while the GEMM packs it, where the operands allow; else the dequantizing default. */
+    @Override
+    public void matmul(Tensor a, boolean transA, Blockwise4Bit b, boolean transB, Tensor out) {
+        if (!FourBitMatmul.matmul(this, gemm(), a, transA, b, transB, out)) {
+            Backend.super.matmul(a, transA, b, transB, out);
+        }
     }
 
     @Override

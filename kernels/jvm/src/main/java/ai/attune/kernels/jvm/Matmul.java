@@ -82,14 +82,14 @@ final class Matmul {
         }
     }
 
-    private record Layout(boolean trans, int ld) {}
+    record Layout(boolean trans, int ld) {}
 
     private static boolean scalarGemm(Gemm gemm) {
         return gemm.isScalar();
     }
 
     /** How a gemmable operand is handed to the GEMM: row-major with a leading dim, or transposed. */
-    private static Layout layout(Tensor t, boolean trans) {
+    static Layout layout(Tensor t, boolean trans) {
         long s1 = t.stride(-2);
         long s0 = t.stride(-1);
         if (s0 == 1 || t.size(-1) == 1) {
@@ -99,7 +99,7 @@ final class Matmul {
     }
 
     /** The operand itself when its matrices are row- or column-major and its dtype is one the GEMM reads; else a contiguous f32 copy. */
-    private static Tensor gemmable(JvmBackend be, Tensor t, Scope tmp) {
+    static Tensor gemmable(JvmBackend be, Tensor t, Scope tmp) {
         long s1 = t.stride(-2);
         long s0 = t.stride(-1);
         boolean rowMajor = s0 == 1 || t.size(-1) == 1;
@@ -124,7 +124,7 @@ final class Matmul {
         return out;
     }
 
-    private static ElementType type(DType t) {
+    static ElementType type(DType t) {
         return switch (t) {
             case F32 -> ElementType.F32;
             case BF16 -> ElementType.BF16;

@@ -96,8 +96,25 @@ public final class Gemm {
         if (batch > 1 && strideC == 0 && (long) m * n > 0) {
             throw new IllegalArgumentException("strideC == 0 would make the batch's C matrices overlap");
         }
-        Operand opA = new Operand(a, aOff, lda, aType, transA);
-        Operand opB = new Operand(b, bOff, ldb, bType, transB);
+        run(batch, m, n, k, alpha, new Operand(a, aOff, lda, aType, transA), strideA, new Operand(b, bOff, ldb, bType, transB), strideB,
+                beta, c, cOff, ldc, strideC, a.isAccessibleBy(otherThread) && b.isAccessibleBy(otherThread));
+    }
+
+    /**
+     * C[m,n] = alpha * op(A) @ op(B) + beta * C with the {@link #gemm} contract, for a B held in
+     * blockwise 4-bit form: B is the row-major [k, n] matrix of {@code b}'s elements ([n, k] when
+     * transB). Its codes are decoded while they are packed, which is the only copy of B made.
+     */
+    public void gemm(boolean transA, boolean transB, int m, int n, int k, float alpha,
+                     MemorySegment a, long aOff, int lda, ElementType aType,
+                     FourBitBlocks b, float beta, MemorySegment c, long cOff, int ldc) {
+        run(1, m, n, k, alpha, new Operand(a, aOff, lda, aType, transA), 0, new Operand(b, transB ? k : n, transB), 0,
+                beta, c, cOff, ldc, 0, a.isAccessibleBy(otherThread) && b.codes().isAccessibleBy(otherThread)
+                        && b.absmax().isAccessibleBy(otherThread));
+    }
+
+    private void run(int batch, int m, int n, int k, float alpha, Operand opA, long strideA, Operand opB, long strideB,
+                     float beta, MemorySegment c, long cOff, int ldc, long strideC, boolean operandsShareable) {
         checkArguments(m, n, k, opA, opB, c, cOff, ldc);
         if (batch == 0 || m == 0 || n == 0) {
             return;
@@ -118,8 +135,7 @@ public final class Gemm {
             }
             return;
         }
-        boolean shareable = a.isAccessibleBy(otherThread) && b.isAccessibleBy(otherThread)
-                && c.isAccessibleBy(otherThread);
+        boolean shareable = operandsShareable && c.isAccessibleBy(otherThread);
         new Plan(batch, m, n, k, alpha, opA, strideA, opB, strideB, beta, c, cOff, ldc, strideC)
                 .run(shareable ? parallelism : 1);
     }

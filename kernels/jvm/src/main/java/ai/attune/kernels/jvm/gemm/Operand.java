@@ -17,9 +17,19 @@ import static ai.attune.kernels.jvm.gemm.MicroKernel.V;
 /**
  * One GEMM input as the caller laid it out: {@code op(X)} has logical element (r, c) at
  * {@code off + r*ld + c}, or at {@code off + c*ld + r} when {@code trans}. Offsets and leading
- * dimension count elements of {@code type}.
+ * dimension count elements of {@code type}, or of {@code blocks} for a 4-bit operand, whose
+ * {@code type} is null and whose {@code seg} is its codes.
  */
-record Operand(MemorySegment seg, long off, int ld, ElementType type, boolean trans) {
+record Operand(MemorySegment seg, long off, int ld, ElementType type, boolean trans, FourBitBlocks blocks) {
+
+    Operand(MemorySegment seg, long off, int ld, ElementType type, boolean trans) {
+        this(seg, off, ld, type, trans, null);
+    }
+
+    /** A 4-bit matrix stored row-major with {@code ld} elements per row. */
+    Operand(FourBitBlocks blocks, int ld, boolean trans) {
+        this(blocks.codes(), 0, ld, null, trans, blocks);
+    }
 
     private static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
     /** V 16-bit lanes: the raw bits of one f32 vector's worth of bf16 elements. */
@@ -28,7 +38,8 @@ record Operand(MemorySegment seg, long off, int ld, ElementType type, boolean tr
 
     /** Logical element (r, c) of op(X), widened to f32. */
     float get(int r, int c) {
-        return type.load(seg, trans ? off + (long) c * ld + r : off + (long) r * ld + c);
+        long at = trans ? off + (long) c * ld + r : off + (long) r * ld + c;
+        return blocks != null ? blocks.get(at) : type.load(seg, at);
     }
 
     /** Element index of the start of stored row {@code row}, column {@code col}. */
@@ -38,7 +49,7 @@ record Operand(MemorySegment seg, long off, int ld, ElementType type, boolean tr
 
     /** Same operand shifted by {@code elements}: how a batch member is addressed. */
     Operand shifted(long elements) {
-        return elements == 0 ? this : new Operand(seg, off + elements, ld, type, trans);
+        return elements == 0 ? this : new Operand(seg, off + elements, ld, type, trans, blocks);
     }
 
     /**
@@ -48,6 +59,10 @@ record Operand(MemorySegment seg, long off, int ld, ElementType type, boolean tr
      * Vector API cannot widen, so it takes a bulk copy and a scalar conversion loop.
      */
     void readRun(long index, int count, float[] dst, int dstPos, short[] shorts) {
+        if (blocks != null) {
+            blocks.decode(index, count, dst, dstPos);
+            return;
+        }
         int i = 0;
         switch (type) {
             case F32 -> {
@@ -100,9 +115,9 @@ record Operand(MemorySegment seg, long off, int ld, ElementType type, boolean tr
             throw new IllegalArgumentException(name + " leading dimension " + ld + " < row width " + storedCols);
         }
         long last = off + (long) (storedRows - 1) * ld + storedCols; // one past the last element
-        long available = seg.byteSize() / type.byteSize();
+        long available = blocks != null ? blocks.elements() : seg.byteSize() / type.byteSize();
         if (last > available) {
-            throw new IndexOutOfBoundsException(name + " needs " + last + " elements of " + type
+            throw new IndexOutOfBoundsException(name + " needs " + last + " elements of " + (blocks != null ? "4-bit codes" : type)
                     + " but the segment holds " + available);
         }
     }

@@ -7,8 +7,10 @@ import ai.attune.api.quant.DynamicMap;
 import ai.attune.api.spi.QuantizedTensor;
 import ai.attune.api.spi.Quantizer;
 import ai.attune.api.tensor.Backend;
+import ai.attune.api.tensor.Blockwise4Bit;
 import ai.attune.api.tensor.DType;
 import ai.attune.api.tensor.Scope;
+import ai.attune.api.tensor.Shape;
 import ai.attune.api.tensor.Tensor;
 
 import java.io.IOException;
@@ -77,21 +79,52 @@ abstract class Bnb4Quantizer implements Quantizer<Bnb4Config> {
         return new Bnb4Config(s.blocksize(), s.nested());
     }
 
+    /** Decodes the codes straight from their tensor into the new one, a chunk at a time; only a nested absmax is restored on the side. */
     @Override
     public Tensor dequantize(QuantizedTensor q, Scope scope) {
-        QuantState s = QuantState.parse(TensorBytes.bytes(q.state().get(QuantState.key(type.id()))));
-        float[] out = new float[Math.toIntExact(q.numel())];
-        Blockwise.dequantize4(TensorBytes.bytes(q.data()), absmax(q, s), s.blocksize(), type, out);
-        return TensorBytes.f32(q.data().backend(), out, q.shape(), scope);
+        int[] shape = q.shape();
+        try (Scope side = Scope.detached("bnb4-absmax")) {
+            Tensor flat = blockwise(q, side).dequantize(scope); // [rows, cols]
+            return flat.asStrided(shape, Shape.contiguousStrides(shape), flat.offset());
+        }
     }
 
-    /** The float32 absmax per block: stored as is, or restored from its 8-bit codes. */
-    private static float[] absmax(QuantizedTensor q, QuantState s) {
-        if (!s.nested()) {
-            return TensorBytes.floats(q.state().get("absmax"));
+    /**
+     * The product on the backend's 4-bit kernel, which decodes the codes inside its GEMM where it
+     * can: the weight is never dense, and under double quantization only its absmax (one float
+     * per block) is restored for the call.
+     */
+    @Override
+    public Tensor matmul(QuantizedTensor q, Tensor left, boolean transposeW) {
+        if (q.shape().length != 2) {
+            throw new IllegalArgumentException("a product needs a 2-D weight, not " + Arrays.toString(q.shape()));
         }
-        return new DoubleQuant(TensorBytes.bytes(q.state().get("absmax")), TensorBytes.floats(q.state().get("nested_absmax")),
+        try (Scope side = Scope.detached("bnb4-absmax")) {
+            Blockwise4Bit w = blockwise(q, side);
+            Tensor out = left.backend().empty(DType.F32, new int[] {left.size(0), transposeW ? w.rows() : w.cols()}, Scope.current()); // [rows, n]
+            left.backend().matmul(left, false, w, transposeW, out);
+            return out;
+        }
+    }
+
+    /** The codes as the backend's 4-bit operand, [shape[0], the rest], with the f32 absmax (restored into {@code side} if nested). */
+    private Blockwise4Bit blockwise(QuantizedTensor q, Scope side) {
+        QuantState s = QuantState.parse(TensorBytes.bytes(q.state().get(QuantState.key(type.id()))));
+        int[] shape = q.shape();
+        int rows = shape.length == 1 ? 1 : shape[0];
+        int cols = Math.toIntExact(q.numel() / rows);
+        return new Blockwise4Bit(q.data(), type.codeValues(), absmax(q, s, side), s.blocksize(), rows, cols);
+    }
+
+    /** The float32 absmax per block: stored as is, or restored from its 8-bit codes into {@code side}. */
+    private static Tensor absmax(QuantizedTensor q, QuantState s, Scope side) {
+        Tensor stored = q.state().get("absmax");
+        if (!s.nested()) {
+            return stored;
+        }
+        float[] restored = new DoubleQuant(TensorBytes.bytes(stored), TensorBytes.floats(q.state().get("nested_absmax")),
                 TensorBytes.floats(q.state().get("nested_quant_map")), s.nestedOffset()).absmax();
+        return TensorBytes.f32(stored.backend(), restored, new int[] {restored.length}, side);
     }
 
     @Override

@@ -97,6 +97,11 @@ enum QuantType {
         return out;
     }
 
+    /** The 16 values the codes decode to, as {@link #value} gives them: FP4's code 8 is -0. */
+    float[] codeValues() {
+        return quantMap.clone();
+    }
+
     /** bitsandbytes' {@code quant_type}: {@code nf4} or {@code fp4}. */
     String id() {
         return id;
