@@ -35,7 +35,7 @@ import java.lang.foreign.MemorySegment;
  *
  * <p>libtorch's natives load when the backend is constructed, from the JavaCPP cache
  * ({@code org.bytedeco.javacpp.cachedir}, set by the launcher, else {@code ~/.javacpp/cache}),
- * which {@link NativeCache} fills completely first.
+ * which {@link NativeCache} fills completely first ({@link Libtorch}).
  */
 @Component(service = Backend.class, property = {Backend.PROPERTY + "=torch", "service.ranking:Integer=-10"})
 public final class TorchBackend implements Backend {
@@ -51,16 +51,11 @@ public final class TorchBackend implements Backend {
     @Activate
     public TorchBackend(@Reference(name = "jvm", target = "(" + Backend.PROPERTY + "=jvm)") Backend jvm) {
         this.jvm = jvm;
-        String reason = null;
-        try {
-            NativeCache.prepare(); // before the first touch of the torch class, which loads the natives
+        String reason = Libtorch.unavailableReason();
+        if (reason == null) {
             // ATen's intra-op pool (OpenMP) would size itself from the cores it sees, ignoring a
             // container's CPU quota; the JVM's count honours it.
             torch.set_num_threads(Runtime.getRuntime().availableProcessors());
-        } catch (java.io.IOException e) {
-            reason = e.getMessage();
-        } catch (LinkageError e) { // UnsatisfiedLinkError, or NoClassDefFoundError after a failed load
-            reason = "libtorch (org.bytedeco:pytorch) did not load: " + e.getMessage() + "; natives are cached in " + NativeCache.directory();
         }
         this.unavailable = reason;
     }
