@@ -56,9 +56,6 @@ public final class HostExports {
         try (JarFile jf = new JarFile(jar.toFile())) {
             Manifest mf = jf.getManifest();
             String header = mf == null ? null : mf.getMainAttributes().getValue("Export-Package");
-            if (header != null && !header.isBlank()) {
-                return List.of(header.replaceAll("\\s*\\n\\s*", ""));
-            }
             String version = osgiVersion(jar.getFileName().toString(), mf);
             TreeSet<String> packages = new TreeSet<>();
             for (Enumeration<? extends ZipEntry> en = jf.entries(); en.hasMoreElements(); ) {
@@ -69,8 +66,17 @@ public final class HostExports {
                 }
             }
             List<String> out = new ArrayList<>();
+            String declared = header == null ? "" : header.replaceAll("\\s*\\n\\s*", "");
+            if (!declared.isBlank()) {
+                out.add(declared);
+            }
             for (String p : packages) {
-                out.add(p + ";version=\"" + version + "\"");
+                // A jar's header is what it exports; a package it holds and leaves out (JavaCPP's chrono, which the presets'
+                // classes use in their signatures) is exported too, since the host class path serves it anyway.
+                if (declared.isBlank() || p.startsWith("org.bytedeco.")
+                        && !Pattern.compile("(^|,)" + Pattern.quote(p) + "(;|,|$)").matcher(declared).find()) {
+                    out.add(p + ";version=\"" + version + "\"");
+                }
             }
             return out;
         } catch (IOException e) {

@@ -40,6 +40,15 @@ class HostExportsTest {
         assertTrue(!exports.contains("picocli"));
     }
 
+    /** JavaCPP's header leaves out org.bytedeco.javacpp.chrono, which the pytorch presets' c10d classes take: it is exported beside the header. */
+    @Test
+    void bytedecoPackagesMissingFromTheHeaderAreExportedToo(@TempDir Path dir) throws IOException {
+        Path javacpp = jar(dir.resolve("javacpp-1.5.14.jar"), "org.bytedeco.javacpp;version=\"1.5.14\",org.bytedeco.javacpp.indexer;version=\"1.5.14\"",
+                "org/bytedeco/javacpp/Pointer.class", "org/bytedeco/javacpp/indexer/Indexer.class", "org/bytedeco/javacpp/chrono/Milliseconds.class");
+        assertEquals(List.of("org.bytedeco.javacpp;version=\"1.5.14\",org.bytedeco.javacpp.indexer;version=\"1.5.14\"",
+                "org.bytedeco.javacpp.chrono;version=\"1.5.14\""), HostExports.exportsOf(javacpp));
+    }
+
     private static Path jar(Path path, String exportHeader, String... entries) throws IOException {
         Manifest mf = new Manifest();
         mf.getMainAttributes().put(Attributes.Name.MANIFEST_VERSION, "1.0");
