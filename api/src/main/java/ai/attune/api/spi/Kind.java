@@ -16,7 +16,9 @@ public enum Kind {
     MERGE(Merger.class, Merger.PROPERTY),
     MODEL(ModelFamily.class, ModelFamily.PROPERTY),
     DATA_FORMAT(DataFormat.class, DataFormat.PROPERTY),
-    BACKEND(Backend.class, Backend.PROPERTY);
+    BACKEND(Backend.class, Backend.PROPERTY),
+    /** Collective communication for data-parallel training: c10d's Gloo, NCCL where there are CUDA devices. */
+    DIST(ai.attune.api.dist.ProcessGroupFactory.class, ai.attune.api.dist.ProcessGroupFactory.PROPERTY);
 
     private final Class<?> spi;
     private final String property;

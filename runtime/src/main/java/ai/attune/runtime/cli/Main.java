@@ -10,7 +10,7 @@ public final class Main {
         System.exit(run(args));
     }
 
-    /** Runs a command line and returns its exit code: 0 ok, 1 failed, 2 bad usage. */
+    /** Runs a command line and returns its exit code: 0 ok, 1 failed, 2 bad usage, 3 a data-parallel peer failed. */
     public static int run(String... args) {
         CommandLine cli = new CommandLine(new AttuneCommand());
         cli.setExecutionExceptionHandler((ex, cmd, parsed) -> {
@@ -19,7 +19,8 @@ public final class Main {
             if (Boolean.getBoolean("attune.debug")) {
                 ex.printStackTrace(cmd.getErr());
             }
-            return 1;
+            // A data-parallel rank whose group broke reports it, but the cause is another rank's (or a timeout): the launcher tells them apart.
+            return ex instanceof ai.attune.api.dist.CollectiveException ? RankLauncher.PEER_FAILED : 1;
         });
         cli.setParameterExceptionHandler((ex, a) -> {
             CommandLine cmd = ex.getCommandLine();

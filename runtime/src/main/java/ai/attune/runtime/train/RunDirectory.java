@@ -29,11 +29,30 @@ public final class RunDirectory {
     static final String CHECKPOINT_PREFIX = "checkpoint-";
 
     private final Path dir;
+    private final boolean writes;
     private final ObjectMapper json = new ObjectMapper();
     private BufferedWriter events;
 
     public RunDirectory(Path dir) {
+        this(dir, true);
+    }
+
+    private RunDirectory(Path dir, boolean writes) {
         this.dir = dir;
+        this.writes = writes;
+    }
+
+    /**
+     * The run directory as a data-parallel rank other than 0 sees it: it reads checkpoints (to
+     * resume) and never writes, since rank 0 writes the run's one copy.
+     */
+    public static RunDirectory follower(Path dir) {
+        return new RunDirectory(dir, false);
+    }
+
+    /** Whether this process writes the run: events, checkpoints, final. */
+    public boolean writes() {
+        return writes;
     }
 
     public Path path() {
@@ -86,6 +105,9 @@ public final class RunDirectory {
      * left is removed first, so its events are not mixed with this run's. Returns whether there was any.
      */
     public boolean create(String recipeYaml) throws IOException {
+        if (!writes) {
+            return false;
+        }
         checkNew();
         List<Path> stale = entries();
         for (Path p : stale) {
@@ -169,6 +191,9 @@ public final class RunDirectory {
      * commands again, and must not report them twice.
      */
     void openEvents(long keepUpToStep) throws IOException {
+        if (!writes) {
+            return;
+        }
         Path file = dir.resolve(EVENTS);
         if (Files.exists(file) && keepUpToStep >= 0) {
             List<String> kept = new ArrayList<>();
@@ -191,6 +216,9 @@ public final class RunDirectory {
 
     /** Appends one event and flushes it, so a crash loses at most the line being written. */
     void event(ObjectNode e) throws IOException {
+        if (!writes) {
+            return;
+        }
         events.write(json.writeValueAsString(e));
         events.write('\n');
         events.flush();

@@ -58,6 +58,18 @@ public final class TrainJob {
         this.log = log;
     }
 
+    private ai.attune.api.dist.ProcessGroup group = ai.attune.api.dist.ProcessGroup.single();
+
+    /** Runs as one rank of a data-parallel group: every rank prepares and loads alike, only rank 0 writes the run. */
+    public TrainJob dataParallel(ai.attune.api.dist.ProcessGroup group) {
+        this.group = group;
+        return this;
+    }
+
+    private RunDirectory runDirectory(Path dir) {
+        return group.rank() == 0 ? new RunDirectory(dir) : RunDirectory.follower(dir);
+    }
+
     /**
      * Binds a recipe tree. With {@code resumeDir} the run's own recipe is used ({@code tree} may be
      * null, or must equal it); otherwise the recipe's output is checked to be free for a new run
@@ -73,7 +85,7 @@ public final class TrainJob {
             }
             Recipe recipe = loader.bind(stored, own, methods);
             plugins(recipe);
-            return new Prepared(recipe, new RunDirectory(resumeDir), true, null);
+            return new Prepared(recipe, runDirectory(resumeDir), true, null);
         }
         String asked = tree.path("method").asText("");
         if (!methods.containsKey(asked) && catalog.list(Kind.CLASSIFIER).stream().anyMatch(e -> e.name().equals(asked))) {
@@ -89,7 +101,7 @@ public final class TrainJob {
                 throw new RecipeException(source.getFileName() + ": train.backend: " + e.getMessage());
             }
         }
-        RunDirectory runDir = new RunDirectory(recipe.output());
+        RunDirectory runDir = runDirectory(recipe.output());
         try {
             runDir.checkNew(); // an output holding a run is refused before minutes go into loading
         } catch (RecipeException e) {
@@ -139,7 +151,7 @@ public final class TrainJob {
                     schedule, ctx, mb, ga, steps,
                     d.shuffleOn(), t.clip(), t.evalEvery() == null ? 0 : t.evalEvery(), t.saveEvery() == null ? 0 : t.saveEvery(),
                     memory(t, m.module(), where), recipe.method());
-            return new TrainingRun(setup, train, eval, general, p.runDir(), progress, control).run(p.resume(), () -> begin(p));
+            return new TrainingRun(setup, train, eval, general, p.runDir(), progress, control).dataParallel(group).run(p.resume(), () -> begin(p));
         }
     }
 

@@ -6,6 +6,7 @@ import ai.attune.api.autograd.GradMode;
 import ai.attune.api.autograd.Ops;
 import ai.attune.api.autograd.Views;
 import ai.attune.api.data.Example;
+import ai.attune.api.dist.ProcessGroup;
 import ai.attune.api.model.CausalLM;
 import ai.attune.api.nn.Module;
 import ai.attune.api.nn.Parameter;
@@ -35,6 +36,16 @@ import java.util.function.Consumer;
  * micro-batches divided by the step's target-token count (so accumulation equals the full batch),
  * clipping is {@code clip_grad_norm_} over the trainable parameters, and the schedule is
  * transformers' {@code get_scheduler}.
+ *
+ * <p>Data parallel ({@link #dataParallel}): each of W ranks takes a share of every step, and the
+ * step is the one a single process takes with W times the accumulation. Step s consumes examples
+ * [s·G, (s+1)·G) of the data order, G = micro-batch × accumulation × W; rank r's micro-batch k holds
+ * those from ((s·A + k)·W + r)·M on, round robin as accelerate deals them, and draws its dropout
+ * masks as micro-batch k·W + r of the step. The step's target-token count is summed over the ranks
+ * before any loss is divided by it, and the gradients are summed over the ranks
+ * ({@link GradientBuckets}) before anything reads them, so clipping, loss scaling and the optimizer
+ * see the same numbers on every rank and keep the same state. Only rank 0 writes the run directory:
+ * events, checkpoints and {@code final/}, the last only once every rank has finished the last step.
  */
 public final class TrainingRun {
     /**
@@ -73,6 +84,7 @@ public final class TrainingRun {
     private final RunDirectory run;
     private final Consumer<ObjectNode> progress;
     private final StepControl control;
+    private ProcessGroup group = ProcessGroup.single();
 
     public TrainingRun(Setup setup, List<Example> train, List<Example> eval, List<Example> general, RunDirectory run, Consumer<ObjectNode> progress) {
         this(setup, train, eval, general, run, progress, StepControl.NONE);
@@ -87,6 +99,15 @@ public final class TrainingRun {
         this.run = run;
         this.progress = progress;
         this.control = control;
+    }
+
+    /**
+     * Trains as one rank of {@code group}; the run directory must write only on rank 0 (a
+     * {@link RunDirectory#follower} elsewhere). Every rank must run the same recipe on the same data.
+     */
+    public TrainingRun dataParallel(ProcessGroup group) {
+        this.group = group;
+        return this;
     }
 
     /** What happens once the method is applied and before the run writes anything: a new run creates its directory here. */
@@ -148,7 +169,7 @@ public final class TrainingRun {
         }
         run.openEvents(resume ? pos.step() : -1);
         DataOrder order = new DataOrder(train.size(), s.shuffle(), s.context().seed());
-        if (!general.isEmpty() && pos.step() == 0) {
+        if (!general.isEmpty() && pos.step() == 0 && run.writes()) {
             before = Math.exp(meanNll(general));
             run.event(run.newEvent("general_eval").put("step", 0).put("general_ppl", before));
         }
@@ -157,6 +178,9 @@ public final class TrainingRun {
         // Announced before the first step, so a swap can be judged against it even while the job waits at step 0.
         Optimizer<Object> optimizer = control.optimizer(s.optimizer());
         Object optimizerConfig = s.optimizerConfig();
+        int world = group.worldSize();
+        int rank = group.rank();
+        GradientBuckets reduce = world > 1 ? new GradientBuckets(group, trainable) : null;
         for (long step = pos.step(); step < s.maxSteps(); step++) {
             boundary(step, replay);
             Optimizer<Object> next = control.optimizer(optimizer);
@@ -172,12 +196,19 @@ public final class TrainingRun {
             long targets = 0;
             for (int k = 0; k < s.accumulation(); k++) {
                 List<Example> rows = new ArrayList<>();
+                long first = cursor + ((long) k * world + rank) * s.microBatch(); // round robin over the ranks
                 for (int r = 0; r < s.microBatch(); r++) {
-                    rows.add(train.get(order.exampleAt(cursor++)));
+                    rows.add(train.get(order.exampleAt(first + r)));
                 }
                 MicroBatch mb = MicroBatch.of(rows, s.model().hooks().virtualTokenCount());
                 targets += mb.targetCount();
                 batches.add(mb);
+            }
+            cursor += (long) s.microBatch() * s.accumulation() * world;
+            if (world > 1) {
+                double[] count = {targets};
+                group.allReduceSum(count); // the loss of the step is over every rank's target tokens
+                targets = (long) count[0];
             }
             if (targets == 0) {
                 throw new IllegalStateException("step " + (step + 1) + ": no example in the step has a target token (every label is -100)");
@@ -186,13 +217,20 @@ public final class TrainingRun {
             long tokens = 0;
             for (int k = 0; k < batches.size(); k++) {
                 MicroBatch mb = batches.get(k);
-                s.context().dropout().startMicroBatch(step, k);
+                s.context().dropout().startMicroBatch(step, k * world + rank);
                 try (Scope micro = Scope.open("micro-batch"); MemoryStrategy.Region precision = s.memory().forward()) {
                     Tensor stepLoss = Ops.mulScalar(nllSum(mb, be), 1.0 / targets);
                     loss += Tensors.item(stepLoss); // read first: backward gives the activations' memory back as it goes
                     Autograd.backward(s.memory().scaleLoss(stepLoss));
                 }
                 tokens += mb.tokens();
+            }
+            if (reduce != null) {
+                reduce.allReduce();
+                double[] totals = {loss, tokens};
+                group.allReduceSum(totals);
+                loss = totals[0];
+                tokens = (long) totals[1];
             }
             if (!s.memory().unscale(trainable)) {
                 // f16 gradients overflowed at this loss scale: skip the update, as GradScaler.step does, and back off.
@@ -232,15 +270,23 @@ public final class TrainingRun {
             progress.accept(e);
             metrics(step + 1);
             long done = step + 1;
-            if (evalEvery > 0 && done % evalEvery == 0 || done == s.maxSteps()) {
+            if (run.writes() && (evalEvery > 0 && done % evalEvery == 0 || done == s.maxSteps())) {
                 evaluate(done);
             }
-            if (saveEvery > 0 && done % saveEvery == 0 && done < s.maxSteps()) {
+            if (run.writes() && saveEvery > 0 && done % saveEvery == 0 && done < s.maxSteps()) {
                 checkpoint(done);
             }
         }
         module.setTraining(false);
-        if (!java.nio.file.Files.exists(run.finalOutput())) {
+        if (reduce != null) {
+            reduce.close();
+            group.barrier(); // final/ stands for a run every rank finished
+            if (run.writes()) {
+                run.event(run.newEvent("data_parallel").put("world_size", world).put("floats_per_step", reduce.floats())
+                        .put("all_reduce_seconds", reduce.seconds()).put("all_reduce_wait_seconds", reduce.waitSeconds()));
+            }
+        }
+        if (run.writes() && !java.nio.file.Files.exists(run.finalOutput())) {
             s.method().save(module, s.methodConfig(), s.context(), run.finalOutput());
         }
         run.event(run.newEvent("done").put("step", s.maxSteps()).put("output", run.finalOutput().toString()));
@@ -312,6 +358,9 @@ public final class TrainingRun {
     }
 
     private void checkpoint(long done) throws IOException {
+        if (!run.writes()) {
+            return;
+        }
         Checkpoint.save(run.checkpointDir(done), named, state, new Checkpoint.Position(done, cursor, s.memory().state()), s.context().seed());
         ObjectNode e = run.newEvent("checkpoint").put("step", done).put("path", run.checkpointDir(done).toString());
         run.event(e);

@@ -1,0 +1,123 @@
+package ai.attune.itests;
+
+import ai.attune.api.io.SafetensorsFile;
+import org.junit.Test;
+
+import java.lang.foreign.ValueLayout;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+
+import static org.junit.Assert.assertEquals;
+import static org.junit.Assert.assertFalse;
+import static org.junit.Assert.assertTrue;
+
+/**
+ * Data-parallel training from the launcher, as a user runs it: {@code attune train --nproc-per-node
+ * 2} on stories260K takes the same steps as one process accumulating the two ranks' micro-batches
+ * (the single-process loop is itself checked against an independent PyTorch-semantics reference in
+ * the runtime's TrainingLoopReferenceTest), dropout included; a malformed data line stops every
+ * rank with one line and leaves nothing behind.
+ */
+public class DataParallelIT {
+    private static final Path REPO = TrainLauncherIT.RECIPE.getParent().getParent();
+
+    private static String recipe(Path dir, String method, String methodBlock) throws Exception {
+        Path r = dir.resolve(method + ".yaml");
+        Files.writeString(r, """
+                model: %s
+                method: %s
+                %s
+                data: {format: text, path: %s, max_seq_len: 32, truncate: true, shuffle: true}
+                train:
+                  micro_batch_size: 2
+                  gradient_accumulation_steps: 2
+                  max_steps: 4
+                  seed: 3
+                  optimizer: {name: adamw, lr: 1.0e-2}
+                output: %s
+                """.formatted(LauncherIT.STORIES, method, methodBlock, REPO.resolve("../shared/data/text/mobydick.txt").normalize(),
+                dir.resolve("unused")));
+        return r.toString();
+    }
+
+    /** One process with accumulation 2, and two ranks with accumulation 1: the same global batch of 4 sequences per step. */
+    private static void sameAsOneProcess(String method, String block, String file) throws Exception {
+        Path dir = Files.createTempDirectory("attune-dp-" + method);
+        String r = recipe(dir, method, block);
+        LauncherIT.Result single = LauncherIT.attuneIn(REPO, "train", r, "--set", "output=" + dir.resolve("single"));
+        assertEquals(single.err(), 0, single.code());
+        LauncherIT.Result two = LauncherIT.attuneIn(REPO, "train", r, "--set", "output=" + dir.resolve("two"),
+                "--set", "train.gradient_accumulation_steps=1", "--nproc-per-node", "2");
+        assertEquals(two.err(), 0, two.code());
+        assertTrue(two.out(), two.out().startsWith("trained 4 steps: loss "));
+        assertEquals("one line on stdout, rank 0's", 1, two.out().lines().count());
+
+        float worst = 0;
+        float moved = 0;
+        try (SafetensorsFile a = SafetensorsFile.open(dir.resolve("single/final").resolve(file));
+             SafetensorsFile b = SafetensorsFile.open(dir.resolve("two/final").resolve(file))) {
+            assertEquals(a.names(), b.names());
+            for (String n : a.names()) {
+                float[] x = a.data(n).toArray(ValueLayout.JAVA_FLOAT);
+                float[] y = b.data(n).toArray(ValueLayout.JAVA_FLOAT);
+                for (int i = 0; i < x.length; i++) {
+                    worst = Math.max(worst, Math.abs(x[i] - y[i]));
+                }
+            }
+        }
+        assertTrue("2 ranks x (MB 2, GA 1) vs 1 process x (MB 2, GA 2): " + worst, worst <= 1e-5);
+        List<String> events = Files.readAllLines(dir.resolve("two/events.jsonl"));
+        assertEquals("rank 0 alone writes the events", 4, events.stream().filter(l -> l.contains("\"type\":\"step\"")).count());
+        assertTrue(events.stream().anyMatch(l -> l.contains("\"type\":\"data_parallel\"") && l.contains("\"world_size\":2")));
+        try (var files = Files.list(dir.resolve("two"))) {
+            assertEquals("exactly one final model", List.of("events.jsonl", "final", "recipe.yaml"),
+                    files.map(p -> p.getFileName().toString()).sorted().toList());
+        }
+        // Summing two ranks' gradients rounds differently from accumulating them in one buffer: float32 rounding apart, no more.
+        double[] a = losses(dir.resolve("single/events.jsonl"));
+        double[] b = losses(dir.resolve("two/events.jsonl"));
+        assertEquals(4, a.length);
+        for (int i = 0; i < a.length; i++) {
+            assertEquals("step " + (i + 1) + " loss", a[i], b[i], 1e-5 * Math.abs(a[i]));
+        }
+    }
+
+    private static double[] losses(Path events) throws Exception {
+        return Files.readAllLines(events).stream().filter(l -> l.contains("\"type\":\"step\""))
+                .mapToDouble(l -> Double.parseDouble(l.replaceAll(".*\"loss\":([-0-9.Ee]+).*", "$1"))).toArray();
+    }
+
+    @Test
+    public void loraWithDropoutOnTwoRanksEqualsOneProcess() throws Exception {
+        sameAsOneProcess("lora", "lora: {r: 4, lora_alpha: 8, lora_dropout: 0.1, target_modules: all-linear}", "adapter_model.safetensors");
+    }
+
+    @Test
+    public void fullFineTuningOnTwoRanksEqualsOneProcess() throws Exception {
+        sameAsOneProcess("full", "", "model.safetensors");
+    }
+
+    @Test
+    public void aMalformedLineStopsEveryRankWithOneLine() throws Exception {
+        Path dir = Files.createTempDirectory("attune-dp-bad");
+        StringBuilder data = new StringBuilder();
+        for (int i = 0; i < 12; i++) {
+            data.append(i == 5 ? "{\"text\": \"cut short" : "{\"text\": \"Call me Ishmael. Some years ago, never mind how long precisely.\"}").append('\n');
+        }
+        Path bad = Files.writeString(dir.resolve("bad.jsonl"), data);
+        Path out = dir.resolve("run");
+        long t0 = System.nanoTime();
+        LauncherIT.Result r = LauncherIT.attuneIn(REPO, "train", recipe(dir, "lora", "lora: {r: 4}"), "--set", "data.path=" + bad,
+                "--set", "output=" + out, "--set", "train.gradient_accumulation_steps=1", "--nproc-per-node", "2");
+        double seconds = (System.nanoTime() - t0) / 1e9;
+        assertEquals(r.err(), 1, r.code());
+        List<String> lines = r.err().lines().filter(l -> !l.startsWith("WARNING: Using incubator modules")).toList();
+        assertEquals(r.err(), 1, lines.size());
+        assertTrue(lines.getFirst(), lines.getFirst().matches("attune: rank [01]: bad\\.jsonl:6: not valid JSON: .*"));
+        assertTrue("well within the 60 s timeout: " + seconds, seconds < 60);
+        assertFalse("no run directory", Files.exists(out));
+        assertTrue("no rank is left running", ProcessHandle.allProcesses().noneMatch(p -> p.info().arguments()
+                .map(a -> String.join(" ", a).contains(out.toString())).orElse(false)));
+    }
+}
