@@ -27,6 +27,30 @@ public final class Autograd {
     private Autograd() {}
 
     /**
+     * Told, during a backward, that a leaf's gradient is complete for that backward: no node left
+     * to run will add to it. PyTorch's post-accumulate-grad hooks, which DistributedDataParallel
+     * uses to start a bucket's all-reduce while backward goes on.
+     */
+    @FunctionalInterface
+    public interface LeafGradientHook {
+        void ready(Tensor leaf);
+    }
+
+    private static final ThreadLocal<LeafGradientHook> HOOK = new ThreadLocal<>();
+    private static final ThreadLocal<int[]> DEPTH = ThreadLocal.withInitial(() -> new int[1]);
+
+    /**
+     * Installs {@code hook} on this thread's outermost backwards until the region closes. A leaf
+     * that receives its gradient only inside a node's own backward (a checkpointed block runs one)
+     * is not announced: the hook's owner treats every leaf as complete when backward returns.
+     */
+    public static GradMode.Region onLeafGradient(LeafGradientHook hook) {
+        LeafGradientHook previous = HOOK.get();
+        HOOK.set(hook);
+        return () -> HOOK.set(previous);
+    }
+
+    /**
      * Whether backward gives memory back as it goes ({@link Release}'s rule): on unless
      * {@code -Dattune.autograd.release=false}. Off, every activation and gradient lives until its
      * scope closes, as the comparison in benchmarks and tests needs. Either way the results are
@@ -59,12 +83,16 @@ public final class Autograd {
         if (!output.requiresGrad()) {
             throw new IllegalStateException("output " + output + " does not require grad: no parameter on its path requires grad");
         }
+        int[] depth = DEPTH.get();
+        depth[0]++;
         try (GradMode.Region ignored = GradMode.noGrad()) {
             if (output.gradFn() == null) {
                 accumulateLeaf(output, upstream);
                 return;
             }
             List<Node> order = topologicalOrder(output.gradFn());
+            LeafGradientHook hook = depth[0] == 1 ? HOOK.get() : null;
+            Map<Node, List<Tensor>> completes = hook == null ? Map.of() : lastConsumers(order);
             Release release = releaseAsYouGo ? new Release(order, output, upstream) : null;
             Map<Node, Tensor[]> pending = new IdentityHashMap<>();
             pending.computeIfAbsent(output.gradFn(), n -> new Tensor[n.outputCount()])[output.outputIndex()] = upstream;
@@ -73,6 +101,9 @@ public final class Autograd {
                 if (gradOuts == null) {
                     if (release != null) {
                         release.done(node, null, null);
+                    }
+                    for (Tensor leaf : completes.getOrDefault(node, List.of())) {
+                        hook.ready(leaf); // nothing flowed through its last consumer, so its gradient is what it was
                     }
                     continue;
                 }
@@ -111,8 +142,28 @@ public final class Autograd {
                 if (release != null) {
                     release.done(node, gradOuts, gradIns);
                 }
+                for (Tensor leaf : completes.getOrDefault(node, List.of())) {
+                    hook.ready(leaf);
+                }
+            }
+        } finally {
+            depth[0]--;
+        }
+    }
+
+    /** For each node, the leaves requiring grad that it is the last in {@code order} to feed. */
+    private static Map<Node, List<Tensor>> lastConsumers(List<Node> order) {
+        Map<Tensor, Node> last = new IdentityHashMap<>();
+        for (Node n : order) {
+            for (Tensor in : n.inputs()) {
+                if (in != null && in.gradFn() == null && in.requiresGrad()) {
+                    last.put(in, n);
+                }
             }
         }
+        Map<Node, List<Tensor>> out = new IdentityHashMap<>();
+        last.forEach((leaf, n) -> out.computeIfAbsent(n, k -> new ArrayList<>()).add(leaf));
+        return out;
     }
 
     private static void accumulateLeaf(Tensor leaf, Tensor g) {

@@ -19,6 +19,12 @@ import java.util.List;
  * and reused every step: the collective engine is fastest on memory it has seen before. Only the
  * trainable tensors are communicated; a frozen base never is.
  *
+ * <p>During the step's last backward ({@link #during}) a bucket is filled and its all-reduce
+ * started as soon as backward has completed every gradient in it and in the buckets before it, so
+ * the transfers overlap the rest of backward; buckets always start in the same order on every
+ * rank, as the collectives require. What backward did not announce (gradients accumulated inside a
+ * checkpointed block's own backward) is filled and started when backward returns.
+ *
  * <p>A parameter without a gradient on this rank (it took no part in its micro-batches) counts as
  * zeros, and receives the sum if another rank's is not zero, so every rank steps the same tensors.
  */
@@ -32,8 +38,17 @@ final class GradientBuckets implements AutoCloseable {
     private final Arena arena = Arena.ofShared();
     private final List<MemorySegment> buckets = new ArrayList<>();
     private final List<Slot> slots = new ArrayList<>();
+    private final java.util.Map<Tensor, Integer> slotOf = new java.util.IdentityHashMap<>();
+    private final boolean[] filled;
+    private final int[] unfilled; // per bucket
+    private final List<ProcessGroup.Pending> pending = new ArrayList<>();
     private long communicatedNanos;
     private long waitedNanos;
+    private long overlappedBuckets;
+    private boolean announced;
+    private final List<Long> launchedAt = new ArrayList<>();
+    private long overlapNanos;
+    private long allBuckets;
 
     GradientBuckets(ProcessGroup group, List<Parameter> trainable) {
         this.group = group;
@@ -55,27 +70,83 @@ final class GradientBuckets implements AutoCloseable {
         for (long floats : sizes) {
             buckets.add(arena.allocate(floats * Float.BYTES, 64));
         }
+        for (int i = 0; i < slots.size(); i++) {
+            slotOf.put(slots.get(i).param().value(), i);
+        }
+        filled = new boolean[slots.size()];
+        unfilled = new int[buckets.size()];
     }
 
-    /** Replaces every trainable gradient with its sum over the group's ranks. */
+    /** Announces completed gradients to the buckets while {@code backward} runs, starting their all-reduces as they fill. */
+    void during(Runnable backward) {
+        reset();
+        announced = true;
+        try (var hook = ai.attune.api.autograd.Autograd.onLeafGradient(this::ready)) {
+            backward.run();
+        }
+        long end = System.nanoTime();
+        for (long started : launchedAt) {
+            overlapNanos += end - started; // this bucket's transfer had backward's remaining time to run in
+        }
+    }
+
+    private void reset() {
+        java.util.Arrays.fill(filled, false);
+        java.util.Arrays.fill(unfilled, 0);
+        for (Slot s : slots) {
+            unfilled[s.bucket()]++;
+        }
+        pending.clear();
+        launchedAt.clear();
+    }
+
+    private void ready(Tensor leaf) {
+        Integer i = slotOf.get(leaf);
+        if (i == null || filled[i]) {
+            return;
+        }
+        fill(i);
+        long t0 = System.nanoTime();
+        while (pending.size() < buckets.size() && unfilled[pending.size()] == 0) { // in bucket order: every rank starts them alike
+            pending.add(group.allReduceSum(buckets.get(pending.size())));
+            launchedAt.add(System.nanoTime());
+            overlappedBuckets++;
+        }
+        communicatedNanos += System.nanoTime() - t0;
+    }
+
+    private void fill(int i) {
+        Slot s = slots.get(i);
+        MemorySegment part = buckets.get(s.bucket()).asSlice(s.offset() * Float.BYTES, s.numel() * Float.BYTES);
+        Tensor g = s.param().grad();
+        if (g == null) {
+            part.fill((byte) 0);
+        } else {
+            toF32Bytes(g, part);
+        }
+        filled[i] = true;
+        unfilled[s.bucket()]--;
+    }
+
+    /**
+     * Replaces every trainable gradient with its sum over the group's ranks: fills and starts the
+     * buckets backward left, waits for all, and copies the sums back.
+     */
     void allReduce() {
         long t0 = System.nanoTime();
-        List<ProcessGroup.Pending> pending = new ArrayList<>();
-        int next = 0;
-        for (int b = 0; b < buckets.size(); b++) {
-            MemorySegment bucket = buckets.get(b);
-            for (; next < slots.size() && slots.get(next).bucket() == b; next++) {
-                Slot s = slots.get(next);
-                MemorySegment part = bucket.asSlice(s.offset() * Float.BYTES, s.numel() * Float.BYTES);
-                Tensor g = s.param().grad();
-                if (g == null) {
-                    part.fill((byte) 0);
-                } else {
-                    toF32Bytes(g, part);
-                }
-            }
-            pending.add(group.allReduceSum(bucket));
+        if (!announced) {
+            reset(); // this step's backward ran without during(): nothing is filled yet
         }
+        announced = false;
+        for (int i = 0; i < slots.size(); i++) {
+            if (!filled[i]) {
+                fill(i);
+            }
+        }
+        while (pending.size() < buckets.size()) {
+            pending.add(group.allReduceSum(buckets.get(pending.size())));
+        }
+        allBuckets += buckets.size();
         long w0 = System.nanoTime();
         for (ProcessGroup.Pending p : pending) {
             p.await();
@@ -101,6 +172,16 @@ final class GradientBuckets implements AutoCloseable {
 
     double waitSeconds() {
         return waitedNanos / 1e9;
+    }
+
+    /** Summed over the buckets started during backward: the seconds of backward still ahead when each started. */
+    double overlapSeconds() {
+        return overlapNanos / 1e9;
+    }
+
+    /** Of the buckets all-reduced so far, the share started while backward was still running. */
+    double overlappedShare() {
+        return allBuckets == 0 ? 0 : (double) overlappedBuckets / allBuckets;
     }
 
     /** Floats communicated per step. */

@@ -221,7 +221,12 @@ public final class TrainingRun {
                 try (Scope micro = Scope.open("micro-batch"); MemoryStrategy.Region precision = s.memory().forward()) {
                     Tensor stepLoss = Ops.mulScalar(nllSum(mb, be), 1.0 / targets);
                     loss += Tensors.item(stepLoss); // read first: backward gives the activations' memory back as it goes
-                    Autograd.backward(s.memory().scaleLoss(stepLoss));
+                    Tensor scaled = s.memory().scaleLoss(stepLoss);
+                    if (reduce != null && k == batches.size() - 1) {
+                        reduce.during(() -> Autograd.backward(scaled)); // the step's last backward starts the all-reduces as it goes
+                    } else {
+                        Autograd.backward(scaled);
+                    }
                 }
                 tokens += mb.tokens();
             }
@@ -283,7 +288,8 @@ public final class TrainingRun {
             group.barrier(); // final/ stands for a run every rank finished
             if (run.writes()) {
                 run.event(run.newEvent("data_parallel").put("world_size", world).put("floats_per_step", reduce.floats())
-                        .put("all_reduce_seconds", reduce.seconds()).put("all_reduce_wait_seconds", reduce.waitSeconds()));
+                        .put("all_reduce_seconds", reduce.seconds()).put("all_reduce_wait_seconds", reduce.waitSeconds())
+                        .put("buckets_started_during_backward", reduce.overlappedShare()).put("backward_seconds_after_bucket_starts", reduce.overlapSeconds()));
             }
         }
         if (run.writes() && !java.nio.file.Files.exists(run.finalOutput())) {

@@ -50,6 +50,39 @@ class AutogradTest {
         }
     }
 
+    /**
+     * The leaf-gradient hook announces each leaf once, when no node left to run adds to its
+     * gradient: the gradient read at that moment is the final one. a feeds two products (its
+     * gradient is complete only after the second), b one, c the last sum.
+     */
+    @Test
+    void eachLeafIsAnnouncedOnceWithItsFinalGradient() {
+        try (Scope s = Scope.open()) {
+            Tensor a = Tensors.of(be, DType.F64, new double[] {1, 2}, 2).requiresGrad(true);
+            Tensor b = Tensors.of(be, DType.F64, new double[] {3, -1}, 2).requiresGrad(true);
+            Tensor c = Tensors.of(be, DType.F64, new double[] {0.5, 4}, 2).requiresGrad(true);
+            Tensor y = Ops.sum(Ops.add(Ops.mul(Ops.mul(a, b), a), c)); // sum(a^2 b + c)
+            java.util.Map<Tensor, double[]> seen = new java.util.IdentityHashMap<>();
+            try (var hook = Autograd.onLeafGradient(leaf -> {
+                if (seen.put(leaf, Tensors.toDoubles(leaf.grad())) != null) {
+                    throw new AssertionError("announced twice");
+                }
+            })) {
+                Autograd.backward(y);
+            }
+            assertEquals(3, seen.size());
+            assertArrayEquals(new double[] {6, -4}, seen.get(a), 1e-12); // 2ab
+            assertArrayEquals(new double[] {1, 4}, seen.get(b), 1e-12); // a^2
+            assertArrayEquals(new double[] {1, 1}, seen.get(c), 1e-12);
+            for (Tensor t : List.of(a, b, c)) {
+                assertArrayEquals(Tensors.toDoubles(t.grad()), seen.get(t), 0.0, "nothing added after the announcement");
+            }
+            seen.clear();
+            Autograd.backward(Ops.sum(Ops.mul(a, a))); // outside the region: no hook
+            assertEquals(0, seen.size());
+        }
+    }
+
     @Test
     void noGradRecordsNothing() {
         try (Scope s = Scope.open()) {
