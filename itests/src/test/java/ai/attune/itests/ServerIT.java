@@ -179,6 +179,53 @@ public class ServerIT {
         }
     }
 
+    /**
+     * {@code train.nproc_per_node: 2} on the server: the server runs rank 0 and starts rank 1 as a
+     * process; the job ends with the adapter of one process accumulating both ranks' micro-batches
+     * (dropout on), and refuses a pause it could not apply to both ranks.
+     */
+    @Test
+    public void aDataParallelJobTrainsAsOneProcessAccumulating() throws Exception {
+        Path base = Files.createTempDirectory("attune-serve-dp");
+        Path runs = base.resolve("runs");
+        Path tokenFile = base.resolve("conf/server.token");
+        Path single = base.resolve("single");
+        LauncherIT.Result one = LauncherIT.attuneIn(REPO, "train", TrainLauncherIT.RECIPE.toString(), "--set", "train.max_steps=6",
+                "--set", "train.save_every=2", "--set", "train.eval_every=2", "--set", "train.micro_batch_size=4",
+                "--set", "train.gradient_accumulation_steps=2", "--set", "output=" + single);
+        assertEquals(one.err(), 0, one.code());
+        int port = freePort();
+        Process server = serve(port, runs, tokenFile);
+        try {
+            awaitUp(port, tokenFile, server);
+            String token = Files.readString(tokenFile).strip();
+            HttpResponse<String> sub = call(port, "POST", "/jobs", recipe().replace("train:\n", "train:\n  nproc_per_node: 2\n"), token);
+            assertEquals(sub.body(), 201, sub.statusCode());
+            String id = id(sub.body());
+            if (awaitState(port, token, id, "running", "completed", "failed").equals("running")) {
+                HttpResponse<String> pause = call(port, "POST", "/jobs/" + id + "/pause", null, token);
+                assertEquals(pause.body(), 409, pause.statusCode());
+            }
+            assertEquals(call(port, "GET", "/jobs/" + id, null, token).body(), "completed", awaitState(port, token, id, "completed", "failed"));
+            float worst = 0;
+            try (var a = ai.attune.api.io.SafetensorsFile.open(single.resolve("final/adapter_model.safetensors"));
+                 var b = ai.attune.api.io.SafetensorsFile.open(runs.resolve(id).resolve("final/adapter_model.safetensors"))) {
+                assertEquals(a.names(), b.names());
+                for (String n : a.names()) {
+                    float[] x = a.data(n).toArray(java.lang.foreign.ValueLayout.JAVA_FLOAT);
+                    float[] y = b.data(n).toArray(java.lang.foreign.ValueLayout.JAVA_FLOAT);
+                    for (int i = 0; i < x.length; i++) {
+                        worst = Math.max(worst, Math.abs(x[i] - y[i]));
+                    }
+                }
+            }
+            assertTrue("server job on 2 ranks vs one process accumulating 2: " + worst, worst <= 1e-5);
+        } finally {
+            server.destroy();
+            server.waitFor(30, TimeUnit.SECONDS);
+        }
+    }
+
     @Test
     public void aMergeConfigRunsAsAJobAndItsModelsStayUnderTheDataRoot() throws Exception {
         Path base = Files.createTempDirectory("attune-serve");

@@ -20,7 +20,7 @@ public final class Main {
                 ex.printStackTrace(cmd.getErr());
             }
             // A data-parallel rank whose group broke reports it, but the cause is another rank's (or a timeout): the launcher tells them apart.
-            return ex instanceof ai.attune.api.dist.CollectiveException ? RankLauncher.PEER_FAILED : 1;
+            return ex instanceof ai.attune.api.dist.CollectiveException ? ai.attune.runtime.dist.RankLauncher.PEER_FAILED : 1;
         });
         cli.setParameterExceptionHandler((ex, a) -> {
             CommandLine cmd = ex.getCommandLine();

@@ -8,6 +8,7 @@ import ai.attune.api.spi.Kind;
 import ai.attune.api.tensor.Scope;
 import ai.attune.runtime.classify.ClassifierRecipe;
 import ai.attune.runtime.host.AttuneRuntime;
+import ai.attune.runtime.dist.RankLauncher;
 import ai.attune.runtime.host.PluginCatalog;
 import ai.attune.runtime.host.RuntimeLayout;
 import ai.attune.runtime.train.Progress;
@@ -46,8 +47,10 @@ public final class TrainCommand implements Runnable {
     @Option(names = "--resume", paramLabel = "RUN_DIR", description = "Continue the run in RUN_DIR from its latest checkpoint.")
     Path resume;
 
-    @Option(names = "--nproc-per-node", defaultValue = "1", paramLabel = "N",
-            description = "Data parallel: start N ranks on this machine, as torchrun does (default ${DEFAULT-VALUE}).")
+    @Option(names = "--nproc-per-node", paramLabel = "N",
+            description = "Data parallel: start N ranks on this machine, as torchrun does (default: the recipe's train.nproc_per_node, else 1).")
+    Integer nprocPerNodeOption;
+
     int nprocPerNode;
 
     @Option(names = "--nnodes", defaultValue = "1", paramLabel = "M", description = "Data parallel: machines taking part (default ${DEFAULT-VALUE}).")
@@ -76,6 +79,7 @@ public final class TrainCommand implements Runnable {
         if (recipeFile == null && resume == null) {
             throw new picocli.CommandLine.ParameterException(spec.commandLine(), "give a RECIPE.yaml, or --resume RUN_DIR");
         }
+        nprocPerNode = nprocPerNodeOption != null ? nprocPerNodeOption : recipeRanks();
         checkDataParallelOptions();
         Optional<Rendezvous> rendezvous = Rendezvous.fromEnvironment(System.getenv());
         if (rendezvous.isEmpty() && nprocPerNode * nnodes > 1) {
@@ -109,6 +113,17 @@ public final class TrainCommand implements Runnable {
             }
         } catch (IOException e) {
             throw new UncheckedIOException(e.getMessage(), e);
+        }
+    }
+
+    /** The recipe's (or the resumed run's) {@code train.nproc_per_node}, read before anything boots; 1 if absent or unreadable. */
+    private int recipeRanks() {
+        try {
+            Path file = recipeFile != null ? recipeFile : resume.resolve("recipe.yaml");
+            ObjectNode tree = new RecipeLoader().read(file, recipeFile != null ? overrides : List.of());
+            return tree.path("train").path("nproc_per_node").asInt(1);
+        } catch (RuntimeException | IOException e) {
+            return 1; // the recipe's own error is reported when it is bound
         }
     }
 

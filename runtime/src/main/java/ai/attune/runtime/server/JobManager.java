@@ -124,12 +124,32 @@ public final class JobManager implements AutoCloseable {
         return job(id).toJson(json);
     }
 
+    /**
+     * A data-parallel job's other ranks wait for rank 0 at every step with a timeout and take no
+     * commands: pausing it would fail them, and a command applied on rank 0 alone (a new lr) would
+     * part the replicas.
+     */
+    private static void refuseDataParallel(Job j, String what) {
+        int ranks;
+        try {
+            ranks = new ai.attune.runtime.train.RecipeLoader().read(j.runDir.resolve("recipe.yaml"), java.util.List.of())
+                    .path("train").path("nproc_per_node").asInt(1);
+        } catch (IOException | RuntimeException e) {
+            return; // not a training recipe: the other checks answer
+        }
+        if (ranks > 1) {
+            throw new ApiException(409, "job " + j.id + " trains data parallel on " + ranks + " ranks (train.nproc_per_node), which cannot be "
+                    + what + " together; stop it and resume it from a checkpoint instead");
+        }
+    }
+
     public ObjectNode pause(String id) throws IOException {
         Job j = job(id);
         synchronized (j) {
             if (j.state() != JobState.RUNNING) {
                 throw new ApiException(409, "job " + id + " is " + j.state().wire() + "; only a running job can be paused");
             }
+            refuseDataParallel(j, "paused");
             j.control().pause();
             j.state(JobState.PAUSED, "paused by request");
         }
@@ -157,6 +177,7 @@ public final class JobManager implements AutoCloseable {
             if (j.state() != JobState.RUNNING && j.state() != JobState.PAUSED) {
                 throw new ApiException(409, "job " + id + " is " + j.state().wire() + "; only a running or paused job takes control commands");
             }
+            refuseDataParallel(j, "steered");
             j.control().command(c);
         }
         ObjectNode view = j.toJson(json);

@@ -1,6 +1,12 @@
 package ai.attune.runtime.server;
 
+import ai.attune.api.dist.CollectiveException;
+import ai.attune.api.dist.ProcessGroup;
+import ai.attune.api.dist.ProcessGroupFactory;
+import ai.attune.api.dist.Rendezvous;
+import ai.attune.api.spi.Kind;
 import ai.attune.api.tensor.Scope;
+import ai.attune.runtime.dist.RankLauncher;
 import ai.attune.runtime.host.PluginCatalog;
 import ai.attune.runtime.train.StepControl;
 import ai.attune.runtime.train.TrainJob;
@@ -8,6 +14,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 
 import java.io.PrintWriter;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.function.Consumer;
 
 /**
@@ -49,8 +56,45 @@ public final class TrainJobRunner implements JobRunner {
         }
         // Reopening the run directory both starts a new run and continues one from its latest checkpoint.
         TrainJob job = new TrainJob(catalog.get(), log);
+        TrainJob.Prepared prepared = job.prepare(null, null, runDir);
+        int ranks = prepared.recipe().train().ranks();
+        if (ranks > 1) {
+            runDataParallel(job, runDir, ranks, control, steps);
+            return;
+        }
         try (Scope scope = Scope.open("job")) {
-            job.run(job.prepare(null, null, runDir), scope, steps, control);
+            job.run(prepared, scope, steps, control);
         }
     }
+
+    /**
+     * {@code train.nproc_per_node} > 1: this process is rank 0 (it writes the run, takes the
+     * events and the control) and starts the other ranks as processes of the distribution's
+     * launcher, each resuming the same run directory as a follower. When a rank fails, the job
+     * fails with that rank's own line.
+     */
+    private void runDataParallel(TrainJob job, Path runDir, int ranks, StepControl control, Consumer<ObjectNode> steps) throws Exception {
+        PluginCatalog plugins = catalog.get();
+        ProcessGroupFactory gloo = plugins.find(Kind.DIST, "gloo", ProcessGroupFactory.class).orElseThrow(() -> new IllegalStateException(
+                "train.nproc_per_node needs the gloo process groups of the torch bundle, which is not installed"));
+        if (gloo.unavailableReason() != null) {
+            throw new IllegalStateException("train.nproc_per_node: libtorch's c10d cannot run here: " + gloo.unavailableReason());
+        }
+        String addr = "127.0.0.1";
+        int port = RankLauncher.freePort(addr);
+        int threads = Math.max(1, Runtime.getRuntime().availableProcessors() / ranks);
+        List<String> args = List.of("train", "--resume", runDir.toAbsolutePath().toString(), "--timeout", Long.toString(TIMEOUT.toSeconds()));
+        try (RankLauncher followers = new RankLauncher(new RankLauncher.Plan(ranks, 1, 0, addr, port, threads, args), log)) {
+            followers.startFollowers();
+            try (ProcessGroup group = gloo.join(new Rendezvous(addr, port, 0, ranks, 0, TIMEOUT)); Scope scope = Scope.open("job")) {
+                job.dataParallel(group).run(job.prepare(null, null, runDir), scope, steps, control);
+            } catch (CollectiveException e) {
+                String cause = followers.failure(5_000);
+                throw new IllegalStateException(cause != null ? cause : "rank 0: " + e.getMessage(), e);
+            }
+        }
+    }
+
+    /** How long a data-parallel job's ranks wait for each other. */
+    private static final java.time.Duration TIMEOUT = java.time.Duration.ofSeconds(60);
 }

@@ -45,7 +45,13 @@ public record Recipe(Path source, Path model, String method, String methodKey, J
             @JsonProperty("save_every") Integer saveEvery,
             @JsonProperty("precision") String precision,
             @JsonProperty("backend") String backend,
-            @JsonProperty("gradient_checkpointing") Boolean gradientCheckpointing) {
+            @JsonProperty("gradient_checkpointing") Boolean gradientCheckpointing,
+            @JsonProperty("nproc_per_node") Integer nprocPerNode) {
+
+        /** Data-parallel ranks on one machine (torchrun's {@code --nproc-per-node}); 1 (default) trains in one process. */
+        public int ranks() {
+            return nprocPerNode == null ? 1 : nprocPerNode;
+        }
 
         int microBatch() {
             return microBatchSize == null ? 4 : microBatchSize;

@@ -213,6 +213,9 @@ public final class RecipeLoader {
                 throw new RecipeException(where + ": data file '" + p + "' is not a file");
             }
         }
+        if (train.ranks() < 1) {
+            throw new RecipeException(where + ": train.nproc_per_node must be at least 1, got " + train.ranks());
+        }
         if (train.microBatch() <= 0 || train.accumulation() <= 0) {
             throw new RecipeException(where + ": train.micro_batch_size and train.gradient_accumulation_steps must be positive");
         }

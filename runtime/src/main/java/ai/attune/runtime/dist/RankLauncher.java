@@ -1,4 +1,4 @@
-package ai.attune.runtime.cli;
+package ai.attune.runtime.dist;
 
 import java.io.BufferedReader;
 import java.io.IOException;
@@ -24,25 +24,28 @@ import java.util.concurrent.TimeUnit;
  * (a rank whose group broke exits with {@value #PEER_FAILED}, and is not the cause), and the
  * command fails with one line: the failing rank and its own message.
  */
-final class RankLauncher {
+public final class RankLauncher implements AutoCloseable {
     /** The exit code of a rank whose collective failed because another rank did (or a timeout). */
-    static final int PEER_FAILED = 3;
+    public static final int PEER_FAILED = 3;
     /** After a first failure, how long the other ranks get to report their own before they are stopped. */
     private static final long GRACE_MILLIS = 3_000;
 
     /** What the ranks run, and where they meet. */
-    record Plan(int nprocPerNode, int nnodes, int nodeRank, String masterAddr, int masterPort, int threadsPerRank, List<String> rankArgs) {}
+    public record Plan(int nprocPerNode, int nnodes, int nodeRank, String masterAddr, int masterPort, int threadsPerRank, List<String> rankArgs) {}
 
     private final Plan plan;
     private final PrintWriter err;
 
-    RankLauncher(Plan plan, PrintWriter err) {
+    private final List<Rank> ranks = new ArrayList<>();
+    private Thread stopOnExit;
+
+    public RankLauncher(Plan plan, PrintWriter err) {
         this.plan = plan;
         this.err = err;
     }
 
     /** A free TCP port on this host for a one-node rendezvous, as torchrun's {@code --standalone} picks one. */
-    static int freePort(String addr) {
+    public static int freePort(String addr) {
         try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getByName(addr))) {
             return s.getLocalPort();
         } catch (IOException e) {
@@ -51,30 +54,78 @@ final class RankLauncher {
     }
 
     /** Runs the node's ranks to their end; throws with one line naming the rank that failed first. */
-    void run() {
-        String home = System.getProperty("attune.home");
-        if (home == null || !Files.isExecutable(Path.of(home, "bin", "attune"))) {
-            throw new IllegalStateException("--nproc-per-node starts ranks with the distribution's bin/attune, which this process was not "
-                    + "started from; run the distribution's launcher");
-        }
-        Path launcher = Path.of(home, "bin", "attune");
-        int world = plan.nprocPerNode() * plan.nnodes();
-        List<Rank> ranks = new ArrayList<>();
-        Thread stopOnExit = new Thread(() -> ranks.forEach(r -> r.process.destroyForcibly()));
-        Runtime.getRuntime().addShutdownHook(stopOnExit);
+    public void run() {
         try {
-            for (int local = 0; local < plan.nprocPerNode(); local++) {
-                int rank = plan.nodeRank() * plan.nprocPerNode() + local;
-                ranks.add(start(launcher, rank, local, world));
-            }
+            startFrom(0);
             Failure failure = watch(ranks);
             if (failure != null) {
                 throw new IllegalStateException("rank " + failure.rank() + ": " + failure.line());
             }
         } finally {
-            ranks.forEach(r -> r.process.destroyForcibly());
-            ranks.forEach(Rank::join);
-            Runtime.getRuntime().removeShutdownHook(stopOnExit);
+            close();
+        }
+    }
+
+    /**
+     * Starts the node's ranks from local rank 1 on, for a process that is rank 0 itself (the lab
+     * server runs a data-parallel job's rank 0 in its own process).
+     */
+    public void startFollowers() {
+        startFrom(1);
+    }
+
+    /**
+     * The first rank to have failed on its own, as "rank R: its message", waiting up to
+     * {@code millis} for one to exit; null if none did. A rank 0 whose collective failed asks it
+     * for the cause.
+     */
+    public String failure(long millis) {
+        long deadline = System.currentTimeMillis() + millis;
+        do {
+            for (Rank r : ranks) {
+                if (!r.process.isAlive() && r.process.exitValue() != 0 && r.process.exitValue() != PEER_FAILED) {
+                    r.join();
+                    return "rank " + r.rank + ": " + message(r.last, r.process.exitValue());
+                }
+            }
+            try {
+                Thread.sleep(50);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return null;
+            }
+        } while (System.currentTimeMillis() < deadline);
+        return null;
+    }
+
+    private void startFrom(int firstLocal) {
+        String home = System.getProperty("attune.home");
+        if (home == null || !Files.isExecutable(Path.of(home, "bin", "attune"))) {
+            throw new IllegalStateException("data-parallel ranks start with the distribution's bin/attune, which this process was not "
+                    + "started from; run the distribution's launcher");
+        }
+        Path launcher = Path.of(home, "bin", "attune");
+        int world = plan.nprocPerNode() * plan.nnodes();
+        stopOnExit = new Thread(() -> ranks.forEach(r -> r.process.destroyForcibly()));
+        Runtime.getRuntime().addShutdownHook(stopOnExit);
+        for (int local = firstLocal; local < plan.nprocPerNode(); local++) {
+            int rank = plan.nodeRank() * plan.nprocPerNode() + local;
+            ranks.add(start(launcher, rank, local, world));
+        }
+    }
+
+    /** Stops every rank still running and waits for them. */
+    @Override
+    public void close() {
+        ranks.forEach(r -> r.process.destroyForcibly());
+        ranks.forEach(Rank::join);
+        if (stopOnExit != null) {
+            try {
+                Runtime.getRuntime().removeShutdownHook(stopOnExit);
+            } catch (IllegalStateException e) {
+                // the JVM is shutting down and runs the hook itself
+            }
+            stopOnExit = null;
         }
     }
 
