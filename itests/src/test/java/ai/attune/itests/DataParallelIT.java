@@ -98,6 +98,29 @@ public class DataParallelIT {
         sameAsOneProcess("full", "", "model.safetensors");
     }
 
+    /**
+     * A two-rank run's checkpoint holds the global data cursor (2 steps of 2 ranks x 2 sequences: 8),
+     * and resumes in one process: the run continues from it to its end, each step recorded once.
+     */
+    @Test
+    public void aTwoRankCheckpointResumesInOneProcess() throws Exception {
+        Path dir = Files.createTempDirectory("attune-dp-resume");
+        Path run = dir.resolve("run");
+        LauncherIT.Result two = LauncherIT.attuneIn(REPO, "train", recipe(dir, "lora", "lora: {r: 4}"), "--set", "output=" + run,
+                "--set", "train.gradient_accumulation_steps=1", "--set", "train.save_every=2", "--nproc-per-node", "2");
+        assertEquals(two.err(), 0, two.code());
+        String state = Files.readString(run.resolve("checkpoint-2/trainer_state.json"));
+        assertTrue(state, state.replaceAll("\\s", "").contains("\"cursor\":8"));
+        // As if it had stopped after step 2: the steps after the checkpoint and the final adapter are gone.
+        ai.attune.api.io.AtomicDirectory.deleteTree(run.resolve("final"));
+        LauncherIT.Result resumed = LauncherIT.attuneIn(REPO, "train", "--resume", run.toString());
+        assertEquals(resumed.err(), 0, resumed.code());
+        assertTrue(Files.isRegularFile(run.resolve("final/adapter_model.safetensors")));
+        List<String> steps = Files.readAllLines(run.resolve("events.jsonl")).stream().filter(l -> l.contains("\"type\":\"step\""))
+                .map(l -> l.replaceAll(".*\"step\":(\\d+).*", "$1")).toList();
+        assertEquals(List.of("1", "2", "3", "4"), steps);
+    }
+
     @Test
     public void aMalformedLineStopsEveryRankWithOneLine() throws Exception {
         Path dir = Files.createTempDirectory("attune-dp-bad");
