@@ -77,6 +77,7 @@ public final class Scope implements AutoCloseable {
     public synchronized MemorySegment allocate(long bytes, boolean zeroed) {
         ensureOpen();
         BlockPool.Block b = BlockPool.shared().take(bytes, zeroed);
+        OpProfile.allocated(bytes);
         blocks.put(b.memory().address(), b);
         return b.memory().asSlice(0, Math.max(bytes, 1));
     }

@@ -5,6 +5,8 @@ import ai.attune.api.tensor.BinaryOp;
 import ai.attune.api.tensor.Blockwise4Bit;
 import ai.attune.api.tensor.DType;
 import ai.attune.api.tensor.Device;
+import ai.attune.api.tensor.KernelOps;
+import ai.attune.api.tensor.OpProfile;
 import ai.attune.api.tensor.ReduceOp;
 import ai.attune.api.tensor.ScalarOp;
 import ai.attune.api.tensor.NativeStorage;
@@ -26,6 +28,9 @@ import java.util.concurrent.atomic.AtomicInteger;
  * The pure-Java backend: FFM memory segments for storage, Vector API kernels for the hot paths,
  * and a scalar path beside each SIMD one ({@code -Dattune.jvm.scalar=true}) that serves as the
  * reference every other backend is tested against.
+ *
+ * <p>Every kernel runs inside an {@link OpProfile.Op} named as {@link KernelOps} names it, which
+ * costs one branch while no profile is recording.
  */
 @Component(service = Backend.class, property = {Backend.PROPERTY + "=jvm", "service.ranking:Integer=0"})
 public final class JvmBackend implements Backend {
@@ -55,184 +60,244 @@ public final class JvmBackend implements Backend {
 
     @Override
     public Tensor zeros(DType dtype, int[] shape, Scope scope) {
-        return new Tensor(new JvmStorage(this, NativeStorage.allocate(scope, dtype, shape, true), scope), dtype, shape);
+        try (OpProfile.Op profiled = OpProfile.op(KernelOps.ZEROS)) {
+            return new Tensor(new JvmStorage(this, NativeStorage.allocate(scope, dtype, shape, true), scope), dtype, shape);
+        }
     }
 
     @Override
     public Tensor empty(DType dtype, int[] shape, Scope scope) {
-        return new Tensor(new JvmStorage(this, NativeStorage.allocate(scope, dtype, shape, false), scope), dtype, shape);
+        try (OpProfile.Op profiled = OpProfile.op(KernelOps.EMPTY)) {
+            return new Tensor(new JvmStorage(this, NativeStorage.allocate(scope, dtype, shape, false), scope), dtype, shape);
+        }
     }
 
     @Override
     public void copy(Tensor src, Tensor dst) {
-        Elementwise.checkOut(dst, src.shape(), "copy");
-        if (!scalar && FastElementwise.copy(src, dst)) {
-            return;
+        try (OpProfile.Op profiled = OpProfile.op(KernelOps.COPY)) {
+            Elementwise.checkOut(dst, src.shape(), "copy");
+            if (!scalar && FastElementwise.copy(src, dst)) {
+                return;
+            }
+            Elementwise.copy(src, dst);
         }
-        Elementwise.copy(src, dst);
     }
 
     @Override
     public void fill(Tensor dst, double value) {
-        Elementwise.fill(dst, value);
+        try (OpProfile.Op profiled = OpProfile.op(KernelOps.FILL)) {
+            Elementwise.fill(dst, value);
+        }
     }
 
     @Override
     public void copyFromBytes(MemorySegment src, Tensor dst) {
-        requireContiguous(dst, "copyFromBytes");
-        long bytes = dst.numel() * dst.dtype().byteSize();
-        MemorySegment.copy(src, 0, Elementwise.seg(dst), dst.offset() * dst.dtype().byteSize(), bytes);
+        try (OpProfile.Op profiled = OpProfile.op(KernelOps.COPY_FROM_BYTES)) {
+            requireContiguous(dst, "copyFromBytes");
+            long bytes = dst.numel() * dst.dtype().byteSize();
+            MemorySegment.copy(src, 0, Elementwise.seg(dst), dst.offset() * dst.dtype().byteSize(), bytes);
+        }
     }
 
     @Override
     public void copyToBytes(Tensor src, MemorySegment dst) {
-        requireContiguous(src, "copyToBytes");
-        long bytes = src.numel() * src.dtype().byteSize();
-        MemorySegment.copy(Elementwise.seg(src), src.offset() * src.dtype().byteSize(), dst, 0, bytes);
+        try (OpProfile.Op profiled = OpProfile.op(KernelOps.COPY_TO_BYTES)) {
+            requireContiguous(src, "copyToBytes");
+            long bytes = src.numel() * src.dtype().byteSize();
+            MemorySegment.copy(Elementwise.seg(src), src.offset() * src.dtype().byteSize(), dst, 0, bytes);
+        }
     }
 
     @Override
     public void binary(BinaryOp op, Tensor a, Tensor b, Tensor out) {
-        if (!scalar && FastElementwise.binary(op, a, b, out)) {
-            return;
+        try (OpProfile.Op profiled = OpProfile.op(KernelOps.binary(op))) {
+            if (!scalar && FastElementwise.binary(op, a, b, out)) {
+                return;
+            }
+            Elementwise.binary(op, a, b, out);
         }
-        Elementwise.binary(op, a, b, out);
     }
 
     @Override
     public void scalar(ScalarOp op, Tensor a, double s, Tensor out) {
-        if (!scalar && FastElementwise.scalar(op, a, s, out)) {
-            return;
+        try (OpProfile.Op profiled = OpProfile.op(KernelOps.scalar(op))) {
+            if (!scalar && FastElementwise.scalar(op, a, s, out)) {
+                return;
+            }
+            Elementwise.scalar(op, a, s, out);
         }
-        Elementwise.scalar(op, a, s, out);
     }
 
     @Override
     public void unary(UnaryOp op, Tensor a, Tensor out) {
-        if (!scalar && FastElementwise.unary(op, a, out)) {
-            return;
+        try (OpProfile.Op profiled = OpProfile.op(KernelOps.unary(op))) {
+            if (!scalar && FastElementwise.unary(op, a, out)) {
+                return;
+            }
+            Elementwise.unary(op, a, out);
         }
-        Elementwise.unary(op, a, out);
     }
 
     @Override
     public void unaryBackward(UnaryOp op, Tensor x, Tensor gradOut, Tensor gradIn) {
-        Elementwise.unaryBackward(op, x, gradOut, gradIn);
+        try (OpProfile.Op profiled = OpProfile.op(KernelOps.unaryBackward(op))) {
+            Elementwise.unaryBackward(op, x, gradOut, gradIn);
+        }
     }
 
     @Override
     public void where(Tensor cond, Tensor a, Tensor b, Tensor out) {
-        Elementwise.where(cond, a, b, out);
+        try (OpProfile.Op profiled = OpProfile.op(KernelOps.WHERE)) {
+            Elementwise.where(cond, a, b, out);
+        }
     }
 
     @Override
     public void reduce(ReduceOp op, Tensor a, int[] dims, Tensor out) {
-        Reductions.reduce(op, a, dims, out);
+        try (OpProfile.Op profiled = OpProfile.op(KernelOps.reduce(op))) {
+            Reductions.reduce(op, a, dims, out);
+        }
     }
 
     @Override
     public void matmul(Tensor a, boolean transA, Tensor b, boolean transB, Tensor out) {
-        Gemm g = gemm();
-        Matmul.matmul(this, g, pool, threads(), a, transA, b, transB, out);
+        try (OpProfile.Op profiled = OpProfile.op(KernelOps.matmul(out), KernelOps.matmulFlops(a, transA, out))) {
+            Gemm g = gemm();
+            Matmul.matmul(this, g, pool, threads(), a, transA, b, transB, out);
+        }
     }
 
     /** Decodes b while the GEMM packs it, where the operands allow; else the dequantizing default. */
     @Override
     public void matmul(Tensor a, boolean transA, Blockwise4Bit b, boolean transB, Tensor out) {
-        if (!FourBitMatmul.matmul(this, gemm(), a, transA, b, transB, out)) {
-            Backend.super.matmul(a, transA, b, transB, out);
+        try (OpProfile.Op profiled = OpProfile.op(KernelOps.MM_4BIT, KernelOps.matmulFlops(a, transA, out))) {
+            if (!FourBitMatmul.matmul(this, gemm(), a, transA, b, transB, out)) {
+                Backend.super.matmul(a, transA, b, transB, out);
+            }
         }
     }
 
     @Override
     public void softmax(Tensor x, boolean log, Tensor out) {
-        Normalization.softmax(x, log, out);
+        try (OpProfile.Op profiled = OpProfile.op(KernelOps.softmax(log))) {
+            Normalization.softmax(x, log, out);
+        }
     }
 
     @Override
     public void softmaxBackward(Tensor y, Tensor gradY, boolean log, Tensor gradX) {
-        Normalization.softmaxBackward(y, gradY, log, gradX);
+        try (OpProfile.Op profiled = OpProfile.op(KernelOps.softmaxBackward(log))) {
+            Normalization.softmaxBackward(y, gradY, log, gradX);
+        }
     }
 
     @Override
     public void rmsNorm(Tensor x, Tensor weight, double eps, Tensor out, Tensor rstd) {
-        Normalization.rmsNorm(x, weight, eps, out, rstd);
+        try (OpProfile.Op profiled = OpProfile.op(KernelOps.RMS_NORM)) {
+            Normalization.rmsNorm(x, weight, eps, out, rstd);
+        }
     }
 
     @Override
     public void rmsNormBackward(Tensor x, Tensor weight, Tensor rstd, Tensor gradY, Tensor gradX, Tensor gradWeight) {
-        Normalization.rmsNormBackward(x, weight, rstd, gradY, gradX, gradWeight);
+        try (OpProfile.Op profiled = OpProfile.op(KernelOps.RMS_NORM_BACKWARD)) {
+            Normalization.rmsNormBackward(x, weight, rstd, gradY, gradX, gradWeight);
+        }
     }
 
     @Override
     public void layerNorm(Tensor x, Tensor weight, Tensor bias, double eps, Tensor out, Tensor mean, Tensor rstd) {
-        Normalization.layerNorm(x, weight, bias, eps, out, mean, rstd);
+        try (OpProfile.Op profiled = OpProfile.op(KernelOps.LAYER_NORM)) {
+            Normalization.layerNorm(x, weight, bias, eps, out, mean, rstd);
+        }
     }
 
     @Override
     public void layerNormBackward(Tensor x, Tensor weight, Tensor mean, Tensor rstd, Tensor gradY, Tensor gradX, Tensor gradWeight, Tensor gradBias) {
-        Normalization.layerNormBackward(x, weight, mean, rstd, gradY, gradX, gradWeight, gradBias);
+        try (OpProfile.Op profiled = OpProfile.op(KernelOps.LAYER_NORM_BACKWARD)) {
+            Normalization.layerNormBackward(x, weight, mean, rstd, gradY, gradX, gradWeight, gradBias);
+        }
     }
 
     @Override
     public void rope(Tensor x, Tensor positions, float[] invFreq, boolean inverse, Tensor out) {
-        Rotary.rope(x, positions, invFreq, inverse, out);
+        try (OpProfile.Op profiled = OpProfile.op(KernelOps.rope(inverse))) {
+            Rotary.rope(x, positions, invFreq, inverse, out);
+        }
     }
 
     @Override
     public void embedding(Tensor weight, Tensor ids, Tensor out) {
-        Indexing.embedding(weight, ids, out);
+        try (OpProfile.Op profiled = OpProfile.op(KernelOps.EMBEDDING)) {
+            Indexing.embedding(weight, ids, out);
+        }
     }
 
     @Override
     public void embeddingBackward(Tensor gradOut, Tensor ids, Tensor gradWeight) {
-        Indexing.embeddingBackward(gradOut, ids, gradWeight);
+        try (OpProfile.Op profiled = OpProfile.op(KernelOps.EMBEDDING_BACKWARD)) {
+            Indexing.embeddingBackward(gradOut, ids, gradWeight);
+        }
     }
 
     @Override
     public void indexSelect(Tensor src, int dim, Tensor ids, Tensor out) {
-        Indexing.indexSelect(src, dim, ids, out);
+        try (OpProfile.Op profiled = OpProfile.op(KernelOps.INDEX_SELECT)) {
+            Indexing.indexSelect(src, dim, ids, out);
+        }
     }
 
     @Override
     public void indexAdd(Tensor gradOut, int dim, Tensor ids, Tensor gradSrc) {
-        Indexing.indexAdd(gradOut, dim, ids, gradSrc);
+        try (OpProfile.Op profiled = OpProfile.op(KernelOps.INDEX_ADD)) {
+            Indexing.indexAdd(gradOut, dim, ids, gradSrc);
+        }
     }
 
     @Override
     public void crossEntropy(Tensor logits, Tensor targets, long ignoreIndex, Tensor loss, Tensor lse) {
-        CrossEntropy.forward(logits, targets, ignoreIndex, loss, lse);
+        try (OpProfile.Op profiled = OpProfile.op(KernelOps.CROSS_ENTROPY)) {
+            CrossEntropy.forward(logits, targets, ignoreIndex, loss, lse);
+        }
     }
 
     @Override
     public void crossEntropyBackward(Tensor logits, Tensor targets, long ignoreIndex, Tensor lse, Tensor gradLoss, Tensor gradLogits) {
-        CrossEntropy.backward(logits, targets, ignoreIndex, lse, gradLoss, gradLogits);
+        try (OpProfile.Op profiled = OpProfile.op(KernelOps.CROSS_ENTROPY_BACKWARD)) {
+            CrossEntropy.backward(logits, targets, ignoreIndex, lse, gradLoss, gradLogits);
+        }
     }
 
     @Override
     public void dropout(Tensor x, double p, long seed, Tensor out, Tensor mask) {
-        Dropout.dropout(x, p, seed, out, mask);
+        try (OpProfile.Op profiled = OpProfile.op(KernelOps.DROPOUT)) {
+            Dropout.dropout(x, p, seed, out, mask);
+        }
     }
 
     @Override
     public void attention(Tensor q, Tensor k, Tensor v, Tensor keyMask, boolean causal, double scale, Tensor out, Tensor lse) {
-        if (scalar) {
-            Attention.forwardReference(q, k, v, keyMask, causal, scale, out, lse);
-            return;
+        try (OpProfile.Op profiled = OpProfile.op(KernelOps.ATTENTION, KernelOps.attentionFlops(q, k, causal))) {
+            if (scalar) {
+                Attention.forwardReference(q, k, v, keyMask, causal, scale, out, lse);
+                return;
+            }
+            gemm();
+            Attention.forward(q, k, v, keyMask, causal, scale, out, lse, pool, threads());
         }
-        gemm();
-        Attention.forward(q, k, v, keyMask, causal, scale, out, lse, pool, threads());
     }
 
     @Override
     public void attentionBackward(Tensor q, Tensor k, Tensor v, Tensor keyMask, boolean causal, double scale, Tensor out, Tensor lse,
                                   Tensor gradOut, Tensor gradQ, Tensor gradK, Tensor gradV) {
-        if (scalar) {
-            Attention.backwardReference(q, k, v, keyMask, causal, scale, out, lse, gradOut, gradQ, gradK, gradV);
-            return;
+        try (OpProfile.Op profiled = OpProfile.op(KernelOps.ATTENTION_BACKWARD, KernelOps.attentionBackwardFlops(q, k, causal))) {
+            if (scalar) {
+                Attention.backwardReference(q, k, v, keyMask, causal, scale, out, lse, gradOut, gradQ, gradK, gradV);
+                return;
+            }
+            gemm();
+            Attention.backward(q, k, v, keyMask, causal, scale, out, lse, gradOut, gradQ, gradK, gradV, pool, threads());
         }
-        gemm();
-        Attention.backward(q, k, v, keyMask, causal, scale, out, lse, gradOut, gradQ, gradK, gradV, pool, threads());
     }
 
     private static int threads() {

@@ -4,6 +4,8 @@ import ai.attune.api.tensor.Backend;
 import ai.attune.api.tensor.BinaryOp;
 import ai.attune.api.tensor.DType;
 import ai.attune.api.tensor.Device;
+import ai.attune.api.tensor.KernelOps;
+import ai.attune.api.tensor.OpProfile;
 import ai.attune.api.tensor.ReduceOp;
 import ai.attune.api.tensor.ScalarOp;
 import ai.attune.api.tensor.NativeStorage;
@@ -77,137 +79,145 @@ public final class TorchBackend implements Backend {
 
     @Override
     public Tensor zeros(DType dtype, int[] shape, Scope scope) {
-        return new Tensor(new TorchStorage(this, NativeStorage.allocate(scope, dtype, shape, true), scope), dtype, shape);
+        try (OpProfile.Op profiled = OpProfile.op(KernelOps.ZEROS)) {
+            return new Tensor(new TorchStorage(this, NativeStorage.allocate(scope, dtype, shape, true), scope), dtype, shape);
+        }
     }
 
     @Override
     public Tensor empty(DType dtype, int[] shape, Scope scope) {
-        return new Tensor(new TorchStorage(this, NativeStorage.allocate(scope, dtype, shape, false), scope), dtype, shape);
+        try (OpProfile.Op profiled = OpProfile.op(KernelOps.EMPTY)) {
+            return new Tensor(new TorchStorage(this, NativeStorage.allocate(scope, dtype, shape, false), scope), dtype, shape);
+        }
     }
 
     @Override
     public void copy(Tensor src, Tensor dst) {
-        kernel("copy", () -> Elementwise.copy(src, dst));
+        kernel(KernelOps.COPY, () -> Elementwise.copy(src, dst));
     }
 
     @Override
     public void fill(Tensor dst, double value) {
-        kernel("fill", () -> Elementwise.fill(dst, value));
+        kernel(KernelOps.FILL, () -> Elementwise.fill(dst, value));
     }
 
     @Override
     public void copyFromBytes(MemorySegment src, Tensor dst) {
-        Aten.requireContiguous(dst, "copyFromBytes", "dst");
-        long bytes = dst.numel() * dst.dtype().byteSize();
-        MemorySegment.copy(src, 0, Aten.segment(dst), dst.offset() * dst.dtype().byteSize(), bytes);
+        try (OpProfile.Op profiled = OpProfile.op(KernelOps.COPY_FROM_BYTES)) {
+            Aten.requireContiguous(dst, "copyFromBytes", "dst");
+            long bytes = dst.numel() * dst.dtype().byteSize();
+            MemorySegment.copy(src, 0, Aten.segment(dst), dst.offset() * dst.dtype().byteSize(), bytes);
+        }
     }
 
     @Override
     public void copyToBytes(Tensor src, MemorySegment dst) {
-        Aten.requireContiguous(src, "copyToBytes", "src");
-        long bytes = src.numel() * src.dtype().byteSize();
-        MemorySegment.copy(Aten.segment(src), src.offset() * src.dtype().byteSize(), dst, 0, bytes);
+        try (OpProfile.Op profiled = OpProfile.op(KernelOps.COPY_TO_BYTES)) {
+            Aten.requireContiguous(src, "copyToBytes", "src");
+            long bytes = src.numel() * src.dtype().byteSize();
+            MemorySegment.copy(Aten.segment(src), src.offset() * src.dtype().byteSize(), dst, 0, bytes);
+        }
     }
 
     @Override
     public void binary(BinaryOp op, Tensor a, Tensor b, Tensor out) {
-        kernel("binary " + op, () -> Elementwise.binary(op, a, b, out));
+        kernel(KernelOps.binary(op), () -> Elementwise.binary(op, a, b, out));
     }
 
     @Override
     public void scalar(ScalarOp op, Tensor a, double s, Tensor out) {
-        kernel("scalar " + op, () -> Elementwise.tensorScalar(op, a, s, out));
+        kernel(KernelOps.scalar(op), () -> Elementwise.tensorScalar(op, a, s, out));
     }
 
     @Override
     public void unary(UnaryOp op, Tensor a, Tensor out) {
-        kernel("unary " + op, () -> Elementwise.unary(op, a, out));
+        kernel(KernelOps.unary(op), () -> Elementwise.unary(op, a, out));
     }
 
     @Override
     public void unaryBackward(UnaryOp op, Tensor x, Tensor gradOut, Tensor gradIn) {
-        kernel("unary backward " + op, () -> Elementwise.unaryBackward(op, x, gradOut, gradIn));
+        kernel(KernelOps.unaryBackward(op), () -> Elementwise.unaryBackward(op, x, gradOut, gradIn));
     }
 
     @Override
     public void where(Tensor cond, Tensor a, Tensor b, Tensor out) {
-        kernel("where", () -> Elementwise.where(cond, a, b, out));
+        kernel(KernelOps.WHERE, () -> Elementwise.where(cond, a, b, out));
     }
 
     @Override
     public void reduce(ReduceOp op, Tensor a, int[] dims, Tensor out) {
-        kernel("reduce " + op, () -> Reductions.reduce(op, a, dims, out));
+        kernel(KernelOps.reduce(op), () -> Reductions.reduce(op, a, dims, out));
     }
 
     @Override
     public void matmul(Tensor a, boolean transA, Tensor b, boolean transB, Tensor out) {
-        kernel("matmul", () -> Matmul.matmul(a, transA, b, transB, out));
+        kernel(KernelOps.matmul(out), KernelOps.matmulFlops(a, transA, out), () -> Matmul.matmul(a, transA, b, transB, out));
     }
 
     @Override
     public void softmax(Tensor x, boolean log, Tensor out) {
-        kernel("softmax", () -> Normalization.softmax(x, log, out));
+        kernel(KernelOps.softmax(log), () -> Normalization.softmax(x, log, out));
     }
 
     @Override
     public void softmaxBackward(Tensor y, Tensor gradY, boolean log, Tensor gradX) {
-        kernel("softmax backward", () -> Normalization.softmaxBackward(y, gradY, log, gradX));
+        kernel(KernelOps.softmaxBackward(log), () -> Normalization.softmaxBackward(y, gradY, log, gradX));
     }
 
     @Override
     public void rmsNorm(Tensor x, Tensor weight, double eps, Tensor out, Tensor rstd) {
-        kernel("rms_norm", () -> Normalization.rmsNorm(x, weight, eps, out, rstd));
+        kernel(KernelOps.RMS_NORM, () -> Normalization.rmsNorm(x, weight, eps, out, rstd));
     }
 
     @Override
     public void rmsNormBackward(Tensor x, Tensor weight, Tensor rstd, Tensor gradY, Tensor gradX, Tensor gradWeight) {
-        kernel("rms_norm backward", () -> Normalization.rmsNormBackward(x, weight, rstd, gradY, gradX, gradWeight));
+        kernel(KernelOps.RMS_NORM_BACKWARD, () -> Normalization.rmsNormBackward(x, weight, rstd, gradY, gradX, gradWeight));
     }
 
     @Override
     public void layerNorm(Tensor x, Tensor weight, Tensor bias, double eps, Tensor out, Tensor mean, Tensor rstd) {
-        kernel("layer_norm", () -> Normalization.layerNorm(x, weight, bias, eps, out, mean, rstd));
+        kernel(KernelOps.LAYER_NORM, () -> Normalization.layerNorm(x, weight, bias, eps, out, mean, rstd));
     }
 
     @Override
     public void layerNormBackward(Tensor x, Tensor weight, Tensor mean, Tensor rstd, Tensor gradY, Tensor gradX,
                                   Tensor gradWeight, Tensor gradBias) {
-        kernel("layer_norm backward", () -> Normalization.layerNormBackward(x, weight, mean, rstd, gradY, gradX, gradWeight, gradBias));
+        kernel(KernelOps.LAYER_NORM_BACKWARD, () -> Normalization.layerNormBackward(x, weight, mean, rstd, gradY, gradX, gradWeight, gradBias));
     }
 
     @Override
     public void rope(Tensor x, Tensor positions, float[] invFreq, boolean inverse, Tensor out) {
-        kernel("rope", () -> Rotary.rope(x, positions, invFreq, inverse, out));
+        kernel(KernelOps.rope(inverse), () -> Rotary.rope(x, positions, invFreq, inverse, out));
     }
 
     @Override
     public void embedding(Tensor weight, Tensor ids, Tensor out) {
-        kernel("embedding", () -> Indexing.embedding(weight, ids, out));
+        kernel(KernelOps.EMBEDDING, () -> Indexing.embedding(weight, ids, out));
     }
 
     @Override
     public void embeddingBackward(Tensor gradOut, Tensor ids, Tensor gradWeight) {
-        kernel("embedding backward", () -> Indexing.embeddingBackward(gradOut, ids, gradWeight));
+        kernel(KernelOps.EMBEDDING_BACKWARD, () -> Indexing.embeddingBackward(gradOut, ids, gradWeight));
     }
 
     @Override
     public void indexSelect(Tensor src, int dim, Tensor ids, Tensor out) {
-        kernel("index_select", () -> Indexing.indexSelect(src, dim, ids, out));
+        kernel(KernelOps.INDEX_SELECT, () -> Indexing.indexSelect(src, dim, ids, out));
     }
 
     @Override
     public void indexAdd(Tensor gradOut, int dim, Tensor ids, Tensor gradSrc) {
-        kernel("index_add", () -> Indexing.indexAdd(gradOut, dim, ids, gradSrc));
+        kernel(KernelOps.INDEX_ADD, () -> Indexing.indexAdd(gradOut, dim, ids, gradSrc));
     }
 
     @Override
     public void crossEntropy(Tensor logits, Tensor targets, long ignoreIndex, Tensor loss, Tensor lse) {
-        kernel("cross_entropy", () -> CrossEntropy.forward(logits, targets, ignoreIndex, loss, lse));
+        kernel(KernelOps.CROSS_ENTROPY, () -> CrossEntropy.forward(logits, targets, ignoreIndex, loss, lse));
     }
 
     @Override
     public void crossEntropyBackward(Tensor logits, Tensor targets, long ignoreIndex, Tensor lse, Tensor gradLoss, Tensor gradLogits) {
-        kernel("cross_entropy backward", () -> CrossEntropy.backward(logits, targets, ignoreIndex, lse, gradLoss, gradLogits));
+        kernel(KernelOps.CROSS_ENTROPY_BACKWARD, () -> CrossEntropy.backward(logits, targets, ignoreIndex, lse, gradLoss, gradLogits));
     }
 
     @Override
@@ -217,7 +227,7 @@ public final class TorchBackend implements Backend {
 
     @Override
     public void attention(Tensor q, Tensor k, Tensor v, Tensor keyMask, boolean causal, double scale, Tensor out, Tensor lse) {
-        kernel("attention", () -> {
+        kernel(KernelOps.ATTENTION, KernelOps.attentionFlops(q, k, causal), () -> {
             if (FlashAttention.faster(q, k, v)) {
                 FlashAttention.forward(q, k, v, keyMask, causal, scale, out, lse);
             } else {
@@ -229,7 +239,7 @@ public final class TorchBackend implements Backend {
     @Override
     public void attentionBackward(Tensor q, Tensor k, Tensor v, Tensor keyMask, boolean causal, double scale, Tensor out, Tensor lse,
                                   Tensor gradOut, Tensor gradQ, Tensor gradK, Tensor gradV) {
-        kernel("attention backward", () -> {
+        kernel(KernelOps.ATTENTION_BACKWARD, KernelOps.attentionBackwardFlops(q, k, causal), () -> {
             if (FlashAttention.faster(q, k, v)) {
                 FlashAttention.backward(q, k, v, keyMask, causal, scale, out, lse, gradOut, gradQ, gradK, gradV);
             } else {
@@ -246,13 +256,17 @@ public final class TorchBackend implements Backend {
     /**
      * Runs one kernel in its own pointer scope, so every ATen temporary it makes is freed when it
      * returns; refuses when libtorch did not load; and turns a c10::Error (a bare RuntimeException carrying a C++ backtrace) into one
-     * line that names the op.
+     * line that names the op; records it in the {@link OpProfile} under {@code op}.
      */
     private void kernel(String op, Runnable body) {
+        kernel(op, 0, body);
+    }
+
+    private void kernel(String op, double flops, Runnable body) {
         if (unavailable != null) {
             throw new IllegalStateException("torch backend, " + op + ": " + unavailable);
         }
-        try (PointerScope ignored = new PointerScope()) {
+        try (OpProfile.Op profiled = OpProfile.op(op, flops); PointerScope ignored = new PointerScope()) {
             body.run();
         } catch (RuntimeException e) {
             String m = e.getMessage();
