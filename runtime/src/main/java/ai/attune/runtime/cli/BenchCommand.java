@@ -107,6 +107,10 @@ public final class BenchCommand implements Runnable {
     @Option(names = "--steps", defaultValue = "5", description = "training: timed optimizer steps after one warm-up step (default ${DEFAULT-VALUE}).")
     int steps;
 
+    @Option(names = "--profile", description = "training: profile the timed steps and print the per-op table (calls, self time, share of the step, "
+            + "GFLOP/s, MiB allocated) after the JSON line, as torch.profiler's key_averages().")
+    boolean profile;
+
     @Option(names = "--merge-method", defaultValue = "ties", description = "merge: the merge_method (default ${DEFAULT-VALUE}).")
     String mergeMethod;
 
@@ -126,7 +130,7 @@ public final class BenchCommand implements Runnable {
                 if (!precision.equals("fp32") && !precision.equals("bf16") && !precision.equals("fp16")) {
                     throw new ParameterException(spec.commandLine(), "--precision must be fp32, bf16 or fp16");
                 }
-                new TrainingBench(rt.plugins(), be, out).run(modelModule(loader, be, job), method, optimizer, precision, gradientCheckpointing, batch, seq, steps);
+                new TrainingBench(rt.plugins(), be, out).run(modelModule(loader, be, job), method, optimizer, precision, gradientCheckpointing, batch, seq, steps, profile);
                 return;
             }
             switch (op) {

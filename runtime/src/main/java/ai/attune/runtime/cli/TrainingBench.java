@@ -14,10 +14,12 @@ import ai.attune.api.spi.Optimizer;
 import ai.attune.api.spi.OptimizerState;
 import ai.attune.api.tensor.Backend;
 import ai.attune.api.tensor.DType;
+import ai.attune.api.tensor.OpProfile;
 import ai.attune.api.tensor.Scope;
 import ai.attune.api.tensor.Tensor;
 import ai.attune.api.tensor.Tensors;
 import ai.attune.runtime.host.PluginCatalog;
+import ai.attune.runtime.train.ProfileTable;
 import com.fasterxml.jackson.databind.ObjectMapper;
 
 import java.io.IOException;
@@ -32,7 +34,8 @@ import java.util.Random;
  * tokens, with the method's and the optimizer's default configs, in f32 or in bf16/f16 mixed
  * precision, and the bytes of optimizer state the steps leave. Model FLOPs utilisation counts 6
  * FLOPs per parameter per token for full fine-tuning and 4 for frozen-base methods (no weight
- * gradients), against the measured FMA peak.
+ * gradients), against the measured FMA peak. With {@code --profile} the timed steps run under an
+ * {@link OpProfile} and its table follows the JSON line (and is in it, as {@code profile}).
  */
 final class TrainingBench {
     private final PluginCatalog catalog;
@@ -46,7 +49,8 @@ final class TrainingBench {
     }
 
     @SuppressWarnings("unchecked")
-    void run(BenchCommand.Named named, String methodName, String optimizerName, String precision, boolean checkpointing, int batch, int seq, int steps)
+    void run(BenchCommand.Named named, String methodName, String optimizerName, String precision, boolean checkpointing, int batch, int seq, int steps,
+             boolean profile)
             throws IOException {
         if (!(named.module() instanceof CausalLM lm)) {
             throw new IllegalArgumentException(named.name() + " is not a causal language model");
@@ -79,30 +83,41 @@ final class TrainingBench {
         int len = Math.min(seq, lm.maxPositions());
         double[] times = new double[steps];
         ai.attune.api.tensor.BlockPool.resetPeak();
-        for (int s = -1; s < steps; s++) {
-            long[] ids = r.longs((long) batch * len, 0, lm.vocabSize()).toArray();
-            long t0 = System.nanoTime();
-            try (Scope step = Scope.open("step")) {
-                try (MemoryStrategy.Region region = memory.forward()) {
-                    Tensor logits = lm.forward(Tensors.ofLongs(be, ids, batch, len), null, null); // [b, t, vocab]
-                    long[] targets = new long[ids.length];
-                    for (int i = 0; i < ids.length; i++) {
-                        targets[i] = (i + 1) % len == 0 ? -100 : ids[i + 1];
+        OpProfile.Snapshot snapshot = null;
+        try {
+            for (int s = -1; s < steps; s++) {
+                long[] ids = r.longs((long) batch * len, 0, lm.vocabSize()).toArray();
+                if (profile && s == 0) {
+                    OpProfile.start(); // the timed steps alone: the warm-up's first-call costs are no step's
+                }
+                long t0 = System.nanoTime();
+                try (Scope step = Scope.open("step")) {
+                    try (MemoryStrategy.Region region = memory.forward()) {
+                        Tensor logits = lm.forward(Tensors.ofLongs(be, ids, batch, len), null, null); // [b, t, vocab]
+                        long[] targets = new long[ids.length];
+                        for (int i = 0; i < ids.length; i++) {
+                            targets[i] = (i + 1) % len == 0 ? -100 : ids[i + 1];
+                        }
+                        Tensor loss = F.crossEntropy(Views.reshape(logits, batch * len, -1), Tensors.ofLongs(be, targets, ids.length), -100, F.Reduction.MEAN);
+                        Autograd.backward(memory.scaleLoss(loss));
                     }
-                    Tensor loss = F.crossEntropy(Views.reshape(logits, batch * len, -1), Tensors.ofLongs(be, targets, ids.length), -100, F.Reduction.MEAN);
-                    Autograd.backward(memory.scaleLoss(loss));
+                    boolean finite = memory.unscale(trainable);
+                    if (finite) {
+                        optimizer.step(trainable, state, optimizerConfig, lr);
+                    }
+                    memory.update(finite);
+                    Autograd.zeroGrad(trainable.stream().map(Parameter::value).toList());
                 }
-                boolean finite = memory.unscale(trainable);
-                if (finite) {
-                    optimizer.step(trainable, state, optimizerConfig, lr);
+                if (s >= 0) {
+                    times[s] = (System.nanoTime() - t0) / 1e9;
                 }
-                memory.update(finite);
-                Autograd.zeroGrad(trainable.stream().map(Parameter::value).toList());
             }
-            if (s >= 0) {
-                times[s] = (System.nanoTime() - t0) / 1e9;
+        } finally {
+            if (profile) {
+                snapshot = OpProfile.stop(); // also when a step fails, so that no recording outlives the bench
             }
         }
+        ProfileTable table = profile ? ProfileTable.of(snapshot, steps, (long) (Arrays.stream(times).sum() * 1e9)) : null;
         Arrays.sort(times);
         double median = steps % 2 == 1 ? times[steps / 2] : (times[steps / 2 - 1] + times[steps / 2]) / 2;
         double tokensPerSecond = batch * (double) len / median;
@@ -120,7 +135,13 @@ final class TrainingBench {
                 .put("peak_rss_mb", rss).put("tensor_peak_mb", ai.attune.api.tensor.BlockPool.peakBytes() / (1024.0 * 1024.0))
                 .put("release_as_you_go", ai.attune.api.autograd.Autograd.releaseAsYouGo()).put("gradient_checkpointing", checkpointing).put("mfu", mfu)
                 .put("optimizer_state_bytes", stateBytes).put("quantized_weight_bytes", quantizedBytes);
+        if (table != null) {
+            json.set("profile", table.toJson());
+        }
         out.println(json);
+        if (table != null) {
+            out.print(table.format());
+        }
         out.flush();
     }
 
