@@ -29,6 +29,7 @@ public final class OpProfile {
     private static volatile Recording active;
     private static final ThreadLocal<Frame[]> INNERMOST = ThreadLocal.withInitial(() -> new Frame[1]);
     private static final Op NONE = () -> { };
+    private static final Comparator<Row> BY_SELF_TIME = Comparator.comparingLong(Row::selfNanos).reversed().thenComparing(Row::name);
 
     private OpProfile() {}
 
@@ -51,6 +52,21 @@ public final class OpProfile {
         public long selfNanos() {
             return rows.stream().mapToLong(Row::selfNanos).sum();
         }
+
+        /** This snapshot and {@code other} as one: recordings of separate windows (a run's steps, not its evals) summed by op name. */
+        public Snapshot plus(Snapshot other) {
+            java.util.Map<String, Row> sum = new java.util.HashMap<>();
+            for (Row r : rows) {
+                sum.put(r.name(), r);
+            }
+            for (Row r : other.rows) {
+                sum.merge(r.name(), r, (a, b) -> new Row(a.name(), a.calls() + b.calls(), a.selfNanos() + b.selfNanos(),
+                        a.totalNanos() + b.totalNanos(), a.flops() + b.flops(), a.bytesAllocated() + b.bytesAllocated()));
+            }
+            List<Row> merged = new ArrayList<>(sum.values());
+            merged.sort(BY_SELF_TIME);
+            return new Snapshot(List.copyOf(merged), wallNanos + other.wallNanos, bytesOutsideOps + other.bytesOutsideOps);
+        }
     }
 
     /** Starts recording; refuses when a recording is already running, since two would share the ops. */
@@ -59,6 +75,15 @@ public final class OpProfile {
             throw new IllegalStateException("an op profile is already recording; stop it first");
         }
         active = new Recording(System.nanoTime());
+    }
+
+    /** Starts recording unless one is running (another job's, in a server): then false, and that one goes on. */
+    public static synchronized boolean tryStart() {
+        if (active != null) {
+            return false;
+        }
+        active = new Recording(System.nanoTime());
+        return true;
     }
 
     /** Stops recording and returns what it saw; an empty snapshot when none was running. */
@@ -159,7 +184,7 @@ public final class OpProfile {
         Snapshot snapshot(long stopped) {
             List<Row> rows = new ArrayList<>();
             byName.forEach((name, t) -> rows.add(new Row(name, t.calls.sum(), t.self.sum(), t.total.sum(), t.flops.sum(), t.bytes.sum())));
-            rows.sort(Comparator.comparingLong(Row::selfNanos).reversed().thenComparing(Row::name));
+            rows.sort(BY_SELF_TIME);
             return new Snapshot(List.copyOf(rows), stopped - started, bytesOutsideOps.sum());
         }
     }

@@ -1,6 +1,7 @@
 package ai.attune.runtime.train;
 
 import ai.attune.api.tensor.OpProfile;
+import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
@@ -61,6 +62,18 @@ public record ProfileTable(List<Row> rows, int steps, long stepNanos) {
         }
         b.append(String.format(Locale.ROOT, "%d steps, %.1f ms per step%n", steps, stepNanos / 1e6 / steps));
         return b.toString();
+    }
+
+    /** The table of a {@code profile} event: its {@code ops}, {@code steps} and {@code step_ms}. */
+    public static ProfileTable fromJson(JsonNode event) {
+        List<Row> rows = new ArrayList<>();
+        for (JsonNode o : event.path("ops")) {
+            rows.add(new Row(o.path("op").asText(), o.has("calls") ? o.get("calls").asLong() : null, o.path("self_ms").asDouble(),
+                    o.path("ms_per_step").asDouble(), o.path("share").asDouble(), o.has("gflops") ? o.get("gflops").asDouble() : Double.NaN,
+                    o.path("mib_allocated").asDouble()));
+        }
+        int steps = event.path("steps").asInt();
+        return new ProfileTable(List.copyOf(rows), steps, (long) (event.path("step_ms").asDouble() * 1e6 * steps));
     }
 
     /** The rows as JSON objects with the header's fields; gflops is absent where the op counts no FLOPs. */

@@ -11,13 +11,21 @@ import java.util.function.Consumer;
  */
 public final class Progress implements Consumer<ObjectNode>, AutoCloseable {
     private final StageProgress stage;
+    private final PrintWriter err;
 
     public Progress(long total, PrintWriter err) {
         this.stage = new StageProgress("train", total, err);
+        this.err = err;
     }
 
     @Override
     public void accept(ObjectNode e) {
+        if ("profile".equals(e.path("type").asText())) {
+            err.println(); // below the bar, which the last step left on its line
+            err.print(ProfileTable.fromJson(e).format());
+            err.flush();
+            return;
+        }
         if (!"step".equals(e.path("type").asText())) {
             return; // metric, control and checkpoint events are for the record and the bus
         }

@@ -46,7 +46,13 @@ public record Recipe(Path source, Path model, String method, String methodKey, J
             @JsonProperty("precision") String precision,
             @JsonProperty("backend") String backend,
             @JsonProperty("gradient_checkpointing") Boolean gradientCheckpointing,
-            @JsonProperty("nproc_per_node") Integer nprocPerNode) {
+            @JsonProperty("nproc_per_node") Integer nprocPerNode,
+            @JsonProperty("profile") Boolean profile) {
+
+        /** Whether the steps run under an op profile, whose table ends the run (as attune bench --profile prints it). */
+        public boolean profiled() {
+            return Boolean.TRUE.equals(profile);
+        }
 
         /** Data-parallel ranks on one machine (torchrun's {@code --nproc-per-node}); 1 (default) trains in one process. */
         public int ranks() {

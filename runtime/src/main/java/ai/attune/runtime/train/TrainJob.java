@@ -151,7 +151,7 @@ public final class TrainJob {
                     schedule, ctx, mb, ga, steps,
                     d.shuffleOn(), t.clip(), t.evalEvery() == null ? 0 : t.evalEvery(), t.saveEvery() == null ? 0 : t.saveEvery(),
                     memory(t, m.module(), where), recipe.method());
-            return new TrainingRun(setup, train, eval, general, p.runDir(), progress, control).dataParallel(group).run(p.resume(), () -> begin(p));
+            return new TrainingRun(setup, train, eval, general, p.runDir(), progress, control).dataParallel(group).profile(t.profiled()).run(p.resume(), () -> begin(p));
         }
     }
 

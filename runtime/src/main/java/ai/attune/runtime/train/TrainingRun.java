@@ -19,6 +19,7 @@ import ai.attune.api.spi.Optimizer;
 import ai.attune.api.spi.OptimizerState;
 import ai.attune.api.tensor.Backend;
 import ai.attune.api.tensor.Scope;
+import ai.attune.api.tensor.OpProfile;
 import ai.attune.api.tensor.Tensor;
 import ai.attune.api.tensor.Tensors;
 import com.fasterxml.jackson.databind.node.ObjectNode;
@@ -85,6 +86,11 @@ public final class TrainingRun {
     private final Consumer<ObjectNode> progress;
     private final StepControl control;
     private ProcessGroup group = ProcessGroup.single();
+    private boolean profile;
+    private boolean recording;
+    private OpProfile.Snapshot profiled = new OpProfile.Snapshot(List.of(), 0, 0);
+    private long profiledNanos;
+    private int profiledSteps;
 
     public TrainingRun(Setup setup, List<Example> train, List<Example> eval, List<Example> general, RunDirectory run, Consumer<ObjectNode> progress) {
         this(setup, train, eval, general, run, progress, StepControl.NONE);
@@ -108,6 +114,22 @@ public final class TrainingRun {
     public TrainingRun dataParallel(ProcessGroup group) {
         this.group = group;
         return this;
+    }
+
+    /** Profiles the steps (not evals or checkpoints); the table is logged and written as a {@code profile} event at the end. */
+    public TrainingRun profile(boolean on) {
+        this.profile = on;
+        return this;
+    }
+
+    /** Adds the step that began at {@code t0} to the run's profile, if it was recorded. */
+    private void endProfiledStep(long t0) {
+        if (recording) {
+            profiled = profiled.plus(OpProfile.stop());
+            profiledNanos += System.nanoTime() - t0;
+            profiledSteps++;
+            recording = false;
+        }
     }
 
     /** What happens once the method is applied and before the run writes anything: a new run creates its directory here. */
@@ -137,6 +159,17 @@ public final class TrainingRun {
      * method config that fits no module of it fails before {@code start} makes anything on disk.
      */
     public Result run(boolean resume, Start start) throws IOException {
+        try {
+            return train(resume, start);
+        } finally {
+            if (recording) {
+                OpProfile.stop(); // a failed step must not leave the process recording
+                recording = false;
+            }
+        }
+    }
+
+    private Result train(boolean resume, Start start) throws IOException {
         Module module = s.model().module();
         Backend be = s.context().backend();
         List<Parameter> trainable = s.method().apply(module, s.methodConfig(), s.context());
@@ -189,6 +222,7 @@ public final class TrainingRun {
                 optimizerConfig = JSON.convertValue(optimizerConfig, next.configType());
                 optimizer = next;
             }
+            recording = profile && OpProfile.tryStart(); // a step another job is profiling is left out of this run's table
             long t0 = System.nanoTime();
             module.setTraining(true);
             module.setDropoutSeeds(s.context().dropout()); // the model's own dropout layers draw from the run's sequence too
@@ -244,6 +278,7 @@ public final class TrainingRun {
                 ObjectNode skipped = run.newEvent("step").put("step", step + 1).put("loss", loss).put("skipped", true)
                         .put("tokens_per_second", tokens / ((System.nanoTime() - t0) / 1e9)).put("rss_mb", rssMb());
                 s.memory().state().forEach(skipped::put);
+                endProfiledStep(t0);
                 run.event(skipped);
                 progress.accept(skipped);
                 continue;
@@ -266,6 +301,7 @@ public final class TrainingRun {
             s.memory().update(true);
             lastLoss = loss;
             double secs = (System.nanoTime() - t0) / 1e9;
+            endProfiledStep(t0);
             ObjectNode e = run.newEvent("step").put("step", step + 1).put("loss", loss);
             if (!ownStepSize) {
                 e.put("lr", lr);
@@ -283,6 +319,13 @@ public final class TrainingRun {
             }
         }
         module.setTraining(false);
+        if (profile && profiledSteps > 0 && run.writes()) {
+            ProfileTable table = ProfileTable.of(profiled, profiledSteps, profiledNanos);
+            ObjectNode e = run.newEvent("profile").put("steps", profiledSteps).put("step_ms", profiledNanos / 1e6 / profiledSteps);
+            e.set("ops", table.toJson());
+            run.event(e);
+            progress.accept(e);
+        }
         if (reduce != null) {
             reduce.close();
             group.barrier(); // final/ stands for a run every rank finished
