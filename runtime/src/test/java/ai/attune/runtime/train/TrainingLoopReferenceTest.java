@@ -60,6 +60,10 @@ class TrainingLoopReferenceTest {
 
     /** Runs the loop on the bigram model; returns the final table and the per-step losses from events.jsonl. */
     double[][] attune(int micro, int accumulation, int steps, Path run) throws Exception {
+        return attune(micro, accumulation, steps, run, false);
+    }
+
+    double[][] attune(int micro, int accumulation, int steps, Path run, boolean profile) throws Exception {
         JvmBackend be = new JvmBackend();
         try (Scope job = Scope.open("job")) {
             Bigram model = new Bigram(be, job, V);
@@ -72,7 +76,7 @@ class TrainingLoopReferenceTest {
                     LrSchedule.of("linear", LR, 1, steps), ctx, micro, accumulation, steps, false, CLIP, 0, 0);
             RunDirectory rd = new RunDirectory(run);
             rd.create("test: true\n");
-            new TrainingRun(setup, data(), List.of(), List.of(), rd, e -> { }).run(false);
+            new TrainingRun(setup, data(), List.of(), List.of(), rd, e -> { }).profile(profile).run(false);
             double[] w = Tensors.toDoubles(model.table.weight().value());
             List<Double> losses = new ArrayList<>();
             ObjectMapper json = new ObjectMapper();
@@ -154,6 +158,26 @@ class TrainingLoopReferenceTest {
         double[][] want = reference(2, 2, 5);
         assertArrayEquals(want[1], got[1], 1e-5, "per-step losses");
         assertArrayEquals(want[0], got[0], 2e-5, "final weights");
+    }
+
+    /** train.profile changes no number of the run, and ends it with one profile event over every step. */
+    @Test
+    void aProfiledRunTrainsTheSameAndWritesItsProfile() throws Exception {
+        double[][] plain = attune(2, 2, 3, dir.resolve("plain"));
+        double[][] profiled = attune(2, 2, 3, dir.resolve("profiled"), true);
+        assertArrayEquals(plain[0], profiled[0], 0.0);
+        assertArrayEquals(plain[1], profiled[1], 0.0);
+        JsonNode profile = null;
+        for (String line : Files.readAllLines(dir.resolve("profiled").resolve("events.jsonl"))) {
+            JsonNode n = new ObjectMapper().readTree(line);
+            if (n.path("type").asText().equals("profile")) {
+                profile = n;
+            }
+        }
+        assertEquals(3, profile.path("steps").asInt(), String.valueOf(profile));
+        JsonNode last = profile.path("ops").get(profile.path("ops").size() - 1);
+        assertEquals(ProfileTable.OUTSIDE, last.path("op").asText());
+        assertEquals(false, ai.attune.api.tensor.OpProfile.recording(), "the run stops its recording");
     }
 
     @Test
