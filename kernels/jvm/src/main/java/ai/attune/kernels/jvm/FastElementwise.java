@@ -4,7 +4,6 @@ import ai.attune.api.tensor.BinaryOp;
 import ai.attune.api.tensor.DType;
 import ai.attune.api.tensor.ScalarOp;
 import ai.attune.api.tensor.Tensor;
-import ai.attune.api.tensor.UnaryOp;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorSpecies;
 
@@ -104,43 +103,6 @@ final class FastElementwise {
                 case MUL -> x * k;
                 default -> k - x;
             });
-        }
-        return true;
-    }
-
-    static boolean unary(UnaryOp op, Tensor a, Tensor out) {
-        if (!flatF32(a) || !flatF32(out)) {
-            return false;
-        }
-        boolean handled = switch (op) {
-            case NEG, ABS, EXP, TANH, SILU, SIGMOID, SQUARE, RELU -> true;
-            default -> false;
-        };
-        if (!handled) {
-            return false;
-        }
-        long n = out.numel();
-        MemorySegment sa = Elementwise.seg(a), so = Elementwise.seg(out);
-        long ao = a.offset() * 4, oo = out.offset() * 4;
-        long i = 0;
-        long bound = n - n % F.length();
-        for (; i < bound; i += F.length()) {
-            FloatVector x = FloatVector.fromMemorySegment(F, sa, ao + i * 4, LE);
-            FloatVector r = switch (op) {
-                // VectorMath, not lanewise(EXP): the latter's bits differ between interpreter and JIT.
-                case SILU -> x.div(VectorMath.exp(x.neg()).add(1f));
-                case SIGMOID -> FloatVector.broadcast(F, 1f).div(VectorMath.exp(x.neg()).add(1f));
-                case EXP -> VectorMath.exp(x);
-                case TANH -> VectorMath.tanh(x);
-                case SQUARE -> x.mul(x);
-                case RELU -> x.max(0f);
-                case ABS -> x.abs();
-                default -> x.neg();
-            };
-            r.intoMemorySegment(so, oo + i * 4, LE);
-        }
-        for (; i < n; i++) {
-            so.set(Elements.F32, oo + i * 4, (float) Activations.forward(op, sa.get(Elements.F32, ao + i * 4)));
         }
         return true;
     }

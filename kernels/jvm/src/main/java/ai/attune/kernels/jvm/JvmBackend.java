@@ -131,7 +131,7 @@ public final class JvmBackend implements Backend {
     @Override
     public void unary(UnaryOp op, Tensor a, Tensor out) {
         try (OpProfile.Op profiled = OpProfile.op(KernelOps.unary(op))) {
-            if (!scalar && FastElementwise.unary(op, a, out)) {
+            if (!scalar && FastActivations.unary(op, a, out, pool(), threads())) {
                 return;
             }
             Elementwise.unary(op, a, out);
@@ -141,6 +141,9 @@ public final class JvmBackend implements Backend {
     @Override
     public void unaryBackward(UnaryOp op, Tensor x, Tensor gradOut, Tensor gradIn) {
         try (OpProfile.Op profiled = OpProfile.op(KernelOps.unaryBackward(op))) {
+            if (!scalar && FastActivations.unaryBackward(op, x, gradOut, gradIn, pool(), threads())) {
+                return;
+            }
             Elementwise.unaryBackward(op, x, gradOut, gradIn);
         }
     }
@@ -194,6 +197,10 @@ public final class JvmBackend implements Backend {
     @Override
     public void rmsNorm(Tensor x, Tensor weight, double eps, Tensor out, Tensor rstd) {
         try (OpProfile.Op profiled = OpProfile.op(KernelOps.RMS_NORM)) {
+            Elementwise.checkOut(out, x.shape(), "rms_norm");
+            if (!scalar && FastNormalization.rmsNorm(x, weight, eps, out, rstd, pool(), threads())) {
+                return;
+            }
             Normalization.rmsNorm(x, weight, eps, out, rstd);
         }
     }
@@ -201,6 +208,9 @@ public final class JvmBackend implements Backend {
     @Override
     public void rmsNormBackward(Tensor x, Tensor weight, Tensor rstd, Tensor gradY, Tensor gradX, Tensor gradWeight) {
         try (OpProfile.Op profiled = OpProfile.op(KernelOps.RMS_NORM_BACKWARD)) {
+            if (!scalar && FastNormalization.rmsNormBackward(x, weight, rstd, gradY, gradX, gradWeight, pool(), threads())) {
+                return;
+            }
             Normalization.rmsNormBackward(x, weight, rstd, gradY, gradX, gradWeight);
         }
     }
@@ -308,6 +318,12 @@ public final class JvmBackend implements Backend {
     public double measurePeakGflops() {
         gemm();
         return FmaPeak.measure(pool, Runtime.getRuntime().availableProcessors()).gflops();
+    }
+
+    /** The pool the GEMM and the row-parallel kernels share. */
+    private synchronized ExecutorService pool() {
+        gemm();
+        return pool;
     }
 
     /** The GEMM and its fixed pool, created on first use: boot and listing need no threads. */

@@ -1,0 +1,157 @@
+package ai.attune.kernels.jvm;
+
+import ai.attune.api.tensor.DType;
+import ai.attune.api.tensor.Scope;
+import ai.attune.api.tensor.Tensor;
+import ai.attune.api.tensor.Tensors;
+import ai.attune.api.tensor.UnaryOp;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.Test;
+
+import java.util.Random;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * The vectorized, pool-parallel activation and RMSNorm kernels against the scalar reference
+ * (Activations and Normalization, in double) over shapes whose rows do not divide into the
+ * parallel blocks and whose columns do not divide into vectors, and bit for bit the same with one
+ * thread and with several.
+ */
+class FastRowKernelsTest {
+    private static final ExecutorService POOL = Executors.newFixedThreadPool(3);
+    private static final JvmBackend BE = new JvmBackend(true); // only allocates here
+    private static final int[][] SHAPES = {{1, 1}, {3, 7}, {37, 19}, {53, 301}, {5, 40000}};
+
+    @AfterAll
+    static void close() {
+        POOL.shutdownNow();
+    }
+
+    private static Tensor random(Random r, double scale, int... shape) {
+        int n = 1;
+        for (int d : shape) {
+            n *= d;
+        }
+        double[] v = new double[n];
+        for (int i = 0; i < n; i++) {
+            v[i] = (r.nextDouble() * 2 - 1) * scale;
+        }
+        return Tensors.of(BE, DType.F32, v, shape);
+    }
+
+    private static float[] floats(Tensor t) {
+        double[] d = Tensors.toDoubles(t);
+        float[] f = new float[d.length];
+        for (int i = 0; i < d.length; i++) {
+            f[i] = (float) d[i];
+        }
+        return f;
+    }
+
+    private static void close(String what, float[] want, float[] got, double rel) {
+        close(what, want, got, rel, 1e-3);
+    }
+
+    /** Within rel of the larger of the reference's largest magnitude and floor. */
+    private static void close(String what, float[] want, float[] got, double rel, double floor) {
+        double scale = floor;
+        for (float v : want) {
+            scale = Math.max(scale, Math.abs(v));
+        }
+        for (int i = 0; i < want.length; i++) {
+            double err = Math.abs(want[i] - got[i]);
+            assertTrue(err <= rel * scale || (Float.isNaN(want[i]) && Float.isNaN(got[i])),
+                    what + "[" + i + "]: " + got[i] + " vs reference " + want[i]);
+        }
+    }
+
+    @Test
+    void activationsForwardAndBackwardMatchTheReferenceForAnyThreadCount() {
+        for (UnaryOp op : new UnaryOp[] {UnaryOp.SILU, UnaryOp.SIGMOID, UnaryOp.TANH}) {
+            for (int[] shape : SHAPES) {
+                try (Scope s = Scope.open("test")) {
+                    Random r = new Random(shape[0] * 31L + shape[1]);
+                    Tensor x = random(r, 12, shape), g = random(r, 1, shape);
+                    Tensor ref = BE.empty(DType.F32, shape, s), one = BE.empty(DType.F32, shape, s), many = BE.empty(DType.F32, shape, s);
+                    Elementwise.unary(op, x, ref);
+                    assertTrue(FastActivations.unary(op, x, one, null, 1));
+                    assertTrue(FastActivations.unary(op, x, many, POOL, 4));
+                    close(op + " " + shape[0] + "x" + shape[1], floats(ref), floats(one), 1e-6);
+                    assertArrayEquals(floats(one), floats(many), op + " forward, 1 vs 4 threads");
+
+                    Elementwise.unaryBackward(op, x, g, ref);
+                    assertTrue(FastActivations.unaryBackward(op, x, g, one, null, 1));
+                    assertTrue(FastActivations.unaryBackward(op, x, g, many, POOL, 4));
+                    close(op + " backward " + shape[0] + "x" + shape[1], floats(ref), floats(one), 1e-6);
+                    assertArrayEquals(floats(one), floats(many), op + " backward, 1 vs 4 threads");
+                }
+            }
+        }
+    }
+
+    @Test
+    void siluBackwardSaturatesWithoutNaN() {
+        try (Scope s = Scope.open("test")) {
+            float[] xs = {-200f, -90f, -88.5f, -20f, 0f, 20f, 88.5f, 90f, 200f, -1e30f, 1e30f, 0.5f, -0.5f, 3f, -3f, 1f};
+            Tensor x = Tensors.of(BE, xs, xs.length);
+            Tensor g = Tensors.of(BE, new float[xs.length], xs.length);
+            BE.fill(g, 1.0);
+            Tensor ref = BE.empty(DType.F32, new int[] {xs.length}, s), got = BE.empty(DType.F32, new int[] {xs.length}, s);
+            Elementwise.unaryBackward(UnaryOp.SILU, x, g, ref);
+            assertTrue(FastActivations.unaryBackward(UnaryOp.SILU, x, g, got, null, 1));
+            close("silu' at the edges", floats(ref), floats(got), 1e-6);
+        }
+    }
+
+    @Test
+    void rmsNormMatchesTheReferenceForAnyThreadCount() {
+        for (int[] shape : SHAPES) {
+            for (boolean weighted : new boolean[] {true, false}) {
+                try (Scope s = Scope.open("test")) {
+                    Random r = new Random(shape[0] * 17L + shape[1]);
+                    int rows = shape[0], n = shape[1];
+                    Tensor x = random(r, 3, shape), gy = random(r, 1, shape);
+                    Tensor w = weighted ? random(r, 2, n) : null;
+                    String what = "rms_norm " + rows + "x" + n + (weighted ? "" : " no weight");
+
+                    Tensor[] out = new Tensor[3], rstd = new Tensor[3], gx = new Tensor[3], gw = new Tensor[3];
+                    for (int k = 0; k < 3; k++) {
+                        out[k] = BE.empty(DType.F32, shape, s);
+                        rstd[k] = BE.empty(DType.F32, new int[] {rows}, s);
+                        gx[k] = BE.empty(DType.F32, shape, s);
+                        gw[k] = BE.zeros(DType.F32, new int[] {n}, s);
+                        BE.fill(gw[k], 0.25); // the weight gradient accumulates
+                    }
+                    Normalization.rmsNorm(x, w, 1e-5, out[0], rstd[0]);
+                    assertTrue(FastNormalization.rmsNorm(x, w, 1e-5, out[1], rstd[1], null, 1));
+                    assertTrue(FastNormalization.rmsNorm(x, w, 1e-5, out[2], rstd[2], POOL, 4));
+                    close(what + " rstd", floats(rstd[0]), floats(rstd[1]), 1e-6);
+                    close(what, floats(out[0]), floats(out[1]), 2e-6);
+                    assertArrayEquals(floats(out[1]), floats(out[2]), what + ", 1 vs 4 threads");
+                    assertArrayEquals(floats(rstd[1]), floats(rstd[2]), what + " rstd, 1 vs 4 threads");
+
+                    Tensor gwRef = weighted ? gw[0] : null;
+                    Normalization.rmsNormBackward(x, w, rstd[0], gy, gx[0], gwRef);
+                    assertTrue(FastNormalization.rmsNormBackward(x, w, rstd[0], gy, gx[1], weighted ? gw[1] : null, null, 1));
+                    assertTrue(FastNormalization.rmsNormBackward(x, w, rstd[0], gy, gx[2], weighted ? gw[2] : null, POOL, 4));
+                    // gx = rs * (gy * w - xhat * mean(gy * w * xhat)) cancels (to 0 for one column), so its
+                    // error is relative to the terms: |gy| <= 1, |w| <= 2, rs.
+                    double terms = 0;
+                    for (float v : floats(rstd[0])) {
+                        terms = Math.max(terms, v * 2.0);
+                    }
+                    close(what + " grad x", floats(gx[0]), floats(gx[1]), 1e-5, terms);
+                    assertArrayEquals(floats(gx[1]), floats(gx[2]), what + " grad x, 1 vs 4 threads");
+                    if (weighted) {
+                        close(what + " grad w", floats(gw[0]), floats(gw[1]), 1e-5);
+                        assertArrayEquals(floats(gw[1]), floats(gw[2]), what + " grad w, 1 vs 4 threads");
+                    }
+                }
+            }
+        }
+    }
+}
