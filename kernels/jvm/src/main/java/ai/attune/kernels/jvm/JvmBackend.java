@@ -274,6 +274,9 @@ public final class JvmBackend implements Backend {
     @Override
     public void crossEntropyBackward(Tensor logits, Tensor targets, long ignoreIndex, Tensor lse, Tensor gradLoss, Tensor gradLogits) {
         try (OpProfile.Op profiled = OpProfile.op(KernelOps.CROSS_ENTROPY_BACKWARD)) {
+            if (!scalar && FastCrossEntropy.backward(logits, targets, ignoreIndex, lse, gradLoss, gradLogits, pool(), threads())) {
+                return;
+            }
             CrossEntropy.backward(logits, targets, ignoreIndex, lse, gradLoss, gradLogits);
         }
     }

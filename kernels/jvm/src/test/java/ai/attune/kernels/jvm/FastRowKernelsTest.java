@@ -154,4 +154,34 @@ class FastRowKernelsTest {
             }
         }
     }
+
+    @Test
+    void crossEntropyBackwardMatchesTheReferenceForAnyThreadCount() {
+        for (int[] shape : SHAPES) {
+            try (Scope s = Scope.open("test")) {
+                Random r = new Random(shape[0] * 13L + shape[1]);
+                int rows = shape[0], classes = shape[1];
+                Tensor logits = random(r, 8, shape);
+                long[] t = new long[rows];
+                for (int i = 0; i < rows; i++) {
+                    t[i] = i % 5 == 3 ? -100 : r.nextInt(classes); // every fifth row ignored
+                }
+                Tensor targets = Tensors.ofLongs(BE, t, rows);
+                Tensor loss = BE.empty(DType.F32, new int[] {rows}, s), lse = BE.empty(DType.F32, new int[] {rows}, s);
+                CrossEntropy.forward(logits, targets, -100, loss, lse);
+                Tensor gradLoss = random(r, 1, rows);
+                Tensor[] gl = new Tensor[3];
+                for (int k = 0; k < 3; k++) {
+                    gl[k] = BE.empty(DType.F32, shape, s);
+                    BE.fill(gl[k], 7.0); // ignored rows must be overwritten with zeros
+                }
+                CrossEntropy.backward(logits, targets, -100, lse, gradLoss, gl[0]);
+                assertTrue(FastCrossEntropy.backward(logits, targets, -100, lse, gradLoss, gl[1], null, 1));
+                assertTrue(FastCrossEntropy.backward(logits, targets, -100, lse, gradLoss, gl[2], POOL, 4));
+                String what = "cross_entropy_backward " + rows + "x" + classes;
+                close(what, floats(gl[0]), floats(gl[1]), 1e-6);
+                assertArrayEquals(floats(gl[1]), floats(gl[2]), what + ", 1 vs 4 threads");
+            }
+        }
+    }
 }
