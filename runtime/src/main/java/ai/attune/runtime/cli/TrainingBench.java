@@ -72,11 +72,14 @@ final class TrainingBench {
                     .orElseThrow(() -> new IllegalStateException("--gradient-checkpointing needs the gradient_checkpointing memory plugin"));
             memory = MemoryStrategy.Session.compose(List.of(memory, ckpt.apply(lm.module(), ckpt.defaultConfig())));
         }
-        long total = lm.module().namedParameters().values().stream().mapToLong(p -> p.value().numel()).sum()
-                + quantizedParameters(lm.module()); // a 4-bit base's Linears compute as dense ones do
-        long quantizedBytes = lm.module().namedModules().values().stream()
-                .filter(m -> m instanceof ai.attune.api.nn.LinearLayer l && l.weightSource() != null)
-                .mapToLong(m -> ((ai.attune.api.nn.LinearLayer) m).weightSource().storedBytes()).sum();
+        long total = lm.module().namedParameters().values().stream().mapToLong(p -> p.value().numel()).sum();
+        long quantizedBytes = 0;
+        for (ai.attune.api.nn.Module m : lm.module().namedModules().values()) {
+            if (m instanceof ai.attune.api.nn.LinearLayer l && l.weightSource() != null) {
+                total += ai.attune.api.tensor.Shape.numel(l.weightSource().shape()); // a 4-bit base's Linears compute as dense ones do
+                quantizedBytes += l.weightSource().storedBytes();
+            }
+        }
         long trained = trainable.stream().mapToLong(p -> p.value().numel()).sum();
         OptimizerState state = new OptimizerState(job);
         Random r = new Random(0);
@@ -143,12 +146,6 @@ final class TrainingBench {
             out.print(table.format());
         }
         out.flush();
-    }
-
-    /** Parameters of the Linear weights that a quantized source stands for: not among the module's parameters. */
-    private static long quantizedParameters(ai.attune.api.nn.Module m) {
-        return m.namedModules().values().stream().filter(x -> x instanceof ai.attune.api.nn.LinearLayer l && l.weightSource() != null)
-                .mapToLong(x -> ai.attune.api.tensor.Shape.numel(((ai.attune.api.nn.LinearLayer) x).weightSource().shape())).sum();
     }
 
     /** fp32: no strategy; bf16 / fp16: the mixed-precision plugin, as {@code train.precision} installs it. */

@@ -28,6 +28,7 @@ import java.util.Map;
  */
 abstract class Bnb4Quantizer implements Quantizer<Bnb4Config> {
     private final QuantType type;
+    private final Map<Tensor, QuantState> parsed = new java.util.WeakHashMap<>(); // Tensor keeps Object's identity equality
 
     Bnb4Quantizer(QuantType type) {
         this.type = type;
@@ -75,7 +76,7 @@ abstract class Bnb4Quantizer implements Quantizer<Bnb4Config> {
 
     @Override
     public Bnb4Config configOf(QuantizedTensor q) {
-        QuantState s = QuantState.parse(TensorBytes.bytes(q.state().get(QuantState.key(type.id()))));
+        QuantState s = state(q);
         return new Bnb4Config(s.blocksize(), s.nested());
     }
 
@@ -107,9 +108,21 @@ abstract class Bnb4Quantizer implements Quantizer<Bnb4Config> {
         }
     }
 
+    /**
+     * The JSON quant state of {@code q}, parsed once per weight: a product reads it every forward
+     * and backward, and the state tensor never changes (it is keyed by identity, and dropped with
+     * the weight).
+     */
+    private QuantState state(QuantizedTensor q) {
+        Tensor json = q.state().get(QuantState.key(type.id()));
+        synchronized (parsed) {
+            return parsed.computeIfAbsent(json, t -> QuantState.parse(TensorBytes.bytes(t)));
+        }
+    }
+
     /** The codes as the backend's 4-bit operand, [shape[0], the rest], with the f32 absmax (restored into {@code side} if nested). */
     private Blockwise4Bit blockwise(QuantizedTensor q, Scope side) {
-        QuantState s = QuantState.parse(TensorBytes.bytes(q.state().get(QuantState.key(type.id()))));
+        QuantState s = state(q);
         int[] shape = q.shape();
         int rows = shape.length == 1 ? 1 : shape[0];
         int cols = Math.toIntExact(q.numel() / rows);
