@@ -33,9 +33,19 @@ public class ServerIT {
         }
     }
 
+    /** The last started server's standard error, for a failure's message. */
+    Path serverLog;
+
     Process serve(int port, Path runs, Path token) throws Exception {
-        return LauncherIT.start(REPO, "serve", "--port", String.valueOf(port), "--runs", runs.toString(),
-                "--data-root", REPO.getParent().toString(), "--token-file", token.toString());
+        Path logs = Files.createDirectories(Path.of(System.getProperty("attune.itest.dir"), "logs"));
+        serverLog = Files.createTempFile(logs, "serve-err", ".txt");
+        return LauncherIT.start(REPO, Files.createTempFile(logs, "serve-out", ".txt"), serverLog, "serve", "--port", String.valueOf(port),
+                "--runs", runs.toString(), "--data-root", REPO.getParent().toString(), "--token-file", token.toString());
+    }
+
+    /** The job's status and the server's log, for an assertion that a job completed. */
+    String statusAndLog(int port, String token, String id) throws Exception {
+        return call(port, "GET", "/jobs/" + id, null, token).body() + "\nserver log:\n" + Files.readString(serverLog);
     }
 
     HttpResponse<String> call(int port, String method, String path, String body, String token) throws Exception {
@@ -206,7 +216,8 @@ public class ServerIT {
                 HttpResponse<String> pause = call(port, "POST", "/jobs/" + id + "/pause", null, token);
                 assertEquals(pause.body(), 409, pause.statusCode());
             }
-            assertEquals(call(port, "GET", "/jobs/" + id, null, token).body(), "completed", awaitState(port, token, id, "completed", "failed"));
+            String end = awaitState(port, token, id, "completed", "failed");
+            assertEquals(statusAndLog(port, token, id), "completed", end);
             float worst = 0;
             try (var a = ai.attune.api.io.SafetensorsFile.open(single.resolve("final/adapter_model.safetensors"));
                  var b = ai.attune.api.io.SafetensorsFile.open(runs.resolve(id).resolve("final/adapter_model.safetensors"))) {
