@@ -122,6 +122,32 @@ public class TrainLauncherIT {
                 Files.readAllBytes(base.resolve("ckpt/final/adapter_model.safetensors"))));
     }
 
+    /**
+     * The torch backend on a CPU that multiplies bf16 natively trains in bf16 mixed precision when
+     * the recipe names no precision, and says so; elsewhere, and when fp32 is named, it stays f32.
+     */
+    @Test
+    public void theTorchBackendDefaultsToBf16WhereTheCpuMultipliesBf16() throws Exception {
+        Path base = Files.createTempDirectory(Files.createDirectories(Path.of(System.getProperty("attune.itest.dir"))), "torch-bf16");
+        String cpuinfo = Files.isReadable(Path.of("/proc/cpuinfo")) ? Files.readString(Path.of("/proc/cpuinfo")) : "";
+        boolean nativeBf16 = cpuinfo.lines().filter(l -> l.startsWith("flags")).findFirst()
+                .map(l -> java.util.Arrays.asList(l.split("\\s+")).stream().anyMatch(f -> f.equals("avx512_bf16") || f.equals("amx_bf16"))).orElse(false);
+        List<String> common = List.of("--set", "train.max_steps=2", "--set", "train.micro_batch_size=2", "--set", "train.gradient_accumulation_steps=1",
+                "--set", "train.save_every=0", "--set", "train.eval_every=0", "--set", "train.backend=torch");
+        List<String> unset = new java.util.ArrayList<>(common);
+        unset.addAll(List.of("--set", "train.precision=null", "--set", "output=" + base.resolve("default"))); // the example names fp32
+        LauncherIT.Result a = LauncherIT.attuneIn(RECIPE.getParent().getParent(), args("train", RECIPE, unset));
+        assertEquals(a.err(), 0, a.code());
+        String line = "train: bf16 mixed precision (train.precision is not set, and the torch backend multiplies bf16 natively on this CPU)";
+        assertEquals(a.err(), nativeBf16, a.err().contains(line));
+        assertEquals(a.err(), nativeBf16, a.err().contains("products in bf16, weights, gradients and optimizer state in f32"));
+        List<String> fp32 = new java.util.ArrayList<>(common);
+        fp32.addAll(List.of("--set", "train.precision=fp32", "--set", "output=" + base.resolve("fp32")));
+        LauncherIT.Result b = LauncherIT.attuneIn(RECIPE.getParent().getParent(), args("train", RECIPE, fp32));
+        assertEquals(b.err(), 0, b.code());
+        assertFalse(b.err(), b.err().contains("mixed precision"));
+    }
+
     @Test
     public void aRecipeTypoNamesTheKeyAndSuggestsOne() throws Exception {
         Path base = Files.createTempDirectory("attune-train");

@@ -173,6 +173,16 @@ public interface Backend {
     }
 
     /**
+     * The dtype that mixed precision should compute products in when a recipe names none, as
+     * {@code torch.get_autocast_cpu_dtype()} names autocast's: {@link DType#BF16} where this
+     * backend multiplies bf16 natively on this CPU (AVX512-BF16 or AMX), {@link DType#F32} (no
+     * mixed precision) where bf16 would only add casts.
+     */
+    default DType preferredAutocastDType() {
+        return DType.F32;
+    }
+
+    /**
      * Why this backend cannot run here (its native library failed to load on this OS or CPU, say),
      * or null when it can. A backend that cannot run stays registered so that the reason can be
      * shown; callers choosing a backend automatically skip it.

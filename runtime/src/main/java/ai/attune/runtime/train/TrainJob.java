@@ -150,7 +150,7 @@ public final class TrainJob {
             TrainingRun.Setup setup = new TrainingRun.Setup(lm, plugins.method(), plugins.methodConfig(), plugins.optimizer(), plugins.optimizerConfig(),
                     schedule, ctx, mb, ga, steps,
                     d.shuffleOn(), t.clip(), t.evalEvery() == null ? 0 : t.evalEvery(), t.saveEvery() == null ? 0 : t.saveEvery(),
-                    memory(t, m.module(), where), recipe.method());
+                    memory(t, m.module(), m.backend(), where), recipe.method());
             return new TrainingRun(setup, train, eval, general, p.runDir(), progress, control).dataParallel(group).profile(t.profiled()).run(p.resume(), () -> begin(p));
         }
     }
@@ -226,9 +226,9 @@ public final class TrainJob {
      * run again in backward computes in the same precision as in forward.
      */
     @SuppressWarnings("unchecked")
-    private MemoryStrategy.Session memory(Recipe.Train t, Module model, String where) {
+    private MemoryStrategy.Session memory(Recipe.Train t, Module model, ai.attune.api.tensor.Backend backend, String where) {
         List<MemoryStrategy.Session> sessions = new java.util.ArrayList<>();
-        sessions.add(precision(t.precisionOrFp32(), model, where));
+        sessions.add(precision(precision(t, backend), model, where));
         if (t.checkpointing()) {
             MemoryStrategy<Object> ckpt = catalog.find(Kind.MEMORY, "gradient_checkpointing", MemoryStrategy.class).orElseThrow(() -> new RecipeException(
                     where + ": train.gradient_checkpointing needs the gradient_checkpointing memory plugin; installed: "
@@ -254,6 +254,21 @@ public final class TrainJob {
                     + optName + ", lr: 2e-4}");
         }
         return given ? node.asDouble() : null;
+    }
+
+    /**
+     * The recipe's {@code train.precision}; when it names none, bf16 on a backend that multiplies
+     * bf16 natively on this CPU (the torch backend with AVX512-BF16 or AMX), said in one line, and
+     * fp32 elsewhere.
+     */
+    private String precision(Recipe.Train t, ai.attune.api.tensor.Backend backend) {
+        if (t.precision() != null || backend.preferredAutocastDType() != DType.BF16) {
+            return t.precisionOrFp32();
+        }
+        log.println("train: bf16 mixed precision (train.precision is not set, and the " + backend.name()
+                + " backend multiplies bf16 natively on this CPU); set train.precision: fp32 to train in f32");
+        log.flush();
+        return "bf16";
     }
 
     /**

@@ -62,6 +62,12 @@ public final class TorchBackend implements Backend {
         this.unavailable = reason;
     }
 
+    /** bf16 where oneDNN multiplies it natively on this CPU; ATen's f32 kernels otherwise. */
+    @Override
+    public DType preferredAutocastDType() {
+        return CpuFlags.nativeBf16() ? DType.BF16 : DType.F32;
+    }
+
     @Override
     public String unavailableReason() {
         return unavailable;
