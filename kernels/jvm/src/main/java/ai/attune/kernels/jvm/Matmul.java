@@ -23,7 +23,10 @@ final class Matmul {
         matmul(be, gemm, null, 1, a, transA, b, transB, out);
     }
 
-    /** With a pool, products of a few f32 rows take the unpacked {@link Gemv} path (decoding). */
+    /**
+     * With a pool, products of a few f32 rows take the unpacked {@link Gemv} path (decoding), and
+     * products of a few f32 columns the {@link SkinnyGemm} path (LoRA's rank-r products).
+     */
     static void matmul(JvmBackend be, Gemm gemm, java.util.concurrent.ExecutorService pool, int threads,
                        Tensor a, boolean transA, Tensor b, boolean transB, Tensor out) {
         int[] as = a.shape();
@@ -62,6 +65,10 @@ final class Matmul {
                 } else if (pool != null && !scalarGemm(gemm) && m <= Gemv.MAX_ROWS && !la.trans
                         && a2.dtype() == DType.F32 && b2.dtype() == DType.F32) {
                     Gemv.gemv(pool, threads, lb.trans, m, n, k, Elementwise.seg(a2), offA, la.ld, Elementwise.seg(b2), offB, lb.ld,
+                            Elementwise.seg(c), offC, n);
+                } else if (pool != null && !scalarGemm(gemm) && SkinnyGemm.applies(m, n, k)
+                        && a2.dtype() == DType.F32 && b2.dtype() == DType.F32) {
+                    SkinnyGemm.gemm(pool, threads, la.trans, lb.trans, m, n, k, Elementwise.seg(a2), offA, la.ld, Elementwise.seg(b2), offB, lb.ld,
                             Elementwise.seg(c), offC, n);
                 } else {
                     gemm.gemm(la.trans, lb.trans, m, n, k, 1f,
