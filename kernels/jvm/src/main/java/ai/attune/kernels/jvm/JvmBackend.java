@@ -267,6 +267,9 @@ public final class JvmBackend implements Backend {
     @Override
     public void crossEntropy(Tensor logits, Tensor targets, long ignoreIndex, Tensor loss, Tensor lse) {
         try (OpProfile.Op profiled = OpProfile.op(KernelOps.CROSS_ENTROPY)) {
+            if (!scalar && FastCrossEntropy.forward(logits, targets, ignoreIndex, loss, lse, pool(), threads())) {
+                return;
+            }
             CrossEntropy.forward(logits, targets, ignoreIndex, loss, lse);
         }
     }

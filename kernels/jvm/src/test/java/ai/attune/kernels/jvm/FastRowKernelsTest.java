@@ -16,7 +16,7 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
- * The vectorized, pool-parallel activation and RMSNorm kernels against the scalar reference
+ * The vectorized, pool-parallel activation, norm and cross-entropy kernels against the scalar reference
  * (Activations and Normalization, in double) over shapes whose rows do not divide into the
  * parallel blocks and whose columns do not divide into vectors, and bit for bit the same with one
  * thread and with several.
@@ -152,6 +152,68 @@ class FastRowKernelsTest {
                     }
                 }
             }
+        }
+    }
+
+    @Test
+    void crossEntropyForwardMatchesTheReferenceForAnyThreadCount() {
+        for (int[] shape : new int[][] {{1, 1}, {3, 7}, {37, 19}, {53, 301}, {5, 40000}, {3, 32003}}) {
+            try (Scope s = Scope.open("test")) {
+                Random r = new Random(shape[0] * 11L + shape[1]);
+                int rows = shape[0], classes = shape[1];
+                Tensor logits = random(r, 8, shape);
+                long[] t = new long[rows];
+                for (int i = 0; i < rows; i++) {
+                    t[i] = i % 5 == 3 ? -100 : r.nextInt(classes); // every fifth row ignored
+                }
+                Tensor targets = Tensors.ofLongs(BE, t, rows);
+                Tensor[] loss = new Tensor[3], lse = new Tensor[3];
+                for (int k = 0; k < 3; k++) {
+                    loss[k] = BE.empty(DType.F32, new int[] {rows}, s);
+                    lse[k] = BE.empty(DType.F32, new int[] {rows}, s);
+                    BE.fill(loss[k], 7.0); // ignored rows must be overwritten with zeros
+                }
+                CrossEntropy.forward(logits, targets, -100, loss[0], lse[0]);
+                assertTrue(FastCrossEntropy.forward(logits, targets, -100, loss[1], lse[1], null, 1));
+                assertTrue(FastCrossEntropy.forward(logits, targets, -100, loss[2], lse[2], POOL, 4));
+                String what = "cross_entropy " + rows + "x" + classes;
+                // lse = max + log(sum): an f32 exp of 2 ulp and f32 partial sums move it by a few 1e-7.
+                close(what + " lse", floats(lse[0]), floats(lse[1]), 1e-6);
+                close(what, floats(loss[0]), floats(loss[1]), 1e-6);
+                for (int i = 3; i < rows; i += 5) {
+                    assertTrue(floats(loss[1])[i] == 0f, what + ": ignored row " + i + " has loss 0");
+                }
+                assertArrayEquals(floats(loss[1]), floats(loss[2]), what + ", 1 vs 4 threads");
+                assertArrayEquals(floats(lse[1]), floats(lse[2]), what + " lse, 1 vs 4 threads");
+            }
+        }
+    }
+
+    @Test
+    void crossEntropyForwardKeepsTheReferenceAtTheEdges() {
+        try (Scope s = Scope.open("test")) {
+            // one dominant logit (loss ~ 0, other terms underflow), a flat row (loss = log 35), a spread of 2000
+            int classes = 35;
+            double[] v = new double[3 * classes];
+            for (int j = 0; j < classes; j++) {
+                v[j] = j == 4 ? 120 : -3;
+                v[classes + j] = 0.25;
+                v[2 * classes + j] = -1000 + 2000.0 * j / (classes - 1);
+            }
+            Tensor logits = Tensors.of(BE, DType.F32, v, 3, classes);
+            Tensor targets = Tensors.ofLongs(BE, new long[] {4, 0, 34}, 3);
+            Tensor[] loss = {BE.empty(DType.F32, new int[] {3}, s), BE.empty(DType.F32, new int[] {3}, s)};
+            Tensor[] lse = {BE.empty(DType.F32, new int[] {3}, s), BE.empty(DType.F32, new int[] {3}, s)};
+            CrossEntropy.forward(logits, targets, -100, loss[0], lse[0]);
+            assertTrue(FastCrossEntropy.forward(logits, targets, -100, loss[1], lse[1], POOL, 4));
+            close("cross_entropy edges lse", floats(lse[0]), floats(lse[1]), 1e-6);
+            assertArrayEquals(new float[] {0f, (float) Math.log(classes), 0f}, floats(loss[1]), 1e-6f);
+            assertArrayEquals(floats(loss[0]), floats(loss[1]), 1e-6f);
+
+            Tensor bad = Tensors.ofLongs(BE, new long[] {4, 35, 0}, 3);
+            IndexOutOfBoundsException e = org.junit.jupiter.api.Assertions.assertThrows(IndexOutOfBoundsException.class,
+                    () -> FastCrossEntropy.forward(logits, bad, -100, loss[1], lse[1], POOL, 4));
+            assertTrue(e.getMessage().contains("target 35 of row 1"), e.getMessage());
         }
     }
 
