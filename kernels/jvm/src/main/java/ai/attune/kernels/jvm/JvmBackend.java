@@ -35,6 +35,7 @@ import java.util.concurrent.atomic.AtomicInteger;
 @Component(service = Backend.class, property = {Backend.PROPERTY + "=jvm", "service.ranking:Integer=0"})
 public final class JvmBackend implements Backend {
     private final boolean scalar;
+    private final RopeTables ropeTables = new RopeTables();
     private ExecutorService pool;
     private Gemm gemm;
 
@@ -232,6 +233,9 @@ public final class JvmBackend implements Backend {
     @Override
     public void rope(Tensor x, Tensor positions, float[] invFreq, boolean inverse, Tensor out) {
         try (OpProfile.Op profiled = OpProfile.op(KernelOps.rope(inverse))) {
+            if (!scalar && FastRotary.rope(x, positions, invFreq, inverse, out, ropeTables, pool(), threads())) {
+                return;
+            }
             Rotary.rope(x, positions, invFreq, inverse, out);
         }
     }
@@ -350,6 +354,7 @@ public final class JvmBackend implements Backend {
     @Deactivate
     @Override
     public synchronized void shutdown() {
+        ropeTables.clear();
         if (pool != null) {
             pool.shutdownNow();
             pool = null;

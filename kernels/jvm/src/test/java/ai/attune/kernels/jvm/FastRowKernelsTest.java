@@ -217,6 +217,81 @@ class FastRowKernelsTest {
         }
     }
 
+    /** [batch, heads, seq, headDim]: half dims a multiple of the vector, below it, and with a tail. */
+    private static final int[][] ROPE_SHAPES = {{2, 3, 5, 64}, {1, 2, 7, 6}, {3, 4, 9, 42}, {1, 1, 1, 2}, {2, 12, 33, 128}};
+
+    @Test
+    void ropeEqualsTheReferenceBitForBitForAnyThreadCount() {
+        for (int[] shape : ROPE_SHAPES) {
+            for (boolean batched : new boolean[] {true, false}) {
+                try (Scope s = Scope.open("test")) {
+                    Random r = new Random(shape[2] * 7L + shape[3]);
+                    int batch = shape[0], seq = shape[2];
+                    Tensor x = random(r, 4, shape);
+                    int posRows = batched ? batch : 1;
+                    long[] p = new long[posRows * seq];
+                    for (int i = 0; i < p.length; i++) {
+                        p[i] = r.nextInt(5000); // beyond the first table: it grows
+                    }
+                    Tensor positions = Tensors.ofLongs(BE, p, posRows, seq);
+                    float[] invFreq = ai.attune.api.autograd.F.ropeInvFreq(10000.0, shape[3]);
+                    RopeTables tables = new RopeTables();
+                    for (boolean inverse : new boolean[] {false, true}) {
+                        String what = "rope " + java.util.Arrays.toString(shape) + (batched ? "" : " shared positions") + (inverse ? " inverse" : "");
+                        Tensor ref = BE.empty(DType.F32, shape, s), one = BE.empty(DType.F32, shape, s), many = BE.empty(DType.F32, shape, s);
+                        Rotary.rope(x, positions, invFreq, inverse, ref);
+                        assertTrue(FastRotary.rope(x, positions, invFreq, inverse, one, tables, null, 1));
+                        assertTrue(FastRotary.rope(x, positions, invFreq, inverse, many, tables, POOL, 4));
+                        assertArrayEquals(floats(ref), floats(one), what);
+                        assertArrayEquals(floats(one), floats(many), what + ", 1 vs 4 threads");
+                    }
+                }
+            }
+        }
+    }
+
+    @Test
+    void ropeOnAStridedViewAndInPlaceEqualsTheReference() {
+        try (Scope s = Scope.open("test")) {
+            Random r = new Random(3);
+            // [batch, seq, heads, headDim] seen as [batch, heads, seq, headDim], as attention's q and k are
+            Tensor x = ai.attune.api.autograd.Views.transpose(random(r, 2, 2, 11, 3, 20), 1, 2);
+            Tensor positions = Tensors.ofLongs(BE, java.util.stream.LongStream.range(0, 22).map(i -> i * 37 % 300).toArray(), 2, 11);
+            float[] invFreq = ai.attune.api.autograd.F.ropeInvFreq(500000.0, 20);
+            int[] shape = x.shape();
+            Tensor ref = BE.empty(DType.F32, shape, s), got = BE.empty(DType.F32, shape, s);
+            Rotary.rope(x, positions, invFreq, false, ref);
+            assertTrue(FastRotary.rope(x, positions, invFreq, false, got, new RopeTables(), POOL, 4));
+            assertArrayEquals(floats(ref), floats(got), "rope of a transposed view");
+
+            Tensor inPlace = BE.empty(DType.F32, shape, s);
+            BE.copy(x, inPlace);
+            assertTrue(FastRotary.rope(inPlace, positions, invFreq, false, inPlace, new RopeTables(), POOL, 4));
+            assertArrayEquals(floats(ref), floats(inPlace), "rope in place");
+
+            Tensor negative = Tensors.ofLongs(BE, java.util.stream.LongStream.range(-1, 21).toArray(), 2, 11);
+            assertTrue(!FastRotary.rope(x, negative, invFreq, false, got, new RopeTables(), POOL, 4), "a negative position takes the reference");
+        }
+    }
+
+    @Test
+    void ropeTablesGrowKeepingTheReferenceAngles() {
+        float[] invFreq = ai.attune.api.autograd.F.ropeInvFreq(10000.0, 64);
+        RopeTables tables = new RopeTables();
+        RopeTables.Table small = tables.covering(invFreq, 10);
+        RopeTables.Table big = tables.covering(invFreq.clone(), 1000);
+        assertTrue(small.positions() > 10 && big.positions() > 1000, small.positions() + ", " + big.positions());
+        assertTrue(tables.covering(invFreq, 999) == big, "a covered position reuses the table");
+        for (int p : new int[] {0, 1, 10, 255, 256, 999, 1000}) {
+            for (int i = 0; i < 32; i++) {
+                float angle = (float) (long) p * invFreq[i];
+                assertTrue(big.cos()[p * 32 + i] == (float) Math.cos(angle) && big.sin()[p * 32 + i] == (float) Math.sin(angle),
+                        "angle of position " + p + ", frequency " + i);
+            }
+        }
+        assertTrue(tables.covering(invFreq, RopeTables.MAX_ENTRIES / 32) == null, "a table past the cap is not built");
+    }
+
     @Test
     void crossEntropyBackwardMatchesTheReferenceForAnyThreadCount() {
         for (int[] shape : SHAPES) {
