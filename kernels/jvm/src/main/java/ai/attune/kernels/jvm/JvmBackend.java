@@ -184,6 +184,10 @@ public final class JvmBackend implements Backend {
     @Override
     public void softmax(Tensor x, boolean log, Tensor out) {
         try (OpProfile.Op profiled = OpProfile.op(KernelOps.softmax(log))) {
+            Elementwise.checkOut(out, x.shape(), "softmax");
+            if (!scalar && FastSoftmax.softmax(x, log, out, pool(), threads())) {
+                return;
+            }
             Normalization.softmax(x, log, out);
         }
     }
@@ -191,6 +195,9 @@ public final class JvmBackend implements Backend {
     @Override
     public void softmaxBackward(Tensor y, Tensor gradY, boolean log, Tensor gradX) {
         try (OpProfile.Op profiled = OpProfile.op(KernelOps.softmaxBackward(log))) {
+            if (!scalar && FastSoftmax.softmaxBackward(y, gradY, log, gradX, pool(), threads())) {
+                return;
+            }
             Normalization.softmaxBackward(y, gradY, log, gradX);
         }
     }

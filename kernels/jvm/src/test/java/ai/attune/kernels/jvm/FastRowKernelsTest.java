@@ -217,6 +217,33 @@ class FastRowKernelsTest {
         }
     }
 
+    @Test
+    void softmaxForwardAndBackwardMatchTheReferenceForAnyThreadCount() {
+        for (int[] shape : new int[][] {{1, 1}, {3, 7}, {37, 19}, {53, 301}, {5, 40000}, {2, 9, 33}}) {
+            for (boolean log : new boolean[] {false, true}) {
+                try (Scope s = Scope.open("test")) {
+                    Random r = new Random(shape[0] * 19L + shape[shape.length - 1]);
+                    Tensor x = random(r, 8, shape), gy = random(r, 1, shape);
+                    String what = (log ? "log_softmax " : "softmax ") + java.util.Arrays.toString(shape);
+                    Tensor ref = BE.empty(DType.F32, shape, s), one = BE.empty(DType.F32, shape, s), many = BE.empty(DType.F32, shape, s);
+                    Normalization.softmax(x, log, ref);
+                    assertTrue(FastSoftmax.softmax(x, log, one, null, 1));
+                    assertTrue(FastSoftmax.softmax(x, log, many, POOL, 4));
+                    close(what, floats(ref), floats(one), 1e-6);
+                    assertArrayEquals(floats(one), floats(many), what + ", 1 vs 4 threads");
+
+                    // Both backwards from the reference's y, so only the backward's own error shows.
+                    Tensor gxRef = BE.empty(DType.F32, shape, s), gx = BE.empty(DType.F32, shape, s), gxMany = BE.empty(DType.F32, shape, s);
+                    Normalization.softmaxBackward(ref, gy, log, gxRef);
+                    assertTrue(FastSoftmax.softmaxBackward(ref, gy, log, gx, null, 1));
+                    assertTrue(FastSoftmax.softmaxBackward(ref, gy, log, gxMany, POOL, 4));
+                    close(what + " backward", floats(gxRef), floats(gx), 1e-6);
+                    assertArrayEquals(floats(gx), floats(gxMany), what + " backward, 1 vs 4 threads");
+                }
+            }
+        }
+    }
+
     /** [batch, heads, seq, headDim]: half dims a multiple of the vector, below it, and with a tail. */
     private static final int[][] ROPE_SHAPES = {{2, 3, 5, 64}, {1, 2, 7, 6}, {3, 4, 9, 42}, {1, 1, 1, 2}, {2, 12, 33, 128}};
 
