@@ -71,7 +71,7 @@ class FastRowKernelsTest {
 
     @Test
     void activationsForwardAndBackwardMatchTheReferenceForAnyThreadCount() {
-        for (UnaryOp op : new UnaryOp[] {UnaryOp.SILU, UnaryOp.SIGMOID, UnaryOp.TANH}) {
+        for (UnaryOp op : new UnaryOp[] {UnaryOp.SILU, UnaryOp.SIGMOID, UnaryOp.TANH, UnaryOp.GELU_ERF, UnaryOp.GELU_TANH}) {
             for (int[] shape : SHAPES) {
                 try (Scope s = Scope.open("test")) {
                     Random r = new Random(shape[0] * 31L + shape[1]);
@@ -104,6 +104,47 @@ class FastRowKernelsTest {
             Elementwise.unaryBackward(UnaryOp.SILU, x, g, ref);
             assertTrue(FastActivations.unaryBackward(UnaryOp.SILU, x, g, got, null, 1));
             close("silu' at the edges", floats(ref), floats(got), 1e-6);
+        }
+    }
+
+    /**
+     * GELU pointwise over [-8, 8], where a check relative to the largest value would hide the left
+     * tail: within a few 1e-7 of max(1, |x|), the erf form's error being mostly A&S 7.1.26's 1.5e-7
+     * in erf; and saturation without NaN far out.
+     */
+    @Test
+    void geluIsCloseEverywhereAndSaturates() {
+        int n = 4001;
+        float[] xs = new float[n + 8];
+        for (int i = 0; i < n; i++) {
+            xs[i] = -8f + 16f * i / (n - 1);
+        }
+        float[] edges = {-1e30f, -1e20f, -1e10f, -20f, 20f, 1e10f, 1e20f, 1e30f};
+        System.arraycopy(edges, 0, xs, n, edges.length);
+        try (Scope s = Scope.open("test")) {
+            Tensor x = Tensors.of(BE, xs, xs.length);
+            Tensor g = Tensors.of(BE, new float[xs.length], xs.length);
+            BE.fill(g, 1.0);
+            for (UnaryOp op : new UnaryOp[] {UnaryOp.GELU_ERF, UnaryOp.GELU_TANH}) {
+                Tensor ref = BE.empty(DType.F32, new int[] {xs.length}, s), got = BE.empty(DType.F32, new int[] {xs.length}, s);
+                Tensor dRef = BE.empty(DType.F32, new int[] {xs.length}, s), dGot = BE.empty(DType.F32, new int[] {xs.length}, s);
+                Elementwise.unary(op, x, ref);
+                assertTrue(FastActivations.unary(op, x, got, POOL, 4));
+                Elementwise.unaryBackward(op, x, g, dRef);
+                assertTrue(FastActivations.unaryBackward(op, x, g, dGot, POOL, 4));
+                float[] want = floats(ref), have = floats(got), dWant = floats(dRef), dHave = floats(dGot);
+                double worst = 0, dWorst = 0;
+                for (int i = 0; i < xs.length; i++) {
+                    assertTrue(!Float.isNaN(have[i]) && !Float.isNaN(dHave[i]), op + " at " + xs[i] + ": " + have[i] + ", " + dHave[i]);
+                    double unit = Math.max(1, Math.abs(xs[i]));
+                    worst = Math.max(worst, Math.abs(want[i] - have[i]) / unit);
+                    dWorst = Math.max(dWorst, Math.abs(dWant[i] - dHave[i]) / unit);
+                }
+                // measured: erf form 1.51e-7 and 1.79e-7, tanh form 1.19e-7 and 1.19e-7
+                double bound = op == UnaryOp.GELU_ERF ? 2.5e-7 : 2e-7;
+                assertTrue(worst <= bound, op + ": worst error " + worst + " per max(1, |x|)");
+                assertTrue(dWorst <= bound, op + " derivative: worst error " + dWorst + " per max(1, |x|)");
+            }
         }
     }
 
