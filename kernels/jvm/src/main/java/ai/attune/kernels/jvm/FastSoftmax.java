@@ -89,7 +89,7 @@ final class FastSoftmax {
             for (int i = u * perUnit; i < Math.min(rows, (u + 1) * perUnit); i++) {
                 long by = yo + (long) i * n * 4, bg = go + (long) i * n * 4, bx = xo + (long) i * n * 4;
                 // log: gx = gy - e^y * sum(gy); softmax: gx = y * (gy - sum(gy * y))
-                double dot = log ? RowMath.sum(sg, bg, n) : RowMath.dot(sg, bg, sy, by, n);
+                double dot = log ? RowMath.sum(sg, bg, n, 0f) : RowMath.dot(sg, bg, sy, by, n);
                 FloatVector k = FloatVector.broadcast(F, (float) dot);
                 int j = 0;
                 for (; j < bound; j += F.length()) {

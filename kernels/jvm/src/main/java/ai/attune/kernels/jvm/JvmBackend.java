@@ -226,6 +226,10 @@ public final class JvmBackend implements Backend {
     @Override
     public void layerNorm(Tensor x, Tensor weight, Tensor bias, double eps, Tensor out, Tensor mean, Tensor rstd) {
         try (OpProfile.Op profiled = OpProfile.op(KernelOps.LAYER_NORM)) {
+            Elementwise.checkOut(out, x.shape(), "layer_norm");
+            if (!scalar && FastNormalization.layerNorm(x, weight, bias, eps, out, mean, rstd, pool(), threads())) {
+                return;
+            }
             Normalization.layerNorm(x, weight, bias, eps, out, mean, rstd);
         }
     }
@@ -233,6 +237,9 @@ public final class JvmBackend implements Backend {
     @Override
     public void layerNormBackward(Tensor x, Tensor weight, Tensor mean, Tensor rstd, Tensor gradY, Tensor gradX, Tensor gradWeight, Tensor gradBias) {
         try (OpProfile.Op profiled = OpProfile.op(KernelOps.LAYER_NORM_BACKWARD)) {
+            if (!scalar && FastNormalization.layerNormBackward(x, weight, mean, rstd, gradY, gradX, gradWeight, gradBias, pool(), threads())) {
+                return;
+            }
             Normalization.layerNormBackward(x, weight, mean, rstd, gradY, gradX, gradWeight, gradBias);
         }
     }

@@ -56,8 +56,11 @@ final class RowMath {
         return total;
     }
 
-    /** sum_j x_j. */
-    static double sum(MemorySegment s, long base, int n) {
+    /**
+     * sum_j (x_j - shift). With shift a value of the row (its first), the f32 lanes add deviations
+     * of the order of the row's spread, not of its mean: LayerNorm's mean of rows far from zero.
+     */
+    static double sum(MemorySegment s, long base, int n, float shift) {
         int bound = F.loopBound(n);
         double total = 0;
         int j = 0;
@@ -65,12 +68,12 @@ final class RowMath {
             int end = Math.min(bound, j + SPAN);
             FloatVector acc = FloatVector.zero(F);
             for (; j < end; j += F.length()) {
-                acc = acc.add(FloatVector.fromMemorySegment(F, s, base + j * 4L, LE));
+                acc = acc.add(FloatVector.fromMemorySegment(F, s, base + j * 4L, LE).sub(shift));
             }
             total += VectorMath.sum(acc);
         }
         for (; j < n; j++) {
-            total += s.get(Elements.F32, base + j * 4L);
+            total += s.get(Elements.F32, base + j * 4L) - (double) shift;
         }
         return total;
     }
@@ -95,8 +98,12 @@ final class RowMath {
         return total;
     }
 
-    /** sum_j (x_j - mean)^2, with the deviations taken in f32 from an f32 mean. */
-    static double sumSquaredDeviations(MemorySegment s, long base, int n, float mean) {
+    /**
+     * sum_j (x_j - mean)^2. The lanes subtract mean as an f32 pair hi + lo, so a row whose mean is
+     * large next to its spread keeps its deviations exact rather than off by half an ulp of the mean.
+     */
+    static double sumSquaredDeviations(MemorySegment s, long base, int n, double mean) {
+        float hi = (float) mean, lo = (float) (mean - hi);
         int bound = F.loopBound(n);
         double total = 0;
         int j = 0;
@@ -104,13 +111,13 @@ final class RowMath {
             int end = Math.min(bound, j + SPAN);
             FloatVector acc = FloatVector.zero(F);
             for (; j < end; j += F.length()) {
-                FloatVector d = FloatVector.fromMemorySegment(F, s, base + j * 4L, LE).sub(mean);
+                FloatVector d = FloatVector.fromMemorySegment(F, s, base + j * 4L, LE).sub(hi).sub(lo);
                 acc = d.fma(d, acc);
             }
             total += VectorMath.sum(acc);
         }
         for (; j < n; j++) {
-            double d = s.get(Elements.F32, base + j * 4L) - (double) mean;
+            double d = s.get(Elements.F32, base + j * 4L) - mean;
             total += d * d;
         }
         return total;

@@ -197,6 +197,72 @@ class FastRowKernelsTest {
     }
 
     @Test
+    void layerNormMatchesTheReferenceForAnyThreadCount() {
+        for (int[] shape : SHAPES) {
+            // weight and bias, neither, weight alone; the last on rows offset by 1000, whose mean dwarfs their spread
+            for (int variant = 0; variant < 3; variant++) {
+                try (Scope s = Scope.open("test")) {
+                    Random r = new Random(shape[0] * 23L + shape[1] + variant);
+                    int rows = shape[0], n = shape[1];
+                    Tensor x = random(r, 3, shape), gy = random(r, 1, shape);
+                    if (variant == 2) {
+                        Tensor shifted = BE.empty(DType.F32, shape, s);
+                        BE.scalar(ai.attune.api.tensor.ScalarOp.ADD, x, 1000, shifted);
+                        x = shifted;
+                    }
+                    Tensor w = variant != 1 ? random(r, 2, n) : null;
+                    Tensor b = variant == 0 ? random(r, 1, n) : null;
+                    String what = "layer_norm " + rows + "x" + n + (variant == 0 ? "" : variant == 1 ? " plain" : " weight only, mean 1000");
+
+                    Tensor[] out = new Tensor[3], mean = new Tensor[3], rstd = new Tensor[3], gx = new Tensor[3], gw = new Tensor[3], gb = new Tensor[3];
+                    for (int k = 0; k < 3; k++) {
+                        out[k] = BE.empty(DType.F32, shape, s);
+                        mean[k] = BE.empty(DType.F32, new int[] {rows}, s);
+                        rstd[k] = BE.empty(DType.F32, new int[] {rows}, s);
+                        gx[k] = BE.empty(DType.F32, shape, s);
+                        gw[k] = BE.empty(DType.F32, new int[] {n}, s);
+                        gb[k] = BE.empty(DType.F32, new int[] {n}, s);
+                        BE.fill(gw[k], 0.25); // the parameter gradients accumulate
+                        BE.fill(gb[k], -0.5);
+                    }
+                    Normalization.layerNorm(x, w, b, 1e-5, out[0], mean[0], rstd[0]);
+                    assertTrue(FastNormalization.layerNorm(x, w, b, 1e-5, out[1], mean[1], rstd[1], null, 1));
+                    assertTrue(FastNormalization.layerNorm(x, w, b, 1e-5, out[2], mean[2], rstd[2], POOL, 4));
+                    close(what + " mean", floats(mean[0]), floats(mean[1]), 1e-6, 3); // a mean near 0 is a cancelling sum of values up to 3
+                    close(what + " rstd", floats(rstd[0]), floats(rstd[1]), 1e-6);
+                    close(what, floats(out[0]), floats(out[1]), 2e-6);
+                    assertArrayEquals(floats(out[1]), floats(out[2]), what + ", 1 vs 4 threads");
+                    assertArrayEquals(floats(mean[1]), floats(mean[2]), what + " mean, 1 vs 4 threads");
+                    assertArrayEquals(floats(rstd[1]), floats(rstd[2]), what + " rstd, 1 vs 4 threads");
+
+                    Tensor gwRef = w != null ? gw[0] : null, gbRef = b != null ? gb[0] : null;
+                    Normalization.layerNormBackward(x, w, mean[0], rstd[0], gy, gx[0], gwRef, gbRef);
+                    for (int k = 1; k < 3; k++) {
+                        assertTrue(FastNormalization.layerNormBackward(x, w, mean[0], rstd[0], gy, gx[k], w != null ? gw[k] : null,
+                                b != null ? gb[k] : null, k == 1 ? null : POOL, k == 1 ? 1 : 4));
+                    }
+                    // gx = rs * (gh - mean(gh) - xhat * mean(gh * xhat)) cancels (to 0 for one column), so its
+                    // error is relative to the terms: |gy| <= 1, |w| <= 2, rs.
+                    double terms = 0;
+                    for (float v : floats(rstd[0])) {
+                        terms = Math.max(terms, v * 2.0);
+                    }
+                    close(what + " grad x", floats(gx[0]), floats(gx[1]), 1e-5, terms);
+                    assertArrayEquals(floats(gx[1]), floats(gx[2]), what + " grad x, 1 vs 4 threads");
+                    if (w != null) {
+                        close(what + " grad w", floats(gw[0]), floats(gw[1]), 1e-5);
+                        assertArrayEquals(floats(gw[1]), floats(gw[2]), what + " grad w, 1 vs 4 threads");
+                    }
+                    if (b != null) {
+                        close(what + " grad b", floats(gb[0]), floats(gb[1]), 1e-5);
+                        assertArrayEquals(floats(gb[1]), floats(gb[2]), what + " grad b, 1 vs 4 threads");
+                    }
+                }
+            }
+        }
+    }
+
+    @Test
     void crossEntropyForwardMatchesTheReferenceForAnyThreadCount() {
         for (int[] shape : new int[][] {{1, 1}, {3, 7}, {37, 19}, {53, 301}, {5, 40000}, {3, 32003}}) {
             try (Scope s = Scope.open("test")) {
