@@ -22,6 +22,12 @@ import java.util.concurrent.ExecutorService;
 final class FastActivations {
     private static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
     private static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
+    private static final float INV_SQRT_2 = (float) (1.0 / Math.sqrt(2.0));
+    private static final float INV_SQRT_2PI = (float) (1.0 / Math.sqrt(2.0 * Math.PI));
+    private static final float SQRT_2_OVER_PI = (float) Math.sqrt(2.0 / Math.PI);
+    private static final float GELU_CUBIC = 0.044715f;
+    /** |x| past which GELU's tanh-form derivative is 0 or 1 in f32; clamping keeps x^3 finite. */
+    private static final float GELU_SATURATED = 10f;
     /** Elements per parallel unit: 64 KiB of f32, a multiple of every vector length. */
     static final int CHUNK = 16384;
 
@@ -37,7 +43,7 @@ final class FastActivations {
 
     static boolean unary(UnaryOp op, Tensor a, Tensor out, ExecutorService pool, int workers) {
         boolean handled = switch (op) {
-            case NEG, ABS, EXP, TANH, SILU, SIGMOID, SQUARE, RELU -> true;
+            case NEG, ABS, EXP, TANH, SILU, SIGMOID, SQUARE, RELU, GELU_ERF, GELU_TANH -> true;
             default -> false;
         };
         if (!handled || !flatF32(a) || !flatF32(out) || a.numel() != out.numel()) {
@@ -64,6 +70,9 @@ final class FastActivations {
                 case SIGMOID -> FloatVector.broadcast(F, 1f).div(VectorMath.exp(x.neg()).add(1f));
                 case EXP -> VectorMath.exp(x);
                 case TANH -> VectorMath.tanh(x);
+                case GELU_ERF -> VectorMath.onePlusErf(x.mul(INV_SQRT_2)).mul(x).mul(0.5f);
+                // 0.5 x (1 + tanh u) = x sigmoid(2u): no 1 + tanh that cancels for negative x
+                case GELU_TANH -> x.div(VectorMath.exp(geluTanhInner(x).mul(-2f)).add(1f));
                 case SQUARE -> x.mul(x);
                 case RELU -> x.max(0f);
                 case ABS -> x.abs();
@@ -76,10 +85,15 @@ final class FastActivations {
         }
     }
 
+    /** u = sqrt(2 / pi) (x + 0.044715 x^3), the argument of tanh in GELU's tanh form. */
+    private static FloatVector geluTanhInner(FloatVector x) {
+        return x.mul(x).mul(GELU_CUBIC).fma(x, x).mul(SQRT_2_OVER_PI);
+    }
+
     /** gradIn = gradOut * f'(x), for the activations of a training step. */
     static boolean unaryBackward(UnaryOp op, Tensor x, Tensor gradOut, Tensor gradIn, ExecutorService pool, int workers) {
         boolean handled = switch (op) {
-            case SILU, SIGMOID, TANH -> true;
+            case SILU, SIGMOID, TANH, GELU_ERF, GELU_TANH -> true;
             default -> false;
         };
         if (!handled || !flatF32(x) || !flatF32(gradOut) || !flatF32(gradIn)
@@ -113,6 +127,20 @@ final class FastActivations {
                 case SIGMOID -> {
                     FloatVector s = one.div(VectorMath.exp(x.neg()).add(one));
                     yield s.mul(one.sub(s));
+                }
+                case GELU_ERF -> {
+                    // 0.5 (1 + erf(x / sqrt 2)) + x e^(-x^2 / 2) / sqrt(2 pi)
+                    FloatVector density = VectorMath.exp(x.mul(x).mul(-0.5f)).mul(INV_SQRT_2PI);
+                    yield VectorMath.onePlusErf(x.mul(INV_SQRT_2)).mul(0.5f).add(x.mul(density));
+                }
+                case GELU_TANH -> {
+                    // With e = e^(-2u), s = 1 / (1 + e) = sigmoid(2u): 0.5 (1 + tanh u) = s and
+                    // 0.5 x (1 - tanh^2 u) u' = 2 x s (1 - s) u', where 1 - s = e s does not cancel.
+                    FloatVector xc = x.max(-GELU_SATURATED).min(GELU_SATURATED);
+                    FloatVector e = VectorMath.exp(geluTanhInner(xc).mul(-2f));
+                    FloatVector s = one.div(e.add(one));
+                    FloatVector du = xc.mul(xc).mul(3 * GELU_CUBIC).add(one).mul(SQRT_2_OVER_PI);
+                    yield s.mul(e.mul(s)).mul(xc).mul(du).mul(2f).add(s);
                 }
                 default -> {
                     FloatVector t = VectorMath.tanh(x);

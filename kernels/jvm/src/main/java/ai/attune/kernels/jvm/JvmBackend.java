@@ -35,6 +35,7 @@ import java.util.concurrent.atomic.AtomicInteger;
 @Component(service = Backend.class, property = {Backend.PROPERTY + "=jvm", "service.ranking:Integer=0"})
 public final class JvmBackend implements Backend {
     private final boolean scalar;
+    private final RopeTables ropeTables = new RopeTables();
     private ExecutorService pool;
     private Gemm gemm;
 
@@ -183,6 +184,10 @@ public final class JvmBackend implements Backend {
     @Override
     public void softmax(Tensor x, boolean log, Tensor out) {
         try (OpProfile.Op profiled = OpProfile.op(KernelOps.softmax(log))) {
+            Elementwise.checkOut(out, x.shape(), "softmax");
+            if (!scalar && FastSoftmax.softmax(x, log, out, pool(), threads())) {
+                return;
+            }
             Normalization.softmax(x, log, out);
         }
     }
@@ -190,6 +195,9 @@ public final class JvmBackend implements Backend {
     @Override
     public void softmaxBackward(Tensor y, Tensor gradY, boolean log, Tensor gradX) {
         try (OpProfile.Op profiled = OpProfile.op(KernelOps.softmaxBackward(log))) {
+            if (!scalar && FastSoftmax.softmaxBackward(y, gradY, log, gradX, pool(), threads())) {
+                return;
+            }
             Normalization.softmaxBackward(y, gradY, log, gradX);
         }
     }
@@ -218,6 +226,10 @@ public final class JvmBackend implements Backend {
     @Override
     public void layerNorm(Tensor x, Tensor weight, Tensor bias, double eps, Tensor out, Tensor mean, Tensor rstd) {
         try (OpProfile.Op profiled = OpProfile.op(KernelOps.LAYER_NORM)) {
+            Elementwise.checkOut(out, x.shape(), "layer_norm");
+            if (!scalar && FastNormalization.layerNorm(x, weight, bias, eps, out, mean, rstd, pool(), threads())) {
+                return;
+            }
             Normalization.layerNorm(x, weight, bias, eps, out, mean, rstd);
         }
     }
@@ -225,6 +237,9 @@ public final class JvmBackend implements Backend {
     @Override
     public void layerNormBackward(Tensor x, Tensor weight, Tensor mean, Tensor rstd, Tensor gradY, Tensor gradX, Tensor gradWeight, Tensor gradBias) {
         try (OpProfile.Op profiled = OpProfile.op(KernelOps.LAYER_NORM_BACKWARD)) {
+            if (!scalar && FastNormalization.layerNormBackward(x, weight, mean, rstd, gradY, gradX, gradWeight, gradBias, pool(), threads())) {
+                return;
+            }
             Normalization.layerNormBackward(x, weight, mean, rstd, gradY, gradX, gradWeight, gradBias);
         }
     }
@@ -232,6 +247,9 @@ public final class JvmBackend implements Backend {
     @Override
     public void rope(Tensor x, Tensor positions, float[] invFreq, boolean inverse, Tensor out) {
         try (OpProfile.Op profiled = OpProfile.op(KernelOps.rope(inverse))) {
+            if (!scalar && FastRotary.rope(x, positions, invFreq, inverse, out, ropeTables, pool(), threads())) {
+                return;
+            }
             Rotary.rope(x, positions, invFreq, inverse, out);
         }
     }
@@ -267,6 +285,9 @@ public final class JvmBackend implements Backend {
     @Override
     public void crossEntropy(Tensor logits, Tensor targets, long ignoreIndex, Tensor loss, Tensor lse) {
         try (OpProfile.Op profiled = OpProfile.op(KernelOps.CROSS_ENTROPY)) {
+            if (!scalar && FastCrossEntropy.forward(logits, targets, ignoreIndex, loss, lse, pool(), threads())) {
+                return;
+            }
             CrossEntropy.forward(logits, targets, ignoreIndex, loss, lse);
         }
     }
@@ -347,6 +368,7 @@ public final class JvmBackend implements Backend {
     @Deactivate
     @Override
     public synchronized void shutdown() {
+        ropeTables.clear();
         if (pool != null) {
             pool.shutdownNow();
             pool = null;

@@ -49,6 +49,35 @@ class OpProfileJvmTest {
         }
     }
 
+    /** The row kernels record under ATen's names (attune:: for RoPE), forward and backward, on the SIMD path as on the scalar one. */
+    @Test
+    void rowKernelsRecordUnderTheirAtenNames() {
+        try (Scope s = Scope.open("profile")) {
+            Tensor x = Tensors.of(be, DType.F32, seq(4 * 37), 4, 37).requiresGrad(true);
+            Tensor w = Tensors.of(be, DType.F32, seq(37), 37).requiresGrad(true);
+            Tensor q = Tensors.of(be, DType.F32, seq(2 * 3 * 5 * 8), 2, 3, 5, 8).requiresGrad(true);
+            Tensor positions = Tensors.ofLongs(be, new long[] {0, 1, 2, 3, 4, 7, 8, 9, 10, 11}, 2, 5);
+            Tensor targets = Tensors.ofLongs(be, new long[] {3, -100, 36, 0}, 4);
+            OpProfile.start();
+            OpProfile.Snapshot snap;
+            try {
+                Tensor h = Ops.unary(ai.attune.api.tensor.UnaryOp.GELU_TANH, F.layerNorm(x, w, null, 1e-5));
+                Tensor loss = Ops.add(Ops.add(F.crossEntropy(h, targets, -100, F.Reduction.MEAN), Ops.sum(Ops.mul(F.softmax(h, -1), h))),
+                        Ops.sum(Ops.mul(F.rope(q, positions, F.ropeInvFreq(10000.0, 8)), q)));
+                Autograd.backward(loss);
+            } finally {
+                snap = OpProfile.stop();
+            }
+            Map<String, OpProfile.Row> rows = snap.rows().stream().collect(Collectors.toMap(OpProfile.Row::name, Function.identity()));
+            for (String name : new String[] {"aten::native_layer_norm", "aten::native_layer_norm_backward", "aten::gelu", "aten::gelu_backward",
+                    "aten::cross_entropy_loss", "aten::cross_entropy_loss_backward", "aten::_softmax", "aten::_softmax_backward_data",
+                    "attune::rope", "attune::rope_backward"}) {
+                assertTrue(rows.containsKey(name), name + " in " + rows.keySet());
+                assertEquals(1, rows.get(name).calls(), name);
+            }
+        }
+    }
+
     private static double[] seq(int n) {
         double[] v = new double[n];
         for (int i = 0; i < n; i++) {

@@ -64,6 +64,31 @@ class VectorMathTest {
     }
 
     @Test
+    void onePlusErfIsWithinTheAbramowitzStegunBound() {
+        float[] x = new float[S.length()];
+        float[] y = new float[S.length()];
+        double worst = 0;
+        for (int k = 0; k <= 12000; k += x.length) {
+            for (int i = 0; i < x.length; i++) {
+                x[i] = -6f + (k + i) / 1000f;
+            }
+            VectorMath.onePlusErf(FloatVector.fromArray(S, x, 0)).intoArray(y, 0);
+            for (int i = 0; i < x.length; i++) {
+                worst = Math.max(worst, Math.abs(y[i] - (1 + Erf.erf(x[i]))));
+            }
+        }
+        // 1.5e-7 of the approximation, plus f32 rounding of values up to 2
+        assertTrue(worst <= 1.5e-7 + 2.4e-7, "worst error " + worst);
+        x[0] = Float.NaN;
+        x[1] = Float.NEGATIVE_INFINITY;
+        x[2] = Float.POSITIVE_INFINITY;
+        VectorMath.onePlusErf(FloatVector.fromArray(S, x, 0)).intoArray(y, 0);
+        assertTrue(Float.isNaN(y[0]));
+        assertEquals(0f, y[1]);
+        assertEquals(2f, y[2]);
+    }
+
+    @Test
     void sumAddsLeftToRight() {
         float[] v = new float[S.length()];
         v[0] = 1e8f;
