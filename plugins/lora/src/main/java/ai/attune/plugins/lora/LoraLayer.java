@@ -73,8 +73,10 @@ public final class LoraLayer implements LinearLayer.Adapter {
             in = F.dropout(in, dropout, seeds.next(), true);
         }
         Tensor h = F.linear(in, loraA.weight().value(), null); // [..., r]
-        Tensor d = F.linear(h, loraB.weight().value(), null); // [..., out]
-        return Ops.add(y, Ops.to(Ops.mulScalar(d, scaling), y.dtype()));
+        // PEFT scales B·h, [..., out]; scaling h, [..., r], instead costs r/out of that pass and its
+        // backward. With alpha/r a power of two (the default 16/8) both round identically.
+        Tensor d = F.linear(scaling == 1 ? h : Ops.mulScalar(h, scaling), loraB.weight().value(), null); // [..., out]
+        return Ops.add(y, Ops.to(d, y.dtype()));
     }
 
     /**
