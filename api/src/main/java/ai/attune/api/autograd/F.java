@@ -64,10 +64,10 @@ public final class F {
             Tensor moved = Views.contiguous(Views.transpose(x, d, -1));
             return Views.transpose(softmax(moved, -1, log), d, -1);
         }
-        Tensor out = Ops.emptyLike(x, x.shape());
+        Tensor out = Ops.uninitialized(x, x.dtype(), x.shape()); // the kernels write every element
         x.backend().softmax(x, log, out);
         return OpNode.record(log ? "log_softmax" : "softmax", out, new Tensor[] {x}, g -> {
-            Tensor gx = Ops.emptyLike(x, x.shape());
+            Tensor gx = Ops.uninitialized(x, x.dtype(), x.shape());
             x.backend().softmaxBackward(out, Views.contiguous(g), log, gx);
             return new Tensor[] {gx};
         });
@@ -81,7 +81,7 @@ public final class F {
         Tensor rstd = x.backend().zeros(statType(x), rows(x), Scope.current());
         x.backend().rmsNorm(xc, w, eps, out, rstd);
         return OpNode.record("rms_norm", out, new Tensor[] {xc, w}, g -> {
-            Tensor gx = Ops.emptyLike(x, x.shape());
+            Tensor gx = Ops.uninitialized(x, x.dtype(), x.shape()); // written whole; gw is accumulated into
             Tensor gw = w != null && w.requiresGrad() ? Ops.emptyLike(w, w.shape()) : null;
             x.backend().rmsNormBackward(xc, w, rstd, Views.contiguous(g), gx, gw);
             return new Tensor[] {gx, gw};
@@ -97,7 +97,7 @@ public final class F {
         Tensor rstd = x.backend().zeros(statType(x), rows(x), Scope.current());
         x.backend().layerNorm(xc, w, b, eps, out, mean, rstd);
         return OpNode.record("layer_norm", out, new Tensor[] {xc, w, b}, g -> {
-            Tensor gx = Ops.emptyLike(x, x.shape());
+            Tensor gx = Ops.uninitialized(x, x.dtype(), x.shape()); // written whole; gw and gb are accumulated into
             Tensor gw = w != null && w.requiresGrad() ? Ops.emptyLike(w, w.shape()) : null;
             Tensor gb = b != null && b.requiresGrad() ? Ops.emptyLike(b, b.shape()) : null;
             x.backend().layerNormBackward(xc, w, mean, rstd, Views.contiguous(g), gx, gw, gb);
@@ -123,7 +123,7 @@ public final class F {
         Tensor out = Ops.uninitialized(x, x.dtype(), x.shape());
         x.backend().rope(x, positions, invFreq, false, out);
         return OpNode.record("rope", out, new Tensor[] {x}, g -> {
-            Tensor gx = Ops.emptyLike(x, x.shape());
+            Tensor gx = Ops.uninitialized(x, x.dtype(), x.shape());
             x.backend().rope(g, positions, invFreq, true, gx);
             return new Tensor[] {gx};
         });
@@ -187,7 +187,7 @@ public final class F {
         Tensor lse = logits.backend().zeros(statType(logits), new int[] {rows}, Scope.current());
         logits.backend().crossEntropy(lc, targets, ignoreIndex, perRow, lse);
         Tensor losses = OpNode.record("cross_entropy", perRow, new Tensor[] {lc}, g -> {
-            Tensor gl = Ops.emptyLike(lc, lc.shape());
+            Tensor gl = Ops.uninitialized(lc, lc.dtype(), lc.shape()); // ignored rows are written as zeros
             lc.backend().crossEntropyBackward(lc, targets, ignoreIndex, lse, Views.contiguous(g), gl);
             return new Tensor[] {gl};
         });
