@@ -133,7 +133,8 @@ public class TrainLauncherIT {
         boolean nativeBf16 = cpuinfo.lines().filter(l -> l.startsWith("flags")).findFirst()
                 .map(l -> java.util.Arrays.asList(l.split("\\s+")).stream().anyMatch(f -> f.equals("avx512_bf16") || f.equals("amx_bf16"))).orElse(false);
         List<String> common = List.of("--set", "train.max_steps=2", "--set", "train.micro_batch_size=2", "--set", "train.gradient_accumulation_steps=1",
-                "--set", "train.save_every=0", "--set", "train.eval_every=0", "--set", "train.backend=torch");
+                "--set", "train.save_every=0", "--set", "train.eval_every=0", "--set", "train.backend=torch",
+                "--set", "data.eval_path=null", "--set", "data.general_eval_path=null"); // libtorch on a 260K model: evaluation would dominate
         List<String> unset = new java.util.ArrayList<>(common);
         unset.addAll(List.of("--set", "train.precision=null", "--set", "output=" + base.resolve("default"))); // the example names fp32
         LauncherIT.Result a = LauncherIT.attuneIn(RECIPE.getParent().getParent(), args("train", RECIPE, unset));
