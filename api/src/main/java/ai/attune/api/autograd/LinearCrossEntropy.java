@@ -103,9 +103,9 @@ final class LinearCrossEntropy {
                 Tensor lse = be.empty(dt, new int[] {c}, chunks);
                 Tensor gl = grad ? be.empty(dt, new int[] {c, vocab}, chunks) : null; // [c, vocab]
                 Tensor part = gradW ? be.empty(dt, new int[] {vb, d}, chunks) : null; // [vb, d]
-                Tensor one = grad ? be.zeros(dt, new int[0], chunks) : null; // the per-row loss gradient, broadcast
-                if (one != null) {
-                    be.fill(one, 1.0);
+                Tensor ones = grad ? be.empty(dt, new int[] {c}, chunks) : null; // [c]: the per-row loss gradient
+                if (ones != null) {
+                    be.fill(ones, 1.0);
                 }
                 for (int r0 = 0; r0 < rows; r0 += c) {
                     int n = Math.min(c, rows - r0);
@@ -122,7 +122,7 @@ final class LinearCrossEntropy {
                         continue;
                     }
                     Tensor gc = rowsOf(gl, 0, n); // [n, vocab]: softmax - onehot, zero on ignored rows
-                    be.crossEntropyBackward(lc, tc, ignore, lsec, one, gc);
+                    be.crossEntropyBackward(lc, tc, ignore, lsec, rowsOf(ones, 0, n), gc);
                     if (gradH) {
                         be.matmul(gc, false, w, false, rowsOf(gh, r0, n)); // [n, vocab] · [vocab, d]
                     }
