@@ -10,7 +10,8 @@ import java.util.Arrays;
 
 /**
  * Neural-network ops with gradients, after {@code torch.nn.functional}: activations, softmax,
- * norms, rotary embeddings, embedding lookup, cross-entropy, dropout, linear and fused attention.
+ * norms, rotary embeddings, embedding lookup, cross-entropy, dropout, linear, fused attention and
+ * the output projection fused with cross-entropy.
  */
 public final class F {
     private F() {}
@@ -196,6 +197,23 @@ public final class F {
             case SUM -> Ops.sum(losses);
             case MEAN -> Ops.mulScalar(Ops.sum(losses), 1.0 / countTargets(targets, ignoreIndex));
         };
+    }
+
+    /**
+     * {@code cross_entropy(linear(hidden, weight), targets, ignore_index, reduction)} for hidden
+     * [rows, d], a bias-free weight [vocab, d] and targets [rows], without materialising the
+     * [rows, vocab] logits or their gradient: the rows go through in chunks of a few tens of MB of
+     * logits (see {@link LinearCrossEntropy}), each chunk's gradients computed as it passes when
+     * grad mode is on and hidden or weight requires grad. Reduction SUM or MEAN. Under
+     * {@link Autocast}, or for weights other than f32 and f64, it is the unfused composition.
+     */
+    public static Tensor linearCrossEntropy(Tensor hidden, Tensor weight, Tensor targets, long ignoreIndex, Reduction reduction) {
+        return linearCrossEntropy(hidden, weight, targets, ignoreIndex, reduction, LinearCrossEntropy.chunkRows(weight.size(0), weight.dtype()));
+    }
+
+    /** {@link #linearCrossEntropy(Tensor, Tensor, Tensor, long, Reduction)} with {@code chunkRows} rows per chunk. */
+    public static Tensor linearCrossEntropy(Tensor hidden, Tensor weight, Tensor targets, long ignoreIndex, Reduction reduction, int chunkRows) {
+        return LinearCrossEntropy.apply(hidden, weight, targets, ignoreIndex, reduction, chunkRows);
     }
 
     /** Number of targets not equal to {@code ignoreIndex}. */

@@ -1,6 +1,7 @@
 package ai.attune.api.model;
 
 import ai.attune.api.nn.Embedding;
+import ai.attune.api.nn.LinearLayer;
 import ai.attune.api.nn.Module;
 import ai.attune.api.tensor.Scope;
 import ai.attune.api.tensor.Tensor;
@@ -21,6 +22,27 @@ public interface CausalLM {
      * = real token) may be null when nothing is padded.
      */
     Tensor forward(Tensor ids, Tensor keyMask, KvCache cache);
+
+    /**
+     * The final hidden states [batch, t, hidden] for the same arguments as {@link #forward}: after
+     * the final norm, before the {@link #outputHead()}, with the same hooks applied (virtual
+     * tokens make t the virtual count plus the ids' length) and the cache advanced the same way.
+     * {@code forward} is {@code outputHead().forward(hiddenStates(...))} for a model that has one,
+     * so a caller may run the two halves itself, e.g. to fuse the head's product with the loss.
+     */
+    default Tensor hiddenStates(Tensor ids, Tensor keyMask, KvCache cache) {
+        throw new UnsupportedOperationException(getClass().getSimpleName() + " does not expose its hidden states; call forward");
+    }
+
+    /**
+     * The projection of the hidden states onto the vocabulary ({@code lm_head}, transformers'
+     * {@code get_output_embeddings()}): weight [vocab, hidden], the input embedding's own weight
+     * when they are tied. Null for a model that does not split its forward this way (then callers
+     * use {@link #forward}).
+     */
+    default LinearLayer outputHead() {
+        return null;
+    }
 
     /**
      * The token embedding the input ids are looked up in, [vocab, hidden] (transformers'

@@ -40,6 +40,11 @@ public final class KernelOps {
     public static final String INDEX_ADD = "aten::index_add_";
     public static final String CROSS_ENTROPY = "aten::cross_entropy_loss";
     public static final String CROSS_ENTROPY_BACKWARD = "aten::cross_entropy_loss_backward";
+    /**
+     * The output projection and cross-entropy fused over chunks of rows: its row holds the chunk
+     * bookkeeping, while the products and cross-entropy kernels inside it keep their own rows.
+     */
+    public static final String LINEAR_CROSS_ENTROPY = "attune::linear_cross_entropy";
     public static final String DROPOUT = "aten::native_dropout";
     public static final String ATTENTION = "aten::scaled_dot_product_attention";
     public static final String ATTENTION_BACKWARD = "aten::scaled_dot_product_attention_backward";

@@ -1,10 +1,13 @@
 package ai.attune.runtime.train;
 
+import ai.attune.api.autograd.Autocast;
 import ai.attune.api.autograd.F;
 import ai.attune.api.autograd.GradMode;
 import ai.attune.api.autograd.Views;
 import ai.attune.api.data.Example;
 import ai.attune.api.model.CausalLM;
+import ai.attune.api.nn.Linear;
+import ai.attune.api.nn.LinearLayer;
 import ai.attune.api.nn.Module;
 import ai.attune.api.tensor.Backend;
 import ai.attune.api.tensor.Scope;
@@ -20,11 +23,33 @@ import java.util.List;
 public final class Perplexity {
     private Perplexity() {}
 
-    /** Summed NLL of one micro-batch's target tokens (a scalar that autograd can differentiate). */
+    /**
+     * Summed NLL of one micro-batch's target tokens (a scalar that autograd can differentiate).
+     * Where the model's head is a plain product with its weight, the head and the loss run fused
+     * ({@link F#linearCrossEntropy}), so the logits [rows, vocab] and their gradient never exist
+     * whole; otherwise, and under autocast, the logits come from {@code forward}.
+     */
     static Tensor nllSum(CausalLM model, MicroBatch mb, Backend be) {
+        int rows = mb.rows() * (mb.virtual() + mb.length());
+        LinearLayer head = model.outputHead();
+        if (fusable(head)) {
+            Tensor hidden = model.hiddenStates(mb.idsTensor(be), mb.maskTensor(be), null); // [mb, P + t, hidden]
+            Tensor flat = Views.reshape(hidden, rows, -1); // [rows, hidden]
+            return F.linearCrossEntropy(flat, head.weight().value(), mb.targetsTensor(be), MicroBatch.IGNORE, F.Reduction.SUM);
+        }
         Tensor logits = model.forward(mb.idsTensor(be), mb.maskTensor(be), null); // [mb, P + t, vocab]
-        Tensor flat = Views.reshape(logits, mb.rows() * (mb.virtual() + mb.length()), -1);
+        Tensor flat = Views.reshape(logits, rows, -1);
         return F.crossEntropy(flat, mb.targetsTensor(be), MicroBatch.IGNORE, F.Reduction.SUM);
+    }
+
+    /**
+     * Whether {@code head}'s forward is {@code x W^T} alone: a dense bias-free {@link Linear} with
+     * no adapter (LoRA on lm_head adds to its output) and no weight source (a 4-bit base), outside
+     * autocast, whose casts the fused op does not reproduce.
+     */
+    static boolean fusable(LinearLayer head) {
+        return head != null && head.getClass() == Linear.class && head.adapters().isEmpty() && head.weightSource() == null
+                && !head.fanInFanOut() && head.bias() == null && Autocast.dtype() == null;
     }
 
     /** Mean NLL per target token over {@code data} in batches of {@code batch}, in eval mode, without gradients. */

@@ -118,6 +118,11 @@ public final class OpCatalog {
                 Tensors.ofLongs(be, new long[] {1, 0, 1}, 3), -100, F.Reduction.SUM)));
         c.add(new OpCase("cross_entropy_none", s(d(3, 6)), ANY, (be, in) -> F.crossEntropy(in[0],
                 Tensors.ofLongs(be, new long[] {5, 2, 7}, 3), 7, F.Reduction.NONE)));
+        // hidden [rows, d] and weight [vocab, d]; chunks of 3 rows: the last one partial, the middle one all ignored
+        c.add(new OpCase("linear_cross_entropy_sum", s(d(7, 5), d(37, 5)), ANY, (be, in) -> F.linearCrossEntropy(in[0], in[1],
+                Tensors.ofLongs(be, new long[] {36, 0, -100, -100, -100, -100, 17}, 7), -100, F.Reduction.SUM, 3)));
+        c.add(new OpCase("linear_cross_entropy_mean", s(d(4, 6), d(9, 6)), ANY, (be, in) -> F.linearCrossEntropy(in[0], in[1],
+                Tensors.ofLongs(be, new long[] {8, -100, 3, 3}, 4), -100, F.Reduction.MEAN)));
         c.add(new OpCase("dropout", s(d(6, 5)), ANY, (be, in) -> F.dropout(in[0], 0.3, 1234, true)));
         c.add(new OpCase("to_f32_and_back", s(d(3, 3)), ANY, (be, in) -> Ops.to(Ops.mulScalar(Ops.to(in[0], ai.attune.api.tensor.DType.F64), 2.0), in[0].dtype())));
         attention(c);

@@ -1,6 +1,5 @@
 package ai.attune.plugins.model.gpt2;
 
-import ai.attune.api.autograd.F;
 import ai.attune.api.model.CausalLM;
 import ai.attune.api.model.KvCache;
 import ai.attune.api.model.ModelHooks;
@@ -25,6 +24,7 @@ public class Gpt2LMHeadModel extends Module implements CausalLM {
     private final Gpt2Config config;
     private final Gpt2Model transformer;
     private final Linear lmHead;
+    private final Linear outputHead; // lmHead, or an unregistered Linear over wte's weight when tied
     private final Backend backend;
     private final DType dtype;
     private final ModelHooks hooks;
@@ -36,6 +36,7 @@ public class Gpt2LMHeadModel extends Module implements CausalLM {
                 transformer.h().items());
         this.lmHead = config.tieWordEmbeddings() ? null
                 : register("lm_head", new Linear(be, dtype, scope, config.nEmbd(), config.vocabSize(), false));
+        this.outputHead = lmHead != null ? lmHead : new Linear(transformer.wte().weight(), null);
         this.backend = be;
         this.dtype = dtype;
     }
@@ -75,15 +76,28 @@ public class Gpt2LMHeadModel extends Module implements CausalLM {
 
     @Override
     public Tensor forward(Tensor ids, Tensor keyMask, KvCache cache) {
+        return outputHead.forward(hiddenStates(ids, keyMask, cache)); // [batch, t, vocab]
+    }
+
+    /**
+     * The head onto the vocabulary: {@code lm_head}, or with tied embeddings a Linear over
+     * {@code transformer.wte}'s weight that is no module of the model (its parameter is listed
+     * once, as wte's).
+     */
+    @Override
+    public Linear outputHead() {
+        return outputHead;
+    }
+
+    @Override
+    public Tensor hiddenStates(Tensor ids, Tensor keyMask, KvCache cache) {
         if (ids.rank() != 2) {
             throw new IllegalArgumentException("ids must be [batch, t], got " + Shape.str(ids.shape()));
         }
         // Inference: dropout is the identity. A training loop would hook F.dropout with the
         // config's embd_pdrop / resid_pdrop in here (attn_pdrop would need the fused kernel's help).
         UnaryOperator<Tensor> dropout = UnaryOperator.identity();
-        Tensor hidden = transformer.forward(ids, keyMask, cache, dropout, hooks); // [batch, t, n_embd]
-        Tensor head = lmHead == null ? transformer.wte().weight().value() : lmHead.weight().value(); // [vocab, n_embd]
-        return F.linear(hidden, head, null); // [batch, t, vocab]
+        return transformer.forward(ids, keyMask, cache, dropout, hooks); // [batch, t, n_embd]
     }
 
     @Override

@@ -73,6 +73,16 @@ final class LlamaForCausalLM extends Module implements CausalLM {
 
     @Override
     public Tensor forward(Tensor ids, Tensor keyMask, KvCache cache) {
+        return lmHead.forward(hiddenStates(ids, keyMask, cache)); // [b, t, vocab]
+    }
+
+    @Override
+    public Linear outputHead() {
+        return lmHead;
+    }
+
+    @Override
+    public Tensor hiddenStates(Tensor ids, Tensor keyMask, KvCache cache) {
         int b = ids.size(0);
         int past = cache == null ? 0 : cache.length();
         int prefix = past == 0 ? hooks.prefixLength() : 0; // prefix slots not yet in the cache
@@ -93,7 +103,7 @@ final class LlamaForCausalLM extends Module implements CausalLM {
         if (cache != null) {
             cache.advance(prefix + t);
         }
-        return lmHead.forward(norm.forward(h)); // [b, t, vocab]
+        return norm.forward(h); // [b, t, hidden]
     }
 
     private Tensor positions(int b, int t, int past) {
