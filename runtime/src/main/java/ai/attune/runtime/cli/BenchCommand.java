@@ -89,7 +89,8 @@ public final class BenchCommand implements Runnable {
     @Option(names = "--new-tokens", defaultValue = "64", description = "generate: tokens to decode after a 16-token prompt (default ${DEFAULT-VALUE}).")
     int newTokens;
 
-    @Option(names = "--method", description = "Benchmark training steps with this method (full, lora, ...) on --model or --preset; ends with a JSON line.")
+    @Option(names = "--method", description = "Benchmark steps of the training loop attune train runs, with this method (full, lora, ...) on --model or --preset "
+            + "and random tokens; ends with a JSON line.")
     String method;
 
     @Option(names = "--optimizer", defaultValue = "adamw", description = "training: the optimizer, with its defaults; its state's size is reported (default ${DEFAULT-VALUE}).")
@@ -119,7 +120,7 @@ public final class BenchCommand implements Runnable {
 
     @Override
     public void run() {
-        if (m <= 0 || n <= 0 || k <= 0 || repeats <= 0 || seq <= 0 || newTokens <= 0) {
+        if (m <= 0 || n <= 0 || k <= 0 || repeats <= 0 || seq <= 0 || newTokens <= 0 || batch <= 0 || steps <= 0) {
             throw new ParameterException(spec.commandLine(), "sizes and --repeats must be positive");
         }
         PrintWriter out = spec.commandLine().getOut();
@@ -130,7 +131,8 @@ public final class BenchCommand implements Runnable {
                 if (!precision.equals("fp32") && !precision.equals("bf16") && !precision.equals("fp16")) {
                     throw new ParameterException(spec.commandLine(), "--precision must be fp32, bf16 or fp16");
                 }
-                new TrainingBench(rt.plugins(), be, out).run(modelModule(loader, be, job), method, optimizer, precision, gradientCheckpointing, batch, seq, steps, profile);
+                TrainingBench.Options options = new TrainingBench.Options(method, optimizer, precision, gradientCheckpointing, batch, seq, steps, profile);
+                new TrainingBench(rt.plugins(), be, out).run(modelModule(loader, be, job), options).print(out);
                 return;
             }
             switch (op) {
