@@ -33,14 +33,15 @@ import java.util.Random;
 
 /**
  * {@code attune bench}: throughput of a kernel or a model on a backend. {@code matmul} ends with its
- * ratio to the measured FMA peak; {@code score} and {@code generate} with tokens/s. Peak RSS is
- * printed with every result.
+ * ratio to the measured FMA peak; {@code bandwidth} measures the memory bandwidth (STREAM's triad);
+ * {@code score} and {@code generate} end with tokens/s. Peak RSS is printed with every result.
  */
-@Command(name = "bench", description = "Measure throughput: a GEMM against the machine's FMA peak, a model's score/generate tokens/s, "
-        + "training steps, or a streamed merge's time and peak memory.")
+@Command(name = "bench", description = "Measure throughput: a GEMM against the machine's FMA peak, the memory bandwidth (STREAM triad), "
+        + "a model's score/generate tokens/s, training steps, "
+        + "or a streamed merge's time and peak memory.")
 public final class BenchCommand implements Runnable {
     /** The benchmarks. */
-    enum Op { matmul, score, generate, merge }
+    enum Op { matmul, bandwidth, score, generate, merge }
 
     /** Element types a benchmark can run in; nf4 and fp4 are a matmul's 4-bit weight (the installed quantizer of that name). */
     enum Dtype { f32, bf16, f16, nf4, fp4 }
@@ -51,6 +52,8 @@ public final class BenchCommand implements Runnable {
                     {"model_type": "llama", "hidden_size": 768, "intermediate_size": 2048, "num_hidden_layers": 12,
                      "num_attention_heads": 12, "num_key_value_heads": 12, "vocab_size": 32000,
                      "max_position_embeddings": 2048, "rms_norm_eps": 1e-5, "tie_word_embeddings": true}""");
+
+    private static final ObjectMapper JSON = new ObjectMapper();
 
     @Spec
     CommandSpec spec;
@@ -74,8 +77,13 @@ public final class BenchCommand implements Runnable {
     @Option(names = "--backend", description = "Backend name (default: the highest-ranked).")
     String backendName;
 
-    @Option(names = "--repeats", defaultValue = "10", description = "Timed repeats after warm-up; the median is reported (default ${DEFAULT-VALUE}).")
+    @Option(names = "--repeats", defaultValue = "10", description = "Timed repeats after warm-up; the median is reported, for bandwidth the best "
+            + "(default ${DEFAULT-VALUE}).")
     int repeats;
+
+    @Option(names = "--array-mib", defaultValue = "256", description = "bandwidth: MiB of each of the triad's 3 f32 arrays; "
+            + "STREAM asks for at least 4x the last-level cache (default ${DEFAULT-VALUE}).")
+    int arrayMib;
 
     @Option(names = "--model", paramLabel = "DIR", description = "score/generate: a model directory.")
     Path model;
@@ -120,10 +128,14 @@ public final class BenchCommand implements Runnable {
 
     @Override
     public void run() {
-        if (m <= 0 || n <= 0 || k <= 0 || repeats <= 0 || seq <= 0 || newTokens <= 0 || batch <= 0 || steps <= 0) {
+        if (m <= 0 || n <= 0 || k <= 0 || repeats <= 0 || seq <= 0 || newTokens <= 0 || batch <= 0 || steps <= 0 || arrayMib <= 0) {
             throw new ParameterException(spec.commandLine(), "sizes and --repeats must be positive");
         }
         PrintWriter out = spec.commandLine().getOut();
+        if (method == null && op == Op.bandwidth) {
+            bandwidth(out); // the machine's, not a backend's: no plugin is needed
+            return;
+        }
         try (AttuneRuntime rt = AttuneRuntime.boot(RuntimeLayout.fromSystem()); Scope job = Scope.open("bench")) {
             ModelLoader loader = new ModelLoader(rt.plugins());
             Backend be = loader.backend(backendName);
@@ -156,6 +168,19 @@ public final class BenchCommand implements Runnable {
             Thread.currentThread().interrupt();
             throw new IllegalStateException("interrupted", e);
         }
+    }
+
+    private void bandwidth(PrintWriter out) {
+        MemoryBandwidth.Result r = triad();
+        out.printf("bandwidth: STREAM triad a = b + %.0f * c and copy a = b over 3 x %d MiB f32 on %d threads: triad %.1f GB/s, copy %.1f GB/s "
+                + "(best of %d)%n", MemoryBandwidth.SCALAR, arrayMib, r.threads(), r.triadGbPerSecond(), r.copyGbPerSecond(), repeats);
+        out.println(JSON.createObjectNode().put("triad_gb_per_second", r.triadGbPerSecond()).put("copy_gb_per_second", r.copyGbPerSecond())
+                .put("array_mib", arrayMib).put("threads", r.threads()).put("repeats", repeats));
+        out.flush();
+    }
+
+    private MemoryBandwidth.Result triad() {
+        return MemoryBandwidth.measure((long) arrayMib << 20, Runtime.getRuntime().availableProcessors(), repeats);
     }
 
     private void matmul(Backend be, PrintWriter out) {
