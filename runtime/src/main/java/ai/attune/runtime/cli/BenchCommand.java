@@ -27,17 +27,21 @@ import java.io.PrintWriter;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.List;
 import java.util.Map;
 import java.util.Random;
 
 /**
  * {@code attune bench}: throughput of a kernel or a model on a backend. {@code matmul} ends with its
  * ratio to the measured FMA peak; {@code bandwidth} measures the memory bandwidth (STREAM's triad);
- * {@code score} and {@code generate} end with tokens/s. Peak RSS is printed with every result.
+ * {@code score} and {@code generate} end with tokens/s, and {@code generate} with the bytes of
+ * weights each decoded token streams and their rate against the triad's. Peak RSS is printed with
+ * every result.
  */
 @Command(name = "bench", description = "Measure throughput: a GEMM against the machine's FMA peak, the memory bandwidth (STREAM triad), "
-        + "a model's score/generate tokens/s, training steps, "
+        + "a model's score/generate tokens/s (generate: weight bytes streamed per token against the triad), training steps, "
         + "or a streamed merge's time and peak memory.")
 public final class BenchCommand implements Runnable {
     /** The benchmarks. */
@@ -81,7 +85,7 @@ public final class BenchCommand implements Runnable {
             + "(default ${DEFAULT-VALUE}).")
     int repeats;
 
-    @Option(names = "--array-mib", defaultValue = "256", description = "bandwidth: MiB of each of the triad's 3 f32 arrays; "
+    @Option(names = "--array-mib", defaultValue = "256", description = "bandwidth, generate: MiB of each of the triad's 3 f32 arrays; "
             + "STREAM asks for at least 4x the last-level cache (default ${DEFAULT-VALUE}).")
     int arrayMib;
 
@@ -268,32 +272,49 @@ public final class BenchCommand implements Runnable {
                 out.printf("score: %.1f tokens/s%n", len / secs);
             } else {
                 long[] prompt = r.longs(16, 0, lm.vocabSize()).toArray();
-                double[] prefillAndDecode = new double[2];
-                double secs = timeMedian(() -> decode(lm, be, prompt, prefillAndDecode));
-                double decode = secs - prefillAndDecode[0];
+                List<double[]> runs = new ArrayList<>();
+                timeMedian(() -> runs.add(decode(lm, be, prompt)));
+                List<double[]> timed = runs.subList(runs.size() - repeats, runs.size()); // the warm-up's runs are not timed
+                double prefill = median(timed.stream().mapToDouble(t -> t[0]).toArray());
+                double decode = median(timed.stream().mapToDouble(t -> t[1]).toArray());
+                double tokensPerSecond = newTokens / decode;
                 out.printf("generate %s (%,d parameters) on %s, f32: 16-token prompt prefilled in %.3f s, then %d tokens decoded in %.3f s (median of %d)%n",
-                        name, params, be.name(), prefillAndDecode[0], newTokens, decode, repeats);
-                out.printf("peak RSS: %s%n", peakRss());
-                out.printf("generate: %.1f tokens/s%n", newTokens / decode);
+                        name, params, be.name(), prefill, newTokens, decode, repeats);
+                String rss = peakRss(); // read before the triad's arrays are allocated
+                out.printf("peak RSS: %s%n", rss);
+                out.printf("generate: %.1f tokens/s%n", tokensPerSecond);
+                out.flush();
+                long weightBytes = DecodeTraffic.weightBytesPerToken(module);
+                double weightGbps = weightBytes * tokensPerSecond / 1e9;
+                MemoryBandwidth.Result triad = triad();
+                out.printf("decode streams %,d bytes of weights per token: %.1f GB/s, %.0f%% of the %.1f GB/s triad bandwidth (bench --op bandwidth)%n",
+                        weightBytes, weightGbps, 100 * weightGbps / triad.triadGbPerSecond(), triad.triadGbPerSecond());
+                out.println(JSON.createObjectNode().put("tokens_per_second", tokensPerSecond).put("prefill_ms", prefill * 1e3)
+                        .put("peak_rss_mb", rssMb(rss)).put("weight_bytes_per_token", weightBytes).put("weight_gb_per_second", weightGbps)
+                        .put("triad_gb_per_second", triad.triadGbPerSecond()).put("ratio_to_triad", weightGbps / triad.triadGbPerSecond()));
             }
         }
         out.flush();
     }
 
-    /** Prefills the prompt (its seconds go to times[0]), then decodes greedily; the caller times the whole. */
-    private void decode(CausalLM lm, Backend be, long[] prompt, double[] times) {
+    /** Prefills the prompt, then decodes greedily; returns the seconds of each: {prefill, decode}. */
+    private double[] decode(CausalLM lm, Backend be, long[] prompt) {
+        double[] times = new double[2];
         try (Scope s = Scope.open("generate")) {
             KvCache cache = lm.newCache(1, prompt.length + newTokens, s);
             long t0 = System.nanoTime();
             Tensor logits = lm.forward(Tensors.ofLongs(be, prompt, 1, prompt.length), null, cache);
             times[0] = (System.nanoTime() - t0) / 1e9;
             long next = argmaxLast(logits);
+            long t1 = System.nanoTime();
             for (int i = 0; i < newTokens; i++) {
                 try (Scope step = Scope.open("step")) {
                     next = argmaxLast(lm.forward(Tensors.ofLongs(be, new long[] {next}, 1, 1), null, cache));
                 }
             }
+            times[1] = (System.nanoTime() - t1) / 1e9;
         }
+        return times;
     }
 
     private static long argmaxLast(Tensor logits) {
@@ -320,8 +341,19 @@ public final class BenchCommand implements Runnable {
             body.run();
             times[i] = (System.nanoTime() - t0) / 1e9;
         }
-        Arrays.sort(times);
-        return repeats % 2 == 1 ? times[repeats / 2] : (times[repeats / 2 - 1] + times[repeats / 2]) / 2;
+        return median(times);
+    }
+
+    private static double median(double[] values) {
+        double[] v = values.clone();
+        Arrays.sort(v);
+        int n = v.length;
+        return n % 2 == 1 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+    }
+
+    /** MiB from {@link #peakRss()}'s text; NaN where the OS does not report it. */
+    static double rssMb(String peakRss) {
+        return peakRss.endsWith(" MiB") ? Double.parseDouble(peakRss.substring(0, peakRss.length() - 4)) : Double.NaN;
     }
 
     /** The process's high-water resident set (VmHWM), where the OS reports it. */

@@ -120,7 +120,7 @@ final class TrainingBench {
         double tokensPerSecond = o.batch() * (double) len / median;
         double flopsPerToken = (trained == total ? 6.0 : 4.0) * total;
         // Read before the FMA peak is measured: its warm-up allocates on the heap and would be counted as the step's memory.
-        double rss = peakRssMb();
+        double rss = BenchCommand.rssMb(BenchCommand.peakRss());
         double peak = be.measurePeakGflops();
         double mfu = flopsPerToken * tokensPerSecond / (peak * 1e9);
         String header = String.format("train %s with %s and %s in %s%s on %s: %,d parameters, %,d trained; batch %d x %d tokens; "
@@ -228,10 +228,5 @@ final class TrainingBench {
                 recording = false;
             }
         }
-    }
-
-    private static double peakRssMb() {
-        String s = BenchCommand.peakRss();
-        return s.endsWith(" MiB") ? Double.parseDouble(s.substring(0, s.length() - 4)) : Double.NaN;
     }
 }
