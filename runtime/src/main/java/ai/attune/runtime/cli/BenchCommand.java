@@ -47,6 +47,9 @@ public final class BenchCommand implements Runnable {
     /** The benchmarks. */
     enum Op { matmul, bandwidth, score, generate, merge }
 
+    /** What the training bench can run beside Attune: {@link TorchPeer}. */
+    enum Peer { torch }
+
     /** Element types a benchmark can run in; nf4 and fp4 are a matmul's 4-bit weight (the installed quantizer of that name). */
     enum Dtype { f32, bf16, f16, nf4, fp4 }
 
@@ -124,6 +127,14 @@ public final class BenchCommand implements Runnable {
             + "GFLOP/s, MiB allocated) after the JSON line, as torch.profiler's key_averages().")
     boolean profile;
 
+    @Option(names = "--peer", description = "training: then train the same Llama shape, method (lora or full, f32, adamw), batch, sequence length, "
+            + "steps and threads in PyTorch eager (bench/peers/torch_lora.py) and add its tokens/s and the speedup over it to the JSON line.")
+    Peer peer;
+
+    @Option(names = "--peer-python", paramLabel = "PYTHON", defaultValue = "/usr/bin/python3",
+            description = "--peer: a Python with PyTorch to run the peer script (default ${DEFAULT-VALUE}).")
+    Path peerPython;
+
     @Option(names = "--merge-method", defaultValue = "ties", description = "merge: the merge_method (default ${DEFAULT-VALUE}).")
     String mergeMethod;
 
@@ -136,19 +147,28 @@ public final class BenchCommand implements Runnable {
             throw new ParameterException(spec.commandLine(), "sizes and --repeats must be positive");
         }
         PrintWriter out = spec.commandLine().getOut();
+        if (method != null && !precision.equals("fp32") && !precision.equals("bf16") && !precision.equals("fp16")) {
+            throw new ParameterException(spec.commandLine(), "--precision must be fp32, bf16 or fp16");
+        }
+        RuntimeLayout layout = RuntimeLayout.fromSystem();
+        TorchPeer torch = peer == null ? null : torchPeer(layout); // refused before the runtime boots and the model loads
         if (method == null && op == Op.bandwidth) {
             bandwidth(out); // the machine's, not a backend's: no plugin is needed
             return;
         }
-        try (AttuneRuntime rt = AttuneRuntime.boot(RuntimeLayout.fromSystem()); Scope job = Scope.open("bench")) {
+        try (AttuneRuntime rt = AttuneRuntime.boot(layout); Scope job = Scope.open("bench")) {
             ModelLoader loader = new ModelLoader(rt.plugins());
             Backend be = loader.backend(backendName);
             if (method != null) {
-                if (!precision.equals("fp32") && !precision.equals("bf16") && !precision.equals("fp16")) {
-                    throw new ParameterException(spec.commandLine(), "--precision must be fp32, bf16 or fp16");
-                }
+                Named named = modelModule(loader, be, job);
+                TorchPeer.Shape shape = torch == null ? null : peerShape(named);
                 TrainingBench.Options options = new TrainingBench.Options(method, optimizer, precision, gradientCheckpointing, batch, seq, steps, profile);
-                new TrainingBench(rt.plugins(), be, out).run(modelModule(loader, be, job), options).print(out);
+                TrainingBench.Measured measured = new TrainingBench(rt.plugins(), be, out).run(named, options);
+                if (torch != null) {
+                    measured = withPeer(measured, torch.train(method, batch, measured.seq(), steps, TrainingBench.WARM_UP_STEPS,
+                            Runtime.getRuntime().availableProcessors(), shape));
+                }
+                measured.print(out);
                 return;
             }
             switch (op) {
@@ -173,6 +193,66 @@ public final class BenchCommand implements Runnable {
             throw new IllegalStateException("interrupted", e);
         }
     }
+
+    /** The peer script of the installation with {@code --peer-python}, checked, for options it can mirror. */
+    private TorchPeer torchPeer(RuntimeLayout layout) {
+        if (method == null) {
+            throw new ParameterException(spec.commandLine(), "--peer compares training steps: give --method lora or --method full");
+        }
+        if (!TorchPeer.METHODS.contains(method) || !precision.equals("fp32") || gradientCheckpointing || !optimizer.equals("adamw")) {
+            throw new ParameterException(spec.commandLine(), "--peer torch trains " + TorchPeer.METHODS.stream().sorted().toList()
+                    + " in fp32 with adamw and no gradient checkpointing; got --method " + method + " --precision " + precision + " --optimizer "
+                    + optimizer + (gradientCheckpointing ? " --gradient-checkpointing" : ""));
+        }
+        TorchPeer torch = new TorchPeer(peerPython, layout.home().resolve(TorchPeer.SCRIPT));
+        torch.check();
+        return torch;
+    }
+
+    /** The Llama shape the peer builds, from the benchmarked model's config.json. */
+    private TorchPeer.Shape peerShape(Named named) throws IOException {
+        StringBuilder why = new StringBuilder();
+        TorchPeer.Shape shape = TorchPeer.Shape.ofLlama(JSON.readTree(named.dir().resolve("config.json").toFile()), why);
+        if (shape == null) {
+            throw new ParameterException(spec.commandLine(), "--peer torch cannot build " + named.name() + ": it has " + why);
+        }
+        return shape;
+    }
+
+    /**
+     * Attune's measurement with the peer's tokens/s, step, peak RSS and GEMM rate beside it, and
+     * Attune's speedup over it; with a warning when the peer's GEMM is far below the FMA peak.
+     */
+    static TrainingBench.Measured withPeer(TrainingBench.Measured m, com.fasterxml.jackson.databind.node.ObjectNode p) {
+        double attune = m.json().path("tokens_per_second").asDouble();
+        double theirs = p.path("tokens_per_second").asDouble();
+        double gemm = p.path("gemm_gflops").asDouble();
+        String name = "PyTorch " + p.path("torch_version").asText() + " eager";
+        List<String> libraries = new ArrayList<>();
+        p.path("blas").forEach(b -> libraries.add(b.asText()));
+        String blas = String.join(", ", libraries);
+        m.json().put("peer", name).put("peer_tokens_per_second", theirs).put("peer_step_ms_median", p.path("step_ms_median").asDouble())
+                .put("peer_peak_rss_mb", p.path("peak_rss_mb").asDouble()).put("peer_loss", p.path("loss").asDouble())
+                .put("peer_gemm_gflops", gemm).put("peer_blas", blas).put("speedup_vs_peer", attune / theirs);
+        TrainingBench.Measured out = m.withLine(String.format(
+                "peer: %s on %d threads (f32 GEMM %.1f GFLOP/s): %.1f tokens/s, %.2f s/step, peak RSS %.0f MiB; Attune %.1f tokens/s, %.2fx",
+                name, p.path("threads").asInt(), gemm, theirs, p.path("step_ms_median").asDouble() / 1e3, p.path("peak_rss_mb").asDouble(), attune,
+                attune / theirs));
+        double peak = m.json().path("fma_peak_gflops").asDouble();
+        if (gemm < UNTUNED_BLAS * peak) {
+            out = out.withLine(String.format("warning: the peer's f32 GEMM runs at %.1f GFLOP/s, %.1f%% of the %.1f GFLOP/s FMA peak: its BLAS (%s) "
+                    + "looks untuned, and then the comparison measures that BLAS; see bench/peers/README.md", gemm, 100 * gemm / peak, peak,
+                    blas.isEmpty() ? "not found" : blas));
+        }
+        return out;
+    }
+
+    /**
+     * The fraction of the FMA peak below which the peer's GEMM is taken for an untuned BLAS's:
+     * Debian's reference libblas.so.3 reached 0.7-1.7% on the 2-core development machine, OpenBLAS
+     * 7% while other work shared the cores and far more on an idle one.
+     */
+    static final double UNTUNED_BLAS = 0.025;
 
     private void bandwidth(PrintWriter out) {
         MemoryBandwidth.Result r = triad();

@@ -55,10 +55,17 @@ final class TrainingBench {
     record Options(String method, String optimizer, String precision, boolean checkpointing, int batch, int seq, int steps, boolean profile) {}
 
     /**
-     * A measurement: the line describing it, the JSON line's fields (callers may add theirs before
-     * printing), the profile of the timed steps (or null) and the loss of the last step.
+     * A measurement: the lines describing it, the JSON line's fields (callers may add theirs before
+     * printing), the profile of the timed steps (or null), the loss of the last step and the tokens
+     * of a sequence (the requested length, or the model's longest).
      */
-    record Measured(String header, ObjectNode json, ProfileTable profile, double lastLoss) {
+    record Measured(String header, ObjectNode json, ProfileTable profile, double lastLoss, int seq) {
+        /** This measurement with one more line before its JSON line. */
+        Measured withLine(String line) {
+            return new Measured(header + System.lineSeparator() + line, json, profile, lastLoss, seq);
+        }
+
+
         void print(PrintWriter out) {
             out.println(header);
             out.println(json);
@@ -129,12 +136,13 @@ final class TrainingBench {
         ObjectNode json = new ObjectMapper().createObjectNode().put("tokens_per_second", tokensPerSecond).put("step_ms_median", median * 1e3)
                 .put("peak_rss_mb", rss).put("tensor_peak_mb", BlockPool.peakBytes() / (1024.0 * 1024.0))
                 .put("release_as_you_go", Autograd.releaseAsYouGo()).put("gradient_checkpointing", o.checkpointing()).put("mfu", mfu)
+                .put("fma_peak_gflops", peak)
                 .put("optimizer_state_bytes", result.optimizerStateBytes()).put("quantized_weight_bytes", quantizedBytes)
                 .put("loss", result.lastLoss());
         if (table != null) {
             json.set("profile", table.toJson());
         }
-        return new Measured(header, json, table, result.lastLoss());
+        return new Measured(header, json, table, result.lastLoss(), len);
     }
 
     /**
