@@ -95,7 +95,8 @@ public final class BenchCommand implements Runnable {
     @Option(names = "--model", paramLabel = "DIR", description = "score/generate: a model directory.")
     Path model;
 
-    @Option(names = "--preset", description = "score/generate: a model shape with zero weights instead of --model: llama-100m.")
+    @Option(names = "--preset", description = "A model shape instead of --model, with weights drawn as transformers initialises a new model "
+            + "(N(0, 0.02²)): llama-100m.")
     String preset;
 
     @Option(names = "--seq", defaultValue = "256", description = "score: tokens per sequence (default ${DEFAULT-VALUE}).")
