@@ -27,20 +27,28 @@ import java.io.PrintWriter;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.List;
 import java.util.Map;
 import java.util.Random;
 
 /**
  * {@code attune bench}: throughput of a kernel or a model on a backend. {@code matmul} ends with its
- * ratio to the measured FMA peak; {@code score} and {@code generate} with tokens/s. Peak RSS is
- * printed with every result.
+ * ratio to the measured FMA peak; {@code bandwidth} measures the memory bandwidth (STREAM's triad);
+ * {@code score} and {@code generate} end with tokens/s, and {@code generate} with the bytes of
+ * weights each decoded token streams and their rate against the triad's. Peak RSS is printed with
+ * every result.
  */
-@Command(name = "bench", description = "Measure throughput: a GEMM against the machine's FMA peak, a model's score/generate tokens/s, "
-        + "training steps, or a streamed merge's time and peak memory.")
+@Command(name = "bench", description = "Measure throughput: a GEMM against the machine's FMA peak, the memory bandwidth (STREAM triad), "
+        + "a model's score/generate tokens/s (generate: weight bytes streamed per token against the triad), training steps, "
+        + "or a streamed merge's time and peak memory.")
 public final class BenchCommand implements Runnable {
     /** The benchmarks. */
-    enum Op { matmul, score, generate, merge }
+    enum Op { matmul, bandwidth, score, generate, merge }
+
+    /** What the training bench can run beside Attune: {@link TorchPeer}. */
+    enum Peer { torch }
 
     /** Element types a benchmark can run in; nf4 and fp4 are a matmul's 4-bit weight (the installed quantizer of that name). */
     enum Dtype { f32, bf16, f16, nf4, fp4 }
@@ -51,6 +59,8 @@ public final class BenchCommand implements Runnable {
                     {"model_type": "llama", "hidden_size": 768, "intermediate_size": 2048, "num_hidden_layers": 12,
                      "num_attention_heads": 12, "num_key_value_heads": 12, "vocab_size": 32000,
                      "max_position_embeddings": 2048, "rms_norm_eps": 1e-5, "tie_word_embeddings": true}""");
+
+    private static final ObjectMapper JSON = new ObjectMapper();
 
     @Spec
     CommandSpec spec;
@@ -74,13 +84,19 @@ public final class BenchCommand implements Runnable {
     @Option(names = "--backend", description = "Backend name (default: the highest-ranked).")
     String backendName;
 
-    @Option(names = "--repeats", defaultValue = "10", description = "Timed repeats after warm-up; the median is reported (default ${DEFAULT-VALUE}).")
+    @Option(names = "--repeats", defaultValue = "10", description = "Timed repeats after warm-up; the median is reported, for bandwidth the best "
+            + "(default ${DEFAULT-VALUE}).")
     int repeats;
+
+    @Option(names = "--array-mib", defaultValue = "256", description = "bandwidth, generate: MiB of each of the triad's 3 f32 arrays; "
+            + "STREAM asks for at least 4x the last-level cache (default ${DEFAULT-VALUE}).")
+    int arrayMib;
 
     @Option(names = "--model", paramLabel = "DIR", description = "score/generate: a model directory.")
     Path model;
 
-    @Option(names = "--preset", description = "score/generate: a model shape with zero weights instead of --model: llama-100m.")
+    @Option(names = "--preset", description = "A model shape instead of --model, with weights drawn as transformers initialises a new model "
+            + "(N(0, 0.02²)): llama-100m.")
     String preset;
 
     @Option(names = "--seq", defaultValue = "256", description = "score: tokens per sequence (default ${DEFAULT-VALUE}).")
@@ -89,7 +105,8 @@ public final class BenchCommand implements Runnable {
     @Option(names = "--new-tokens", defaultValue = "64", description = "generate: tokens to decode after a 16-token prompt (default ${DEFAULT-VALUE}).")
     int newTokens;
 
-    @Option(names = "--method", description = "Benchmark training steps with this method (full, lora, ...) on --model or --preset; ends with a JSON line.")
+    @Option(names = "--method", description = "Benchmark steps of the training loop attune train runs, with this method (full, lora, ...) on --model or --preset "
+            + "and random tokens; ends with a JSON line.")
     String method;
 
     @Option(names = "--optimizer", defaultValue = "adamw", description = "training: the optimizer, with its defaults; its state's size is reported (default ${DEFAULT-VALUE}).")
@@ -111,6 +128,14 @@ public final class BenchCommand implements Runnable {
             + "GFLOP/s, MiB allocated) after the JSON line, as torch.profiler's key_averages().")
     boolean profile;
 
+    @Option(names = "--peer", description = "training: then train the same Llama shape, method (lora or full, f32, adamw), batch, sequence length, "
+            + "steps and threads in PyTorch eager (bench/peers/torch_lora.py) and add its tokens/s and the speedup over it to the JSON line.")
+    Peer peer;
+
+    @Option(names = "--peer-python", paramLabel = "PYTHON", defaultValue = "/usr/bin/python3",
+            description = "--peer: a Python with PyTorch to run the peer script (default ${DEFAULT-VALUE}).")
+    Path peerPython;
+
     @Option(names = "--merge-method", defaultValue = "ties", description = "merge: the merge_method (default ${DEFAULT-VALUE}).")
     String mergeMethod;
 
@@ -119,18 +144,32 @@ public final class BenchCommand implements Runnable {
 
     @Override
     public void run() {
-        if (m <= 0 || n <= 0 || k <= 0 || repeats <= 0 || seq <= 0 || newTokens <= 0) {
+        if (m <= 0 || n <= 0 || k <= 0 || repeats <= 0 || seq <= 0 || newTokens <= 0 || batch <= 0 || steps <= 0 || arrayMib <= 0) {
             throw new ParameterException(spec.commandLine(), "sizes and --repeats must be positive");
         }
         PrintWriter out = spec.commandLine().getOut();
-        try (AttuneRuntime rt = AttuneRuntime.boot(RuntimeLayout.fromSystem()); Scope job = Scope.open("bench")) {
+        if (method != null && !precision.equals("fp32") && !precision.equals("bf16") && !precision.equals("fp16")) {
+            throw new ParameterException(spec.commandLine(), "--precision must be fp32, bf16 or fp16");
+        }
+        RuntimeLayout layout = RuntimeLayout.fromSystem();
+        TorchPeer torch = peer == null ? null : torchPeer(layout); // refused before the runtime boots and the model loads
+        if (method == null && op == Op.bandwidth) {
+            bandwidth(out); // the machine's, not a backend's: no plugin is needed
+            return;
+        }
+        try (AttuneRuntime rt = AttuneRuntime.boot(layout); Scope job = Scope.open("bench")) {
             ModelLoader loader = new ModelLoader(rt.plugins());
             Backend be = loader.backend(backendName);
             if (method != null) {
-                if (!precision.equals("fp32") && !precision.equals("bf16") && !precision.equals("fp16")) {
-                    throw new ParameterException(spec.commandLine(), "--precision must be fp32, bf16 or fp16");
+                Named named = modelModule(loader, be, job);
+                TorchPeer.Shape shape = torch == null ? null : peerShape(named);
+                TrainingBench.Options options = new TrainingBench.Options(method, optimizer, precision, gradientCheckpointing, batch, seq, steps, profile);
+                TrainingBench.Measured measured = new TrainingBench(rt.plugins(), be, out).run(named, options);
+                if (torch != null) {
+                    measured = withPeer(measured, torch.train(method, batch, measured.seq(), steps, TrainingBench.WARM_UP_STEPS,
+                            Runtime.getRuntime().availableProcessors(), shape));
                 }
-                new TrainingBench(rt.plugins(), be, out).run(modelModule(loader, be, job), method, optimizer, precision, gradientCheckpointing, batch, seq, steps, profile);
+                measured.print(out);
                 return;
             }
             switch (op) {
@@ -154,6 +193,79 @@ public final class BenchCommand implements Runnable {
             Thread.currentThread().interrupt();
             throw new IllegalStateException("interrupted", e);
         }
+    }
+
+    /** The peer script of the installation with {@code --peer-python}, checked, for options it can mirror. */
+    private TorchPeer torchPeer(RuntimeLayout layout) {
+        if (method == null) {
+            throw new ParameterException(spec.commandLine(), "--peer compares training steps: give --method lora or --method full");
+        }
+        if (!TorchPeer.METHODS.contains(method) || !precision.equals("fp32") || gradientCheckpointing || !optimizer.equals("adamw")) {
+            throw new ParameterException(spec.commandLine(), "--peer torch trains " + TorchPeer.METHODS.stream().sorted().toList()
+                    + " in fp32 with adamw and no gradient checkpointing; got --method " + method + " --precision " + precision + " --optimizer "
+                    + optimizer + (gradientCheckpointing ? " --gradient-checkpointing" : ""));
+        }
+        TorchPeer torch = new TorchPeer(peerPython, layout.home().resolve(TorchPeer.SCRIPT));
+        torch.check();
+        return torch;
+    }
+
+    /** The Llama shape the peer builds, from the benchmarked model's config.json. */
+    private TorchPeer.Shape peerShape(Named named) throws IOException {
+        StringBuilder why = new StringBuilder();
+        TorchPeer.Shape shape = TorchPeer.Shape.ofLlama(JSON.readTree(named.dir().resolve("config.json").toFile()), why);
+        if (shape == null) {
+            throw new ParameterException(spec.commandLine(), "--peer torch cannot build " + named.name() + ": it has " + why);
+        }
+        return shape;
+    }
+
+    /**
+     * Attune's measurement with the peer's tokens/s, step, peak RSS and GEMM rate beside it, and
+     * Attune's speedup over it; with a warning when the peer's GEMM is far below the FMA peak.
+     */
+    static TrainingBench.Measured withPeer(TrainingBench.Measured m, com.fasterxml.jackson.databind.node.ObjectNode p) {
+        double attune = m.json().path("tokens_per_second").asDouble();
+        double theirs = p.path("tokens_per_second").asDouble();
+        double gemm = p.path("gemm_gflops").asDouble();
+        String name = "PyTorch " + p.path("torch_version").asText() + " eager";
+        List<String> libraries = new ArrayList<>();
+        p.path("blas").forEach(b -> libraries.add(b.asText()));
+        String blas = String.join(", ", libraries);
+        m.json().put("peer", name).put("peer_tokens_per_second", theirs).put("peer_step_ms_median", p.path("step_ms_median").asDouble())
+                .put("peer_peak_rss_mb", p.path("peak_rss_mb").asDouble()).put("peer_loss", p.path("loss").asDouble())
+                .put("peer_gemm_gflops", gemm).put("peer_blas", blas).put("speedup_vs_peer", attune / theirs);
+        TrainingBench.Measured out = m.withLine(String.format(
+                "peer: %s on %d threads (f32 GEMM %.1f GFLOP/s): %.1f tokens/s, %.2f s/step, peak RSS %.0f MiB; Attune %.1f tokens/s, %.2fx",
+                name, p.path("threads").asInt(), gemm, theirs, p.path("step_ms_median").asDouble() / 1e3, p.path("peak_rss_mb").asDouble(), attune,
+                attune / theirs));
+        double peak = m.json().path("fma_peak_gflops").asDouble();
+        if (gemm < UNTUNED_BLAS * peak) {
+            out = out.withLine(String.format("warning: the peer's f32 GEMM runs at %.1f GFLOP/s, %.1f%% of the %.1f GFLOP/s FMA peak: its BLAS (%s) "
+                    + "looks untuned, and then the comparison measures that BLAS; see bench/peers/README.md", gemm, 100 * gemm / peak, peak,
+                    blas.isEmpty() ? "not found" : blas));
+        }
+        return out;
+    }
+
+    /**
+     * The fraction of the FMA peak below which the peer's GEMM is taken for an untuned BLAS's:
+     * Debian's reference libblas.so.3 reached 0.7-1.7% on the 2-core development machine, OpenBLAS
+     * 7% while other work shared the cores and far more on an idle one.
+     */
+    static final double UNTUNED_BLAS = 0.025;
+
+    private void bandwidth(PrintWriter out) {
+        MemoryBandwidth.Result r = triad();
+        out.printf("bandwidth: STREAM triad a = b + %.0f * c and copy a = b over 3 x %d MiB f32 on %d threads: triad %.1f GB/s, copy %.1f GB/s "
+                + "(best of %d)%n", MemoryBandwidth.SCALAR, arrayMib, r.threads(), r.triadGbPerSecond(), r.copyGbPerSecond(), repeats);
+        out.println(JSON.createObjectNode().put("triad_gb_per_second", r.triadGbPerSecond()).put("copy_gb_per_second", r.copyGbPerSecond())
+                .put("array_mib", arrayMib).put("threads", r.threads()).put("repeats", repeats));
+        out.flush();
+    }
+
+    private MemoryBandwidth.Result triad() {
+        return MemoryBandwidth.measure((long) arrayMib << 20, Runtime.getRuntime().availableProcessors(), repeats);
     }
 
     private void matmul(Backend be, PrintWriter out) {
@@ -241,32 +353,49 @@ public final class BenchCommand implements Runnable {
                 out.printf("score: %.1f tokens/s%n", len / secs);
             } else {
                 long[] prompt = r.longs(16, 0, lm.vocabSize()).toArray();
-                double[] prefillAndDecode = new double[2];
-                double secs = timeMedian(() -> decode(lm, be, prompt, prefillAndDecode));
-                double decode = secs - prefillAndDecode[0];
+                List<double[]> runs = new ArrayList<>();
+                timeMedian(() -> runs.add(decode(lm, be, prompt)));
+                List<double[]> timed = runs.subList(runs.size() - repeats, runs.size()); // the warm-up's runs are not timed
+                double prefill = median(timed.stream().mapToDouble(t -> t[0]).toArray());
+                double decode = median(timed.stream().mapToDouble(t -> t[1]).toArray());
+                double tokensPerSecond = newTokens / decode;
                 out.printf("generate %s (%,d parameters) on %s, f32: 16-token prompt prefilled in %.3f s, then %d tokens decoded in %.3f s (median of %d)%n",
-                        name, params, be.name(), prefillAndDecode[0], newTokens, decode, repeats);
-                out.printf("peak RSS: %s%n", peakRss());
-                out.printf("generate: %.1f tokens/s%n", newTokens / decode);
+                        name, params, be.name(), prefill, newTokens, decode, repeats);
+                String rss = peakRss(); // read before the triad's arrays are allocated
+                out.printf("peak RSS: %s%n", rss);
+                out.printf("generate: %.1f tokens/s%n", tokensPerSecond);
+                out.flush();
+                long weightBytes = DecodeTraffic.weightBytesPerToken(module);
+                double weightGbps = weightBytes * tokensPerSecond / 1e9;
+                MemoryBandwidth.Result triad = triad();
+                out.printf("decode streams %,d bytes of weights per token: %.1f GB/s, %.0f%% of the %.1f GB/s triad bandwidth (bench --op bandwidth)%n",
+                        weightBytes, weightGbps, 100 * weightGbps / triad.triadGbPerSecond(), triad.triadGbPerSecond());
+                out.println(JSON.createObjectNode().put("tokens_per_second", tokensPerSecond).put("prefill_ms", prefill * 1e3)
+                        .put("peak_rss_mb", rssMb(rss)).put("weight_bytes_per_token", weightBytes).put("weight_gb_per_second", weightGbps)
+                        .put("triad_gb_per_second", triad.triadGbPerSecond()).put("ratio_to_triad", weightGbps / triad.triadGbPerSecond()));
             }
         }
         out.flush();
     }
 
-    /** Prefills the prompt (its seconds go to times[0]), then decodes greedily; the caller times the whole. */
-    private void decode(CausalLM lm, Backend be, long[] prompt, double[] times) {
+    /** Prefills the prompt, then decodes greedily; returns the seconds of each: {prefill, decode}. */
+    private double[] decode(CausalLM lm, Backend be, long[] prompt) {
+        double[] times = new double[2];
         try (Scope s = Scope.open("generate")) {
             KvCache cache = lm.newCache(1, prompt.length + newTokens, s);
             long t0 = System.nanoTime();
             Tensor logits = lm.forward(Tensors.ofLongs(be, prompt, 1, prompt.length), null, cache);
             times[0] = (System.nanoTime() - t0) / 1e9;
             long next = argmaxLast(logits);
+            long t1 = System.nanoTime();
             for (int i = 0; i < newTokens; i++) {
                 try (Scope step = Scope.open("step")) {
                     next = argmaxLast(lm.forward(Tensors.ofLongs(be, new long[] {next}, 1, 1), null, cache));
                 }
             }
+            times[1] = (System.nanoTime() - t1) / 1e9;
         }
+        return times;
     }
 
     private static long argmaxLast(Tensor logits) {
@@ -293,8 +422,19 @@ public final class BenchCommand implements Runnable {
             body.run();
             times[i] = (System.nanoTime() - t0) / 1e9;
         }
-        Arrays.sort(times);
-        return repeats % 2 == 1 ? times[repeats / 2] : (times[repeats / 2 - 1] + times[repeats / 2]) / 2;
+        return median(times);
+    }
+
+    private static double median(double[] values) {
+        double[] v = values.clone();
+        Arrays.sort(v);
+        int n = v.length;
+        return n % 2 == 1 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+    }
+
+    /** MiB from {@link #peakRss()}'s text; NaN where the OS does not report it. */
+    static double rssMb(String peakRss) {
+        return peakRss.endsWith(" MiB") ? Double.parseDouble(peakRss.substring(0, peakRss.length() - 4)) : Double.NaN;
     }
 
     /** The process's high-water resident set (VmHWM), where the OS reports it. */

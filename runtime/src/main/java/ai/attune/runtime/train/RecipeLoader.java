@@ -213,6 +213,11 @@ public final class RecipeLoader {
                 throw new RecipeException(where + ": data file '" + p + "' is not a file");
             }
         }
+        validateTrain(where, train);
+    }
+
+    /** Checks a {@code train:} block on its own: what a run over in-memory examples needs of it too. */
+    static void validateTrain(String where, Recipe.Train train) {
         if (train.ranks() < 1) {
             throw new RecipeException(where + ": train.nproc_per_node must be at least 1, got " + train.ranks());
         }

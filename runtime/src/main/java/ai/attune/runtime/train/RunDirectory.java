@@ -50,6 +50,14 @@ public final class RunDirectory {
         return new RunDirectory(dir, false);
     }
 
+    /**
+     * No directory: a run over in-memory examples that keeps nothing (no events, checkpoints or
+     * final output), as {@code attune bench} times the training loop.
+     */
+    static RunDirectory none() {
+        return new RunDirectory(null, false);
+    }
+
     /** Whether this process writes the run: events, checkpoints, final. */
     public boolean writes() {
         return writes;
@@ -148,7 +156,7 @@ public final class RunDirectory {
 
     /** The newest complete checkpoint, if any (complete ones are renamed into place whole). */
     Optional<Path> latestCheckpoint() throws IOException {
-        if (!Files.isDirectory(dir)) {
+        if (dir == null || !Files.isDirectory(dir)) {
             return Optional.empty();
         }
         try (Stream<Path> s = Files.list(dir)) {

@@ -12,6 +12,7 @@ import ai.attune.api.spi.MemoryStrategy;
 import ai.attune.api.spi.Method;
 import ai.attune.api.spi.MethodContext;
 import ai.attune.api.spi.Optimizer;
+import ai.attune.api.tensor.Backend;
 import ai.attune.api.tensor.DType;
 import ai.attune.api.tensor.Scope;
 import ai.attune.api.text.TextTokenizer;
@@ -137,27 +138,50 @@ public final class TrainJob {
                     : load(d.generalEvalPath(), dataSpec(new Recipe.Data(GENERAL_FORMAT, d.generalEvalPath(), null, null, false, d.maxSeqLen(), true, false, null),
                     GENERAL_FORMAT, where), plugins.generalFormat(), tok, lm);
 
-            Recipe.Train t = recipe.train();
-            int mb = t.microBatch();
-            int ga = t.accumulation();
-            long steps = t.maxSteps() != null ? t.maxSteps() : (long) Math.ceil(t.epochs() * train.size() / ((double) mb * ga));
-            if (steps > Integer.MAX_VALUE) {
-                throw new RecipeException(where + ": train.epochs " + t.epochs() + " over " + train.size() + " examples makes more steps than a run can count");
-            }
-            LrSchedule schedule = schedule(plugins, t, steps, where);
-            long seed = t.seedOr0();
-            MethodContext ctx = new MethodContext(m.backend(), DType.F32, job, seed, new DropoutSeeds(seed), modelDir, tok);
-            TrainingRun.Setup setup = new TrainingRun.Setup(lm, plugins.method(), plugins.methodConfig(), plugins.optimizer(), plugins.optimizerConfig(),
-                    schedule, ctx, mb, ga, steps,
-                    d.shuffleOn(), t.clip(), t.evalEvery() == null ? 0 : t.evalEvery(), t.saveEvery() == null ? 0 : t.saveEvery(),
-                    memory(t, m.module(), m.backend(), where), recipe.method());
-            return new TrainingRun(setup, train, eval, general, p.runDir(), progress, control).dataParallel(group).profile(t.profiled()).run(p.resume(), () -> begin(p));
+            TrainingRun.Setup setup = setup(recipe.train(), recipe.method(), plugins.training(), lm, m.backend(), job, modelDir, tok, train.size(),
+                    d.shuffleOn(), where);
+            return new TrainingRun(setup, train, eval, general, p.runDir(), progress, control).dataParallel(group).profile(recipe.train().profiled())
+                    .run(p.resume(), () -> begin(p));
         }
     }
 
+    /**
+     * A run of a recipe's {@code train:} block and method over a model already loaded into
+     * {@code job} and examples already tokenized, taken in their order, that writes nothing: no run
+     * directory, events, checkpoints or final output. The method's block ({@code null}: its
+     * defaults) and the optimizer's keys bind as a recipe's do and absent keys take the recipe's
+     * defaults ({@code max_grad_norm} 1.0, a linear schedule, seed 0), so the steps are those
+     * {@code attune train} takes; {@code attune bench --method} times them. {@code where} begins
+     * error messages, as a recipe's file name does; {@code modelDir} holds the model's config.json.
+     */
+    public TrainingRun inMemory(String where, String method, JsonNode methodBlock, Recipe.Train train, CausalLM lm, Backend be, Path modelDir,
+                                Scope job, List<Example> examples, Consumer<ObjectNode> progress, StepControl control) {
+        RecipeLoader.validateTrain(where, train);
+        Training training = training(method, methodBlock, RecipeLoader.methodBlocks(catalog).getOrDefault(method, method), train, where);
+        TrainingRun.Setup setup = setup(train, method, training, lm, be, job, modelDir, null, examples.size(), false, where);
+        return new TrainingRun(setup, examples, List.of(), List.of(), RunDirectory.none(), progress, control).profile(train.profiled());
+    }
+
+    /** The loop's setup from a {@code train:} block: steps, schedule, seeds and memory strategies as a recipe gives them. */
+    private TrainingRun.Setup setup(Recipe.Train t, String methodName, Training training, CausalLM lm, Backend be, Scope job, Path modelDir,
+                                    TextTokenizer tok, int examples, boolean shuffle, String where) {
+        int mb = t.microBatch();
+        int ga = t.accumulation();
+        long steps = t.maxSteps() != null ? t.maxSteps() : (long) Math.ceil(t.epochs() * examples / ((double) mb * ga));
+        if (steps > Integer.MAX_VALUE) {
+            throw new RecipeException(where + ": train.epochs " + t.epochs() + " over " + examples + " examples makes more steps than a run can count");
+        }
+        LrSchedule schedule = schedule(training, t, steps, where);
+        long seed = t.seedOr0();
+        MethodContext ctx = new MethodContext(be, DType.F32, job, seed, new DropoutSeeds(seed), modelDir, tok);
+        return new TrainingRun.Setup(lm, training.method(), training.methodConfig(), training.optimizer(), training.optimizerConfig(),
+                schedule, ctx, mb, ga, steps, shuffle, t.clip(), t.evalEvery() == null ? 0 : t.evalEvery(), t.saveEvery() == null ? 0 : t.saveEvery(),
+                memory(t, lm.module(), be, where), methodName);
+    }
+
     /** The recipe's schedule over its lr, or null (with a line on the log) when the optimizer computes its own step size. */
-    private LrSchedule schedule(Plugins plugins, Recipe.Train t, long steps, String where) {
-        if (plugins.lr() == null) {
+    private LrSchedule schedule(Training training, Recipe.Train t, long steps, String where) {
+        if (training.lr() == null) {
             log.println("train: train.schedule is ignored: " + t.optimizer().get("name").asText() + " computes its own step size (train.optimizer.lr is null)");
             log.flush();
             return null;
@@ -165,7 +189,7 @@ public final class TrainJob {
         String scheduleName = t.schedule() == null || t.schedule().name() == null ? "linear" : t.schedule().name();
         int warmup = t.schedule() == null || t.schedule().warmupSteps() == null ? 0 : t.schedule().warmupSteps();
         try {
-            return LrSchedule.of(scheduleName, plugins.lr(), warmup, (int) steps);
+            return LrSchedule.of(scheduleName, training.lr(), warmup, (int) steps);
         } catch (IllegalArgumentException e) {
             throw new RecipeException(where + ": train.schedule: " + e.getMessage());
         }
@@ -180,35 +204,47 @@ public final class TrainJob {
     }
 
     /**
-     * The recipe's method and optimizer with their blocks bound to the plugins' config types, its
-     * data spec and format, and the format its general-eval text is read in (null without one);
+     * The method and optimizer of a run with their blocks bound to the plugins' config types;
      * {@code lr} is null when the optimizer computes its own step size.
      */
-    record Plugins(Method<Object> method, Object methodConfig, Optimizer<Object> optimizer, Object optimizerConfig, Double lr, DataSpec dataSpec,
-                   DataFormat<Sample> dataFormat, DataFormat<Sample> generalFormat, ModelLoader.Quantization quantization) {}
+    record Training(Method<Object> method, Object methodConfig, Optimizer<Object> optimizer, Object optimizerConfig, Double lr) {}
+
+    /**
+     * The recipe's method and optimizer, its data spec and format, the format its general-eval text
+     * is read in (null without one), and the quantization its base loads with (or null).
+     */
+    record Plugins(Training training, DataSpec dataSpec, DataFormat<Sample> dataFormat, DataFormat<Sample> generalFormat,
+                   ModelLoader.Quantization quantization) {}
 
     /** Binds every plugin block of a recipe against the installed plugins; a wrong key is a {@link RecipeException} naming it. */
-    @SuppressWarnings("unchecked")
     Plugins plugins(Recipe recipe) {
         String where = recipe.source().getFileName().toString();
-        Method<Object> method = catalog.find(Kind.METHOD, recipe.method(), Method.class).orElseThrow(() -> new RecipeException(
-                where + ": method '" + recipe.method() + "' is not installed"));
-        Object methodConfig = loader.bindConfig(recipe.methodConfig(), method.defaultConfig(), method.configType(), recipe.methodKey(), where);
-        String optName = recipe.train().optimizer().get("name").asText();
-        Optimizer<Object> optimizer = catalog.find(Kind.OPTIMIZER, optName, Optimizer.class).orElseThrow(() -> new RecipeException(
-                where + ": train.optimizer.name '" + optName + "' is not installed; installed: "
-                        + catalog.list(Kind.OPTIMIZER).stream().map(PluginCatalog.Entry::name).toList()));
-        ObjectNode optBlock = ((ObjectNode) recipe.train().optimizer()).deepCopy();
-        optBlock.remove(List.of("name", "lr"));
-        Object optConfig = loader.bindConfig(optBlock, optimizer.defaultConfig(), optimizer.configType(), "train.optimizer", where);
-        Double lr = lr(recipe.train().optimizer().get("lr"), optimizer.ownsLearningRate(optConfig), optName, where);
+        Training training = training(recipe.method(), recipe.methodConfig(), recipe.methodKey(), recipe.train(), where);
         Recipe.Data d = recipe.data();
         DataSpec spec = dataSpec(d, d.format(), where);
         DataFormat<Sample> format = dataFormat(d.format(), "data.format", where);
         DataFormat<Sample> general = d.generalEvalPath() == null ? null
                 : dataFormat(GENERAL_FORMAT, "data.general_eval_path (plain text): format", where);
         ModelLoader.Quantization quantization = QuantizationBlock.bind(recipe.quantization(), catalog, loader, where);
-        return new Plugins(method, methodConfig, optimizer, optConfig, lr, spec, format, general, quantization);
+        return new Plugins(training, spec, format, general, quantization);
+    }
+
+    /** The method {@code method} with its block (under the recipe key {@code methodKey}) and the optimizer of {@code t}, bound. */
+    @SuppressWarnings("unchecked")
+    private Training training(String methodName, JsonNode methodBlock, String methodKey, Recipe.Train t, String where) {
+        Method<Object> method = catalog.find(Kind.METHOD, methodName, Method.class).orElseThrow(() -> new RecipeException(
+                where + ": method '" + methodName + "' is not installed; installed: "
+                        + catalog.list(Kind.METHOD).stream().map(PluginCatalog.Entry::name).toList()));
+        Object methodConfig = loader.bindConfig(methodBlock, method.defaultConfig(), method.configType(), methodKey, where);
+        String optName = t.optimizer().get("name").asText();
+        Optimizer<Object> optimizer = catalog.find(Kind.OPTIMIZER, optName, Optimizer.class).orElseThrow(() -> new RecipeException(
+                where + ": train.optimizer.name '" + optName + "' is not installed; installed: "
+                        + catalog.list(Kind.OPTIMIZER).stream().map(PluginCatalog.Entry::name).toList()));
+        ObjectNode optBlock = ((ObjectNode) t.optimizer()).deepCopy();
+        optBlock.remove(List.of("name", "lr"));
+        Object optConfig = loader.bindConfig(optBlock, optimizer.defaultConfig(), optimizer.configType(), "train.optimizer", where);
+        Double lr = lr(t.optimizer().get("lr"), optimizer.ownsLearningRate(optConfig), optName, where);
+        return new Training(method, methodConfig, optimizer, optConfig, lr);
     }
 
     /** The installed data format {@code name}; one that is not is refused with the installed ones. */

@@ -73,8 +73,8 @@ public final class TrainingRun {
         }
     }
 
-    /** How a run ended. */
-    public record Result(long steps, double lastLoss, Double evalLoss, Double generalPplBefore, Double generalPplAfter) {}
+    /** How a run ended; {@code optimizerStateBytes} is what the optimizer keeps across steps (moments, step counts). */
+    public record Result(long steps, double lastLoss, Double evalLoss, Double generalPplBefore, Double generalPplAfter, long optimizerStateBytes) {}
 
     private static final com.fasterxml.jackson.databind.ObjectMapper JSON = new com.fasterxml.jackson.databind.ObjectMapper();
 
@@ -335,12 +335,15 @@ public final class TrainingRun {
                         .put("buckets_started_during_backward", reduce.overlappedShare()).put("backward_seconds_after_bucket_starts", reduce.overlapSeconds()));
             }
         }
-        if (run.writes() && !java.nio.file.Files.exists(run.finalOutput())) {
-            s.method().save(module, s.methodConfig(), s.context(), run.finalOutput());
+        if (run.writes()) {
+            if (!java.nio.file.Files.exists(run.finalOutput())) {
+                s.method().save(module, s.methodConfig(), s.context(), run.finalOutput());
+            }
+            run.event(run.newEvent("done").put("step", s.maxSteps()).put("output", run.finalOutput().toString()));
         }
-        run.event(run.newEvent("done").put("step", s.maxSteps()).put("output", run.finalOutput().toString()));
         run.close();
-        return new Result(s.maxSteps(), lastLoss, lastEval, before, generalAfter);
+        long stateBytes = state.named(named).values().stream().flatMap(m -> m.values().stream()).mapToLong(t -> t.numel() * t.dtype().byteSize()).sum();
+        return new Result(s.maxSteps(), lastLoss, lastEval, before, generalAfter, stateBytes);
     }
 
     /**

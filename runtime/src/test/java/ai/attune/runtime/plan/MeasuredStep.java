@@ -1,35 +1,31 @@
 package ai.attune.runtime.plan;
 
-import ai.attune.api.autograd.Autograd;
-import ai.attune.api.autograd.F;
-import ai.attune.api.autograd.Views;
+import ai.attune.api.data.Example;
 import ai.attune.api.model.CausalLM;
 import ai.attune.api.model.ModelConfig;
-import ai.attune.api.nn.DropoutSeeds;
-import ai.attune.api.nn.Parameter;
-import ai.attune.api.spi.MemoryStrategy;
-import ai.attune.api.spi.Method;
-import ai.attune.api.spi.MethodContext;
-import ai.attune.api.spi.OptimizerState;
+import ai.attune.api.spi.Kind;
 import ai.attune.api.tensor.BlockPool;
 import ai.attune.api.tensor.DType;
 import ai.attune.api.tensor.Scope;
-import ai.attune.api.tensor.Tensor;
-import ai.attune.api.tensor.Tensors;
 import ai.attune.kernels.jvm.JvmBackend;
-import ai.attune.api.spi.Optimizer;
 import ai.attune.plugins.lora.LoraMethod;
-import ai.attune.plugins.memory.checkpointing.CheckpointingConfig;
 import ai.attune.plugins.memory.checkpointing.GradientCheckpointing;
-import ai.attune.plugins.optim.adafactor.AdafactorOptimizer;
 import ai.attune.plugins.memory.mixedprecision.MixedPrecision;
-import ai.attune.plugins.memory.mixedprecision.MixedPrecisionConfig;
 import ai.attune.plugins.method.full.FullFineTuning;
 import ai.attune.plugins.model.llama.LlamaFamily;
+import ai.attune.plugins.optim.adafactor.AdafactorOptimizer;
 import ai.attune.plugins.optim.adamw.AdamWOptimizer;
+import ai.attune.runtime.host.TestCatalog;
+import ai.attune.runtime.train.Recipe;
 import ai.attune.runtime.train.RecipeLoader;
+import ai.attune.runtime.train.StepControl;
+import ai.attune.runtime.train.TrainJob;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -37,9 +33,10 @@ import java.util.Random;
 
 /**
  * The tensor service's own peak over real training steps of a zero-weight Llama, run as
- * {@code attune bench --method} runs them (random tokens, one warm-up step; TrainingBench's loop,
- * with the LoRA config and the strategies open to the test): the oracle the planner's tensor rows
- * are checked against, on shapes small enough for a unit test.
+ * {@code attune bench --method} runs them: the training loop of {@code attune train} over random
+ * tokens, one warm-up step and then {@code steps} more, with the LoRA config and the strategies
+ * open to the test. The oracle the planner's tensor rows are checked against, on shapes small
+ * enough for a unit test.
  */
 final class MeasuredStep {
     private MeasuredStep() {}
@@ -50,58 +47,58 @@ final class MeasuredStep {
     }
 
     /** The same with {@code optimizer} (adamw, adafactor: each plugin's defaults) and gradient checkpointing on or off. */
-    @SuppressWarnings({"unchecked", "rawtypes"})
     static long peak(String configJson, String method, String loraJson, String precision, String optimizer, boolean checkpointing, int batch, int seq,
                      int steps) throws Exception {
         ObjectMapper json = new ObjectMapper();
         JvmBackend be = new JvmBackend();
         Path dir = Path.of("target", "plan-measured");
-        BlockPool.trim();
-        try (Scope job = Scope.open("job")) {
-            CausalLM lm = (CausalLM) new LlamaFamily().create(ModelConfig.of(dir, json.readTree(configJson)), be, DType.F32, job);
-            Method m = method.equals("full") ? new FullFineTuning() : new LoraMethod();
-            Object config = new RecipeLoader().bindConfig(json.readTree(loraJson == null ? (method.equals("lora") ? "{\"target_modules\": [\"q_proj\", \"v_proj\"]}" : "{}") : loraJson), m.defaultConfig(), m.configType(),
-                    method, "test");
-            MethodContext ctx = new MethodContext(be, DType.F32, job, 0, new DropoutSeeds(0), null, null);
-            List<Parameter> trainable = m.apply(lm.module(), config, ctx);
-            lm.module().setTraining(true);
-            List<MemoryStrategy.Session> sessions = new ArrayList<>();
-            if (!precision.equals("fp32")) {
-                sessions.add(new MixedPrecision().apply(lm.module(), new MixedPrecisionConfig(precision, 65536.0, 2.0, 0.5, 2000)));
-            }
-            if (checkpointing) {
-                sessions.add(new GradientCheckpointing().apply(lm.module(), CheckpointingConfig.DEFAULTS));
-            }
-            MemoryStrategy.Session memory = sessions.isEmpty() ? new MemoryStrategy.Session() { } : MemoryStrategy.Session.compose(sessions);
-            Optimizer opt = optimizer.equals("adamw") ? new AdamWOptimizer() : new AdafactorOptimizer();
-            OptimizerState state = new OptimizerState(job);
-            Random r = new Random(0);
-            BlockPool.resetPeak();
-            for (int s = -1; s < steps; s++) {
-                long[] ids = r.longs((long) batch * seq, 0, lm.vocabSize()).toArray();
-                try (Scope step = Scope.open("step")) {
-                    try (MemoryStrategy.Region region = memory.forward()) {
-                        Tensor logits = lm.forward(Tensors.ofLongs(be, ids, batch, seq), null, null); // [b, t, vocab]
-                        long[] targets = new long[ids.length];
-                        for (int i = 0; i < ids.length; i++) {
-                            targets[i] = (i + 1) % seq == 0 ? -100 : ids[i + 1];
-                        }
-                        Tensor loss = F.crossEntropy(Views.reshape(logits, batch * seq, -1), Tensors.ofLongs(be, targets, ids.length), -100,
-                                F.Reduction.MEAN);
-                        Autograd.backward(memory.scaleLoss(loss));
-                    }
-                    boolean finite = memory.unscale(trainable);
-                    if (finite) {
-                        opt.step(trainable, state, opt.defaultConfig(), 1e-4);
-                    }
-                    memory.update(finite);
-                    Autograd.zeroGrad(trainable.stream().map(Parameter::value).toList());
+        Path felix = Files.createTempDirectory("measured-step");
+        try (TestCatalog plugins = TestCatalog.start(felix)
+                .register(Kind.MODEL, "llama", new LlamaFamily())
+                .register(Kind.METHOD, "lora", new LoraMethod())
+                .register(Kind.METHOD, "full", new FullFineTuning())
+                .register(Kind.OPTIMIZER, "adamw", new AdamWOptimizer())
+                .register(Kind.OPTIMIZER, "adafactor", new AdafactorOptimizer())
+                .register(Kind.MEMORY, "mixed_precision", new MixedPrecision())
+                .register(Kind.MEMORY, "gradient_checkpointing", new GradientCheckpointing())
+                .register(Kind.BACKEND, "jvm", be)) {
+            BlockPool.trim();
+            try (Scope job = Scope.open("job")) {
+                CausalLM lm = (CausalLM) new LlamaFamily().create(ModelConfig.of(dir, json.readTree(configJson)), be, DType.F32, job);
+                String lora = loraJson == null ? (method.equals("lora") ? "{\"target_modules\": [\"q_proj\", \"v_proj\"]}" : "{}") : loraJson;
+                ObjectNode root = json.createObjectNode();
+                ObjectNode train = root.putObject("train").put("micro_batch_size", batch).put("max_steps", 1 + steps).put("precision", precision)
+                        .put("gradient_checkpointing", checkpointing);
+                ObjectNode opt = train.putObject("optimizer").put("name", optimizer);
+                if (optimizer.equals("adamw")) {
+                    opt.put("lr", 1e-4); // adafactor computes its own step size
                 }
-                if (Boolean.getBoolean("plan.debug")) {
-                    System.out.println("DEBUG after step " + s + ": live " + BlockPool.liveBytes() + " reserved " + BlockPool.reservedBytes() + " peak " + BlockPool.peakBytes());
-                }
+                Recipe.Train t = new RecipeLoader().bindBlock(root, "train", Recipe.Train.class, "test");
+                BlockPool.resetPeak();
+                new TrainJob(plugins.catalog(), new PrintWriter(new StringWriter()))
+                        .inMemory("test", method, json.readTree(lora), t, lm, be, dir, job, randomTokens(lm.vocabSize(), batch, seq, 1 + steps), e -> {
+                            if (Boolean.getBoolean("plan.debug") && e.path("type").asText().equals("step")) {
+                                System.out.println("DEBUG after step " + e.path("step") + ": live " + BlockPool.liveBytes() + " reserved "
+                                        + BlockPool.reservedBytes() + " peak " + BlockPool.peakBytes());
+                            }
+                        }, StepControl.NONE)
+                        .run(false);
+                return BlockPool.peakBytes();
             }
-            return BlockPool.peakBytes();
         }
+    }
+
+    /** {@code steps} x {@code batch} rows of {@code seq} uniform token ids, each its own labels, as the bench draws them. */
+    private static List<Example> randomTokens(int vocab, int batch, int seq, int steps) {
+        Random r = new Random(0);
+        List<Example> out = new ArrayList<>();
+        for (int s = 0; s < steps; s++) {
+            long[] ids = r.longs((long) batch * seq, 0, vocab).toArray();
+            for (int b = 0; b < batch; b++) {
+                long[] row = java.util.Arrays.copyOfRange(ids, b * seq, (b + 1) * seq);
+                out.add(new Example(row, row.clone()));
+            }
+        }
+        return out;
     }
 }
