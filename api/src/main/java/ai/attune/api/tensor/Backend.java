@@ -58,6 +58,33 @@ public interface Backend {
     /** {@code out = where(cond != 0, a, b)} with broadcasting ({@code torch.where}). */
     void where(Tensor cond, Tensor a, Tensor b, Tensor out);
 
+    // ---- optimizer updates ----
+
+    /**
+     * One {@code torch.optim.AdamW} step of one parameter, in place ({@code aten::_fused_adamw_}
+     * for a single tensor): with g the gradient (negated under maximize) and the scalars of
+     * {@code h},
+     *
+     * <pre>
+     * p = p * (1 - lr * weight_decay)
+     * m = lerp(m, g, 1 - beta1)
+     * v = v * beta2 + ((1 - beta2) * g) * g
+     * v_max = max(v_max, v)                                     # when maxExpAvgSq is given (amsgrad)
+     * p = p + (-step_size * m) / (sqrt(v or v_max) / sqrt(1 - beta2^t) + eps)
+     * </pre>
+     *
+     * param, expAvg, expAvgSq and maxExpAvgSq (null without amsgrad) are contiguous tensors of one
+     * shape and dtype; grad has that shape and may be any view. Each op rounds to the parameter's
+     * dtype, as torch's single-tensor ops do. The default composes the elementwise kernels, one
+     * pass over memory per op; for want of a tensor-by-scalar division it multiplies by
+     * {@code 1 / sqrt(1 - beta2^t)} and scales {@code m / denom} afterwards, each within an ulp or
+     * two of the formula's order. A backend may fuse the update into one pass in that order, as the
+     * jvm backend does for f32.
+     */
+    default void adamwStep(AdamWStep h, Tensor param, Tensor grad, Tensor expAvg, Tensor expAvgSq, Tensor maxExpAvgSq) {
+        ComposedAdamW.step(this, h, param, grad, expAvg, expAvgSq, maxExpAvgSq);
+    }
+
     // ---- reductions ----
 
     /** Reduces {@code a} over {@code dims} into {@code out}, whose shape is {@code a}'s with the reduced dims set to 1 (keepdim). */

@@ -48,6 +48,8 @@ public final class KernelOps {
     public static final String DROPOUT = "aten::native_dropout";
     public static final String ATTENTION = "aten::scaled_dot_product_attention";
     public static final String ATTENTION_BACKWARD = "aten::scaled_dot_product_attention_backward";
+    /** One parameter's AdamW step in one pass, as {@code torch.optim.AdamW(fused=True)} runs it. */
+    public static final String FUSED_ADAMW = "aten::_fused_adamw_";
 
     // Names by enum ordinal, built once: a kernel call concatenates no strings.
     private static final String[] BINARY = names(BinaryOp.values(), "");

@@ -56,7 +56,9 @@ final class OptimizerMemory {
     static List<Long> workTensors(Optimizer o, List<Weight> trained) {
         long largest = f32(trained.stream().mapToLong(Weight::elements).max().orElse(0));
         return switch (o.name()) {
-            case "adamw", "paged_adamw_32bit" -> List.of(largest); // WorkBuffers: one temporary as large as the largest tensor
+            // Backend.adamwStep's composed default: one temporary of the parameter's size at a time. The jvm
+            // backend's fused pass for f32 weights allocates none, so this is an upper bound there.
+            case "adamw", "paged_adamw_32bit" -> List.of(largest);
             case "adamw_8bit", "paged_adamw_8bit" -> List.of(); // the update runs through Java arrays, no tensor
             case "adafactor" -> List.of(largest, largest); // WorkBuffers: the update and a scratch
             case "sgd" -> { // one scope for the whole step: d_p for every tensor, and the decay and momentum temporaries

@@ -2,6 +2,7 @@ package ai.attune.kernels.conformance;
 
 import ai.attune.api.autograd.Autograd;
 import ai.attune.api.autograd.Ops;
+import ai.attune.api.tensor.AdamWStep;
 import ai.attune.api.tensor.Backend;
 import ai.attune.api.tensor.DType;
 import ai.attune.api.tensor.Scope;
@@ -10,6 +11,9 @@ import ai.attune.api.tensor.Tensors;
 import org.junit.jupiter.api.DynamicTest;
 import org.junit.jupiter.api.TestFactory;
 
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
 import java.util.Random;
 import java.util.stream.Stream;
 
@@ -48,6 +52,73 @@ public abstract class ConformanceSuite {
                         compare(c + " grad of input " + i, want.grads[i], got.grads[i], tol);
                     }
                 }));
+    }
+
+    /**
+     * {@link Backend#adamwStep} over three steps with a changing learning rate and gradients of
+     * changing scale, plain, with amsgrad and maximize, and with beta1 < 0.5 (lerp's other branch):
+     * the parameter and every moment after each step, in f32 and bf16. Shapes: one element, wider
+     * than a vector register with a tail, and more than one parallel chunk of a fused kernel.
+     */
+    @TestFactory
+    Stream<DynamicTest> adamwStepMatchesReference() {
+        Backend be = backend();
+        Backend ref = reference();
+        List<DynamicTest> tests = new ArrayList<>();
+        for (DType dtype : new DType[] {DType.F32, DType.BF16}) {
+            double tol = dtype == DType.F32 ? 1e-5 : 2e-2;
+            for (int[] shape : new int[][] {{1}, {5, 37}, {3, 5477}}) {
+                for (int variant = 0; variant < 3; variant++) {
+                    boolean amsgrad = variant == 1;
+                    AdamWStep[] steps = new AdamWStep[3];
+                    for (int t = 1; t <= steps.length; t++) {
+                        double lr = 1e-2 / t;
+                        steps[t - 1] = switch (variant) {
+                            case 0 -> new AdamWStep(lr, 0.9, 0.999, 1e-8, 0.01, false, t);
+                            case 1 -> new AdamWStep(lr, 0.8, 0.95, 1e-6, 0.1, true, t);
+                            default -> new AdamWStep(lr, 0.3, 0.9, 1e-8, 0, false, t);
+                        };
+                    }
+                    String name = "adamw_step " + Arrays.toString(shape) + " " + VARIANTS[variant] + " " + dtype;
+                    tests.add(DynamicTest.dynamicTest(name, () -> {
+                        List<double[]> want = adamw(ref, steps, amsgrad, shape, dtype);
+                        List<double[]> got = adamw(be, steps, amsgrad, shape, dtype);
+                        String[] what = {"param", "exp_avg", "exp_avg_sq", "max_exp_avg_sq"};
+                        for (int i = 0; i < want.size(); i++) {
+                            compare(name + " step " + (i / 4 + 1) + " " + what[i % 4], want.get(i), got.get(i), tol);
+                        }
+                    }));
+                }
+            }
+        }
+        return tests.stream();
+    }
+
+    private static final String[] VARIANTS = {"defaults", "amsgrad maximize", "beta1 0.3 no decay"};
+
+    /** The parameter, exp_avg, exp_avg_sq and max_exp_avg_sq (zeros without amsgrad) after each step. */
+    private static List<double[]> adamw(Backend be, AdamWStep[] steps, boolean amsgrad, int[] shape, DType dtype) {
+        int n = 1;
+        for (int d : shape) {
+            n *= d;
+        }
+        Random r = new Random(n * 31L + steps[0].hashCode());
+        List<double[]> out = new ArrayList<>();
+        try (Scope s = Scope.open("adamw conformance")) {
+            Tensor p = Tensors.of(be, dtype, r.doubles(n, -1, 1).toArray(), shape);
+            Tensor m = be.zeros(dtype, shape, s);
+            Tensor v = be.zeros(dtype, shape, s);
+            Tensor vmax = be.zeros(dtype, shape, s);
+            for (int t = 0; t < steps.length; t++) {
+                double scale = t % 2 == 0 ? 1 : 0.05; // the second moment rises and falls, so amsgrad's max matters
+                Tensor g = Tensors.of(be, dtype, r.doubles(n, -scale, scale).toArray(), shape);
+                be.adamwStep(steps[t], p, g, m, v, amsgrad ? vmax : null);
+                for (Tensor x : new Tensor[] {p, m, v, vmax}) {
+                    out.add(Tensors.toDoubles(x));
+                }
+            }
+        }
+        return out;
     }
 
     private record Result(double[] out, double[][] grads) {}

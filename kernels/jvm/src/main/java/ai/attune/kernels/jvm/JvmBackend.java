@@ -1,5 +1,6 @@
 package ai.attune.kernels.jvm;
 
+import ai.attune.api.tensor.AdamWStep;
 import ai.attune.api.tensor.Backend;
 import ai.attune.api.tensor.BinaryOp;
 import ai.attune.api.tensor.Blockwise4Bit;
@@ -153,6 +154,27 @@ public final class JvmBackend implements Backend {
     public void where(Tensor cond, Tensor a, Tensor b, Tensor out) {
         try (OpProfile.Op profiled = OpProfile.op(KernelOps.WHERE)) {
             Elementwise.where(cond, a, b, out);
+        }
+    }
+
+    /**
+     * One pass over contiguous f32 tensors ({@link FastAdamW}, or its scalar reference
+     * {@link AdamW} on the scalar path); other dtypes and layouts take the composed default.
+     */
+    @Override
+    public void adamwStep(AdamWStep h, Tensor param, Tensor grad, Tensor expAvg, Tensor expAvgSq, Tensor maxExpAvgSq) {
+        AdamW.Operands o = AdamW.Operands.of(param, grad, expAvg, expAvgSq, maxExpAvgSq);
+        if (o == null) {
+            Backend.super.adamwStep(h, param, grad, expAvg, expAvgSq, maxExpAvgSq);
+            return;
+        }
+        try (OpProfile.Op profiled = OpProfile.op(KernelOps.FUSED_ADAMW)) {
+            AdamW.Scalars s = AdamW.Scalars.of(h);
+            if (scalar) {
+                AdamW.update(s, o, 0, o.n());
+            } else {
+                FastAdamW.update(s, o, pool(), threads());
+            }
         }
     }
 

@@ -90,6 +90,50 @@ class AdamWReferenceTest {
         }
     }
 
+    /** Sizes that leave vector tails, one of the jvm kernel's parallel chunks of 16,384 and then some, and a prime over two chunks. */
+    private static final int[] ODD_SIZES = {1, 7, 37, 1031, 16411, 40009};
+
+    static Stream<Arguments> fusedCases() {
+        return cases().filter(a -> a.get()[2] == DType.F32);
+    }
+
+    /**
+     * The jvm backend's one-pass f32 update (its Vector API kernel, parallel over chunks, and its
+     * scalar reference) on parameters of odd sizes, over six steps with a per-step lr.
+     */
+    @ParameterizedTest(name = "{0} scalar={1}")
+    @MethodSource("fusedCases")
+    void fusedStepOnOddSizesMatchesTheDoubleReference(AdamWConfig c, boolean scalarKernels, DType dtype) {
+        Backend be = new JvmBackend(scalarKernels);
+        SplittableRandom rng = new SplittableRandom(7);
+        double[] lrs = {1e-2, 3e-3, 2e-2, 1e-3, 1e-2, 5e-3};
+        try (Scope job = Scope.open("job")) {
+            List<Parameter> params = new ArrayList<>();
+            List<Reference> refs = new ArrayList<>();
+            for (int n : ODD_SIZES) {
+                double[] init = values(rng, n, 1.0, dtype);
+                params.add(new Parameter("p" + n, Tensors.of(be, dtype, init, n), true));
+                refs.add(new Reference(init));
+            }
+            OptimizerState state = new OptimizerState(job);
+            AdamWOptimizer adamw = new AdamWOptimizer();
+            for (int step = 0; step < lrs.length; step++) {
+                double scale = step % 2 == 0 ? 1.0 : 0.05;
+                for (int i = 0; i < params.size(); i++) {
+                    double[] g = values(rng, ODD_SIZES[i], scale, dtype);
+                    params.get(i).value().setGrad(Tensors.of(be, dtype, g, ODD_SIZES[i]));
+                    refs.get(i).step(g, c, lrs[step]);
+                }
+                adamw.step(params, state, c, lrs[step]);
+                for (int i = 0; i < params.size(); i++) {
+                    check(params.get(i), refs.get(i), state, c, dtype, "step " + (step + 1));
+                }
+            }
+        } finally {
+            be.shutdown();
+        }
+    }
+
     private static void check(Parameter p, Reference ref, OptimizerState state, AdamWConfig c, DType dtype, String when) {
         String where = p.name() + " after " + when;
         close(ref.param, Tensors.toDoubles(p.value()), dtype, where + ": param");

@@ -14,6 +14,7 @@ import org.osgi.service.component.annotations.Component;
 
 import java.util.Arrays;
 import java.util.List;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Supplier;
 import java.util.stream.IntStream;
 
@@ -58,6 +59,8 @@ public final class AdamW8bitOptimizer implements Optimizer<AdamW8bitConfig> {
 
     private final float[] code1 = DynamicMap.signed();
     private final float[] code2 = DynamicMap.unsigned();
+    private final NearestCode nearest1 = new NearestCode(code1);
+    private final NearestCode nearest2 = new NearestCode(code2);
 
     @Override
     public Class<AdamW8bitConfig> configType() {
@@ -108,7 +111,7 @@ public final class AdamW8bitOptimizer implements Optimizer<AdamW8bitConfig> {
             Tensor s2 = state.get(param, STATE2, q -> be.zeros(DType.U8, p.shape(), state.scope()));
             Tensor a1 = state.get(param, ABSMAX1, q -> be.zeros(DType.F32, blocks, state.scope()));
             Tensor a2 = state.get(param, ABSMAX2, q -> be.zeros(DType.F32, blocks, state.scope()));
-            forEachRun(n, () -> new Run(new Blockwise8bitAdam(code1, code2)), (r, start, len) -> {
+            forEachRun(n, () -> new Run(new Blockwise8bitAdam(code1, nearest1, code2, nearest2)), (r, start, len) -> {
                 long block = start / Blockwise8bitAdam.BLOCK;
                 int nb = (len + Blockwise8bitAdam.BLOCK - 1) / Blockwise8bitAdam.BLOCK;
                 ElementRuns.readFloats(p, start, len, r.p, r.half);
@@ -170,15 +173,18 @@ public final class AdamW8bitOptimizer implements Optimizer<AdamW8bitConfig> {
     }
 
     /**
-     * Runs {@code body} over [0, n) in runs of {@link #RUN} elements, spread over the cores: runs
-     * are whole blocks and independent, so the result does not depend on how they are shared out.
+     * Runs {@code body} over [0, n) in runs of {@link #RUN} elements, spread over the cores, each
+     * worker claiming the next run when done with its last (so a core slowed by other work holds
+     * up no share of the tensor): runs are whole blocks and independent, so the result does not
+     * depend on how they are shared out.
      */
     private static void forEachRun(long n, Supplier<Run> buffers, RunBody body) {
         long runs = (n + RUN - 1) / RUN;
         int workers = (int) Math.min(runs, Runtime.getRuntime().availableProcessors());
+        AtomicLong next = new AtomicLong();
         IntStream.range(0, workers).parallel().forEach(w -> {
             Run r = buffers.get();
-            for (long k = w; k < runs; k += workers) {
+            for (long k; (k = next.getAndIncrement()) < runs; ) {
                 long start = k * RUN;
                 body.apply(r, start, (int) Math.min(RUN, n - start));
             }

@@ -38,13 +38,30 @@ final class Blockwise8bitAdam {
 
     private final float[] code1;
     private final float[] code2;
+    private final NearestCode nearest1;
+    private final NearestCode nearest2;
+    /** The first index of code1 without a sign bit: the codes below it are negative, the rest not. */
+    private final int firstNonNegative1;
     /** One block's updated moments, between the pass that finds their maxima and the one that codes them. */
     private final float[] m = new float[BLOCK];
     private final float[] v = new float[BLOCK];
 
-    Blockwise8bitAdam(float[] code1, float[] code2) {
+    /** An update over the maps {@code code1} and {@code code2} and their lookups, which are shared and only read. */
+    Blockwise8bitAdam(float[] code1, NearestCode nearest1, float[] code2, NearestCode nearest2) {
         this.code1 = code1;
         this.code2 = code2;
+        this.nearest1 = nearest1;
+        this.nearest2 = nearest2;
+        int k = 0;
+        while (k < code1.length && signBit(code1[k])) {
+            k++;
+        }
+        for (int c = k; c < code1.length; c++) {
+            if (signBit(code1[c])) {
+                throw new IllegalArgumentException("the signed map must list its negative codes first: code " + c + " is " + code1[c] + ", after a non-negative one");
+            }
+        }
+        this.firstNonNegative1 = k;
     }
 
     /**
@@ -93,15 +110,17 @@ final class Blockwise8bitAdam {
             for (int j = 0; j < len; j++) {
                 int i = start + j;
                 c1[i] = max1 == 0f ? ZERO1 : signed(m[j], max1);
-                c2[i] = max2 == 0f ? ZERO2 : (byte) DynamicMap.quantize(code2, v[j] / max2);
+                c2[i] = max2 == 0f ? ZERO2 : (byte) nearest2.index(v[j] / max2);
             }
         }
     }
 
     /** The nearest signed code, then moved one code towards {@code x}'s own sign if it landed on the other. */
     private byte signed(float x, float absmax) {
-        int c = DynamicMap.quantize(code1, x / absmax);
-        if (signBit(code1[c]) != signBit(x)) {
+        int c = nearest1.index(x / absmax);
+        // signBit(code1[c]) != signBit(x), as one comparison that is almost never true: two
+        // comparisons of random signs cost a mispredicted branch on most elements.
+        if (((c - firstNonNegative1) ^ Float.floatToRawIntBits(x)) < 0) {
             c += x > 0f ? 1 : -1;
         }
         return (byte) c; // an unsigned char in the kernel: -1 wraps to 255 as it does there
