@@ -199,6 +199,11 @@ public final class F {
         };
     }
 
+    /** Rows per chunk {@link #linearCrossEntropy} takes for a vocabulary of {@code vocab} in {@code dtype}, for memory planning. */
+    public static int linearCrossEntropyChunkRows(int vocab, ai.attune.api.tensor.DType dtype) {
+        return LinearCrossEntropy.chunkRows(vocab, dtype);
+    }
+
     /**
      * {@code cross_entropy(linear(hidden, weight), targets, ignore_index, reduction)} for hidden
      * [rows, d], a bias-free weight [vocab, d] and targets [rows], without materialising the

@@ -100,9 +100,11 @@ final class ForwardTensors {
         out.add(new Kept(name + " lora input cast", n * l.in(), Type.CAST));
         out.add(new Kept(name + " lora_A cast", r * l.in(), Type.CAST, Role.WEIGHT_CAST));
         product(out, name + " lora_A", n * r);
+        if (t.lora().scaling() != 1) {
+            out.add(new Kept(name + " lora scaling", n * r, Type.PRODUCT)); // h [n, r] is scaled, not B·h
+        }
         out.add(new Kept(name + " lora_B cast", l.out() * r, Type.CAST, Role.WEIGHT_CAST));
         product(out, name + " lora_B", n * l.out());
-        out.add(new Kept(name + " lora scaling", n * l.out(), Type.PRODUCT));
         out.add(new Kept(name + " lora sum", n * l.out(), Type.PRODUCT));
     }
 
@@ -135,12 +137,29 @@ final class ForwardTensors {
         return out;
     }
 
-    /** After the last layer: the final norm, the head's logits and cross-entropy's forward. */
+    /**
+     * Whether training's loss runs the head fused with cross-entropy (F.linearCrossEntropy): an f32
+     * run whose head is a frozen plain product, without an adapter or a bias.
+     */
+    static boolean fusedHead(ModelShape m, TrainingSetup t) {
+        return !t.precision().autocast() && t.method().frozenBase() && !m.head().bias() && !(t.lora() != null && t.lora().targets(m.head()));
+    }
+
+    /**
+     * After the last layer: the final norm, the head's logits and cross-entropy's forward; fused,
+     * no logits are kept, but the gradient of the head's input, which the forward already computed,
+     * waits for backward.
+     */
     static List<Kept> head(ModelShape m, TrainingSetup t) {
         long n = (long) t.microBatch() * t.positions();
         List<Kept> out = new ArrayList<>();
         out.add(new Kept("norm", n * m.hidden(), Type.F32));
         out.add(new Kept("norm rstd", n, Type.F32, Role.SCOPED));
+        if (fusedHead(m, t)) {
+            out.add(new Kept("token losses", n, Type.F32));
+            out.add(new Kept("head input gradient, computed in forward", n * m.hidden(), Type.F32));
+            return out;
+        }
         linear(out, m.head(), n, t);
         out.add(new Kept("logits in f32", n * m.vocab(), Type.WIDEN)); // cross-entropy widens autocast's logits
         out.add(new Kept("token losses", n, Type.F32));

@@ -122,6 +122,12 @@ public final class MemoryPlanner {
         long v = m.vocab();
         long h = m.hidden();
         boolean headWeight = t.method() == Method.full;
+        if (ForwardTensors.fusedHead(m, t)) {
+            // Forward's last moment: one chunk's logits and their gradient; backward's first: the
+            // saved input gradient scaled into a new tensor.
+            long c = Math.min(n, ai.attune.api.autograd.F.linearCrossEntropyChunkRows((int) v, ai.attune.api.tensor.DType.F32));
+            return Math.max(2 * Kept.granule(4 * c * v) + 2 * Kept.granule(4 * c), Kept.granule(4 * n * h));
+        }
         if (!t.precision().autocast()) {
             return Kept.granule(4 * n * v) + Kept.granule(4 * n * h) + (headWeight ? Kept.granule(4 * v * h) : 0);
         }

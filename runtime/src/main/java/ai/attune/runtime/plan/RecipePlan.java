@@ -110,7 +110,10 @@ public final class RecipePlan {
         } else {
             names = LLAMA_LORA_TARGETS;
         }
-        return new TrainingSetup.Lora(c.path("r").asInt(8), names, regex, c.path("lora_dropout").asDouble(0));
+        int r = c.path("r").asInt(8);
+        double alpha = c.path("lora_alpha").asDouble(c.path("alpha").asDouble(8));
+        double scaling = c.path("use_rslora").asBoolean(false) ? alpha / Math.sqrt(r) : alpha / r;
+        return new TrainingSetup.Lora(r, names, regex, c.path("lora_dropout").asDouble(c.path("dropout").asDouble(0)), scaling);
     }
 
     /** The optimizer's options that change its memory, by its plugin's key names. */

@@ -37,12 +37,17 @@ public record TrainingSetup(Method method, Lora lora, int adapterReduction, int 
      * PEFT's LoRA sizes. {@code targets}: module names (matched as a path or its last names), one
      * regular expression the whole path must match, or "all-linear" (every linear layer but lm_head).
      */
-    public record Lora(int r, List<String> names, String regex, double dropout) {
+    public record Lora(int r, List<String> names, String regex, double dropout, double scaling) {
         public Lora {
             if (r <= 0) {
                 throw new IllegalArgumentException("lora r must be positive, got " + r);
             }
             names = names == null ? null : List.copyOf(names);
+        }
+
+        /** PEFT's default lora_alpha 8 over r. */
+        public Lora(int r, List<String> names, String regex, double dropout) {
+            this(r, names, regex, dropout, 8.0 / r);
         }
 
         boolean targets(ModelShape.Linear l) {

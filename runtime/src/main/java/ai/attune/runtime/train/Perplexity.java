@@ -25,7 +25,7 @@ public final class Perplexity {
 
     /**
      * Summed NLL of one micro-batch's target tokens (a scalar that autograd can differentiate).
-     * Where the model's head is a plain product with its weight, the head and the loss run fused
+     * Where the model's head is a plain product with its frozen weight, the head and the loss run fused
      * ({@link F#linearCrossEntropy}), so the logits [rows, vocab] and their gradient never exist
      * whole; otherwise, and under autocast, the logits come from {@code forward}.
      */
@@ -43,13 +43,16 @@ public final class Perplexity {
     }
 
     /**
-     * Whether {@code head}'s forward is {@code x W^T} alone: a dense bias-free {@link Linear} with
-     * no adapter (LoRA on lm_head adds to its output) and no weight source (a 4-bit base), outside
-     * autocast, whose casts the fused op does not reproduce.
+     * Whether {@code head}'s forward is {@code x W^T} alone with W frozen: a dense bias-free
+     * {@link Linear} with no adapter (LoRA on lm_head adds to its output) and no weight source (a
+     * 4-bit base), outside autocast, whose casts the fused op does not reproduce. A trained head
+     * (full fine-tuning) keeps the logits path: fused, its weight gradient [vocab, hidden] would be
+     * held from the forward to the end of backward, beside the gradient it is added to, which takes
+     * back much of what the fusion saves.
      */
     static boolean fusable(LinearLayer head) {
         return head != null && head.getClass() == Linear.class && head.adapters().isEmpty() && head.weightSource() == null
-                && !head.fanInFanOut() && head.bias() == null && Autocast.dtype() == null;
+                && !head.fanInFanOut() && head.bias() == null && !head.weight().trainable() && Autocast.dtype() == null;
     }
 
     /** Mean NLL per target token over {@code data} in batches of {@code batch}, in eval mode, without gradients. */

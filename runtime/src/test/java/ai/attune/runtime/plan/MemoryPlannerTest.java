@@ -81,15 +81,17 @@ class MemoryPlannerTest {
     void loraAddsItsPathOnTheTargetsOnly() throws Exception {
         TrainingSetup lora = new TrainingSetup(Method.lora, new TrainingSetup.Lora(4, List.of("q_proj", "v_proj"), null, 0), 16, 0, 2, 1, 64,
                 Precision.fp32, Optimizer.adamw(), false);
-        // q: lora_A [N, 4] (2,048) + lora_B, scaling, sum [N, 64] (3 x 32,768); v: 2,048 + 3 x [N, 32] (16,384)
-        long extra = 2_048 + 3 * 32_768 + 2_048 + 3 * 16_384;
+        // q: lora_A and its scaling (lora_alpha 8 / r 4) [N, 4] (2 x 2,048) + lora_B, sum [N, 64] (2 x 32,768);
+        // v: 2 x 2,048 + 2 x [N, 32] (16,384)
+        long extra = 2 * 2_048 + 2 * 32_768 + 2 * 2_048 + 2 * 16_384;
         assertEquals(642_048 + extra, Kept.total(ForwardTensors.layer(shape(), lora, 0), Precision.fp32));
         MemoryPlan p = plan(lora);
         // A [4, 64] and B [64, 4] on q; A [4, 64] and B [32, 4] on v: 256 + 256 + 256 + 128 parameters per layer
         assertEquals(428_544 + 2 * (1_024 + 1_024 + 1_024 + 512), p.bytes("weights"));
         assertEquals(2 * (1_024 + 1_024 + 1_024 + 512), p.bytes("gradients"));
-        // frozen head: no weight gradient at the turn
-        assertEquals(131_072 + 32_768, p.bytes("workspace"));
+        // frozen head, fused with the loss: at the forward's end one chunk (all N rows) of logits [N, 256] and of
+        // their gradient, and the chunk's lse and per-row loss gradient [N]; no weight gradient
+        assertEquals(2 * 131_072 + 2 * 512, p.bytes("workspace"));
     }
 
     @Test
