@@ -13,6 +13,8 @@ import ai.attune.api.tensor.Tensor;
 import ai.attune.api.tensor.Tensors;
 import ai.attune.kernels.jvm.JvmBackend;
 import ai.attune.plugins.model.bert.BertFamily;
+import ai.attune.runtime.classify.HostClassifierContext;
+import ai.attune.runtime.text.Tokenizer;
 import ai.djl.huggingface.tokenizers.Encoding;
 import ai.djl.huggingface.tokenizers.HuggingFaceTokenizer;
 import com.fasterxml.jackson.databind.JsonNode;
@@ -29,6 +31,8 @@ import org.junit.jupiter.params.provider.MethodSource;
 
 import java.io.IOException;
 import java.io.InputStream;
+import java.io.PrintWriter;
+import java.io.StringWriter;
 import java.lang.foreign.Arena;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
@@ -45,6 +49,7 @@ import java.util.function.Supplier;
 import java.util.stream.IntStream;
 import java.util.stream.Stream;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNull;
@@ -162,6 +167,24 @@ class PretrainedEncoderTest {
                 assertEquals(Map.of(), st.prompts());
                 assertNull(st.defaultPromptName());
             }
+        }
+    }
+
+    /** SetFit's texts get e5's default prompt before them, in training and prediction alike. */
+    @Test
+    void theClassifierContextPrependsTheDefaultPrompt() throws IOException {
+        Path dir = imported(PretrainedEncoders.E5_SMALL_V2);
+        JvmBackend backend = new JvmBackend();
+        ModelConfig config = ModelConfig.read(dir);
+        try (Scope scope = Scope.detached("params"); SafetensorsReader weights = SafetensorsReader.openModelDir(dir);
+             LoadedModel model = new LoadedModel(new BertFamily().load(config, weights, backend, DType.F32, scope), config, Tokenizer.load(dir), backend, Set.of())) {
+            HostClassifierContext context = new HostClassifierContext(model, dir.toString(), scope, name -> null, new PrintWriter(new StringWriter()));
+            String text = "Acid burns holes in wool cloth.";
+            long[] ids = context.tokenize(text);
+            assertArrayEquals(model.tokenizer().encode("query: " + text), ids);
+            long[] bare = model.tokenizer().encode(text);
+            assertEquals(bare.length + 2, ids.length, "'query' and ':' come after [CLS]");
+            assertArrayEquals(Arrays.copyOfRange(bare, 1, bare.length), Arrays.copyOfRange(ids, 3, ids.length));
         }
     }
 
