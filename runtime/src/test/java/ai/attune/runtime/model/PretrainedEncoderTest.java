@@ -19,6 +19,7 @@ import ai.djl.huggingface.tokenizers.Encoding;
 import ai.djl.huggingface.tokenizers.HuggingFaceTokenizer;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.langchain4j.model.embedding.EmbeddingModel;
 import dev.langchain4j.model.embedding.onnx.allminilml6v2.AllMiniLmL6V2EmbeddingModel;
 import dev.langchain4j.model.embedding.onnx.bgesmallenv15.BgeSmallEnV15EmbeddingModel;
@@ -227,11 +228,55 @@ class PretrainedEncoderTest {
     void embeddingsMatchOnnxruntimeOnRealTexts(Case c) throws IOException {
         Path modelDir = imported(c.encoder());
         List<String> texts = texts();
-        String prompt = SentenceTransformersConfig.read(modelDir).prompt(null, null);
+        double[] ours = attuneEmbeddings(modelDir, texts, SentenceTransformersConfig.read(modelDir).prompt(null, null));
+        float[][] theirs = oracleEmbeddings(c, texts);
+        double minCosine = 1;
+        double maxDiff = 0;
+        for (int s = 0; s < texts.size(); s++) {
+            double cosine = cosine(ours, s, theirs[s]);
+            minCosine = Math.min(minCosine, cosine);
+            for (int j = 0; j < 384; j++) {
+                maxDiff = Math.max(maxDiff, Math.abs(ours[s * 384 + j] - theirs[s][j]));
+            }
+            assertTrue(cosine >= 0.9999, c + " text " + s + " '" + texts.get(s) + "': cosine " + cosine);
+            assertEquals(1.0, norm(ours, s), 1e-5, "our embedding is unit length");
+        }
+        System.out.printf("%s vs onnxruntime on %d texts: 1 - min cosine %.3g, max |diff| %.3g%n", c, texts.size(), 1 - minCosine, maxDiff);
+    }
 
-        // Our side: the imported directory's tokenizer.json and default prompt, one padded batch.
+    /**
+     * The comparison above would notice a wrong pooling or a missing prompt: bge pooled by the mean
+     * instead of its [CLS] state, and e5 without its {@code "query: "}, land far from onnxruntime.
+     */
+    @Test
+    void theOracleTellsPoolingAndPromptsApart() throws IOException {
+        List<String> texts = texts();
+        Path bge = imported(PretrainedEncoders.BGE_SMALL_EN_V15);
+        Path meanPooled = Files.createDirectories(cache.resolve("bge-mean-pooled/1_Pooling"));
+        for (String f : List.of("model.safetensors", "config.json", "tokenizer.json", "modules.json", "sentence_bert_config.json")) {
+            Files.createSymbolicLink(meanPooled.getParent().resolve(f), bge.resolve(f).toAbsolutePath());
+        }
+        ObjectMapper json = new ObjectMapper();
+        ObjectNode pooling = (ObjectNode) json.readTree(bge.resolve("1_Pooling/config.json").toFile());
+        json.writeValue(meanPooled.resolve("config.json").toFile(), pooling.put("pooling_mode_cls_token", false).put("pooling_mode_mean_tokens", true));
+        Case bgeCase = encoders().filter(c -> c.encoder() == PretrainedEncoders.BGE_SMALL_EN_V15).findFirst().orElseThrow();
+        double bgeMean = minCosine(attuneEmbeddings(meanPooled.getParent(), texts, ""), oracleEmbeddings(bgeCase, texts));
+
+        Case e5Case = encoders().filter(c -> c.encoder() == PretrainedEncoders.E5_SMALL_V2).findFirst().orElseThrow();
+        double e5Bare = minCosine(attuneEmbeddings(imported(PretrainedEncoders.E5_SMALL_V2), texts, ""), oracleEmbeddings(e5Case, texts));
+
+        System.out.printf("min cosine to onnxruntime: bge mean-pooled %.4f, e5 without 'query: ' %.4f%n", bgeMean, e5Bare);
+        assertTrue(bgeMean < 0.99, "bge pooled by the mean: min cosine " + bgeMean);
+        assertTrue(e5Bare < 0.999, "e5 without its prompt: min cosine " + e5Bare);
+    }
+
+    /**
+     * Attune's embeddings [texts, 384] of {@code prompt} + each text, through {@code dir}'s
+     * tokenizer.json and the pooling its sentence-transformers files declare, as one padded batch.
+     */
+    private static double[] attuneEmbeddings(Path dir, List<String> texts, String prompt) throws IOException {
         long[][] ids = new long[texts.size()][];
-        try (HuggingFaceTokenizer tokenizer = HuggingFaceTokenizer.newInstance(modelDir.resolve("tokenizer.json"))) {
+        try (HuggingFaceTokenizer tokenizer = HuggingFaceTokenizer.newInstance(dir.resolve("tokenizer.json"))) {
             for (int s = 0; s < ids.length; s++) {
                 Encoding e = tokenizer.encode(prompt + texts.get(s));
                 int real = (int) Arrays.stream(e.getAttentionMask()).sum(); // a file may ask for padding; keep the tokens
@@ -251,9 +296,8 @@ class PretrainedEncoderTest {
             }
         }
         JvmBackend backend = new JvmBackend();
-        double[] ours;
-        ModelConfig config = ModelConfig.read(modelDir);
-        try (SafetensorsReader weights = SafetensorsReader.openModelDir(modelDir); Scope params = Scope.detached("params");
+        ModelConfig config = ModelConfig.read(dir);
+        try (SafetensorsReader weights = SafetensorsReader.openModelDir(dir); Scope params = Scope.detached("params");
              Scope step = Scope.open("embed")) {
             BertFamily family = new BertFamily();
             assertTrue(family.accepts(config));
@@ -261,30 +305,43 @@ class PretrainedEncoderTest {
             assertEquals(Set.of(), Weights.unused(module, weights, n -> n));
             SentenceEncoder encoder = (SentenceEncoder) module;
             assertEquals(384, encoder.dimension());
-            Tensor out = encoder.embed(Tensors.ofLongs(backend, flatIds, ids.length, t), Tensors.ofLongs(backend, mask, ids.length, t), null);
-            ours = Tensors.toDoubles(out);
+            Tensor out = encoder.embed(Tensors.ofLongs(backend, flatIds, ids.length, t), Tensors.ofLongs(backend, mask, ids.length, t), null); // [texts, 384]
+            return Tensors.toDoubles(out);
         }
+    }
 
+    /** langchain4j's onnxruntime embeddings of the model card's prefix + each text. */
+    private static float[][] oracleEmbeddings(Case c, List<String> texts) {
         EmbeddingModel oracle = c.oracle().get();
-        double minCosine = 1;
-        double maxDiff = 0;
-        for (int s = 0; s < texts.size(); s++) {
-            float[] theirs = oracle.embed(c.cardPrefix() + texts.get(s)).content().vector();
-            assertEquals(384, theirs.length);
-            double dot = 0, a = 0, b = 0;
-            for (int j = 0; j < 384; j++) {
-                double x = ours[s * 384 + j];
-                dot += x * theirs[j];
-                a += x * x;
-                b += (double) theirs[j] * theirs[j];
-                maxDiff = Math.max(maxDiff, Math.abs(x - theirs[j]));
-            }
-            double cosine = dot / Math.sqrt(a * b);
-            minCosine = Math.min(minCosine, cosine);
-            assertTrue(cosine >= 0.9999, c + " text " + s + " '" + texts.get(s) + "': cosine " + cosine);
-            assertEquals(1.0, Math.sqrt(a), 1e-5, "our embedding is unit length");
+        float[][] out = new float[texts.size()][];
+        for (int s = 0; s < out.length; s++) {
+            out[s] = oracle.embed(c.cardPrefix() + texts.get(s)).content().vector();
+            assertEquals(384, out[s].length);
         }
-        System.out.printf("%s vs onnxruntime on %d texts (up to %d tokens): 1 - min cosine %.3g, max |diff| %.3g%n",
-                c, texts.size(), t, 1 - minCosine, maxDiff);
+        return out;
+    }
+
+    private static double minCosine(double[] ours, float[][] theirs) {
+        return IntStream.range(0, theirs.length).mapToDouble(s -> cosine(ours, s, theirs[s])).min().orElseThrow();
+    }
+
+    /** Cosine of row {@code row} of {@code ours} [.., 384] and {@code theirs} [384]. */
+    private static double cosine(double[] ours, int row, float[] theirs) {
+        double dot = 0, a = 0, b = 0;
+        for (int j = 0; j < 384; j++) {
+            double x = ours[row * 384 + j];
+            dot += x * theirs[j];
+            a += x * x;
+            b += (double) theirs[j] * theirs[j];
+        }
+        return dot / Math.sqrt(a * b);
+    }
+
+    private static double norm(double[] ours, int row) {
+        double a = 0;
+        for (int j = 0; j < 384; j++) {
+            a += ours[row * 384 + j] * ours[row * 384 + j];
+        }
+        return Math.sqrt(a);
     }
 }
