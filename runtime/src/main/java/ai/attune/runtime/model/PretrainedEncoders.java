@@ -9,8 +9,10 @@ import java.util.Optional;
 /**
  * The sentence encoders that ship with Attune, each in langchain4j's jar of its fp32 ONNX export
  * and {@code tokenizer.json} (only the resources are read; onnxruntime is not needed). The
- * {@code config.json} texts are the models' own, as published on the Hugging Face Hub; the pooling,
- * normalisation and prompts are those of their model cards.
+ * {@code config.json} texts carry the architecture keys of the models' config.json on the Hugging
+ * Face Hub ({@code _name_or_path} is the Hub id); the pooling, normalisation and prompts are those
+ * of their model cards. {@code PretrainedEncoderTest} checks each against langchain4j's onnxruntime
+ * run of the same ONNX file.
  */
 public final class PretrainedEncoders {
     /** sentence-transformers/all-MiniLM-L6-v2 (Apache-2.0): 6 layers, 384 dims, mean pooling. */
