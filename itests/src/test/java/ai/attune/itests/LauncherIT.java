@@ -161,6 +161,14 @@ public class LauncherIT {
         assertEmbedMatches(e5, "query: ", "--model", "e5-small-v2");
         assertEmbedMatches(e5, "passage: ", "--model", "intfloat/e5-small-v2", "--prompt-name", "passage");
         assertEmbedMatches(e5, "", "--model", "e5-small-v2", "--prompt", "");
+
+        Path dir = Files.createTempDirectory("attune-embed-prompt");
+        Path in = Files.writeString(dir.resolve("texts.txt"), "hello\n");
+        Result r = attune("embed", "--model", "e5-small-v2", "--prompt-name", "title", "--input", in.toString(), "--out", dir.resolve("e.safetensors").toString());
+        assertEquals(r.err, 1, r.code);
+        assertTrue(r.err, r.err.contains("attune: prompt name 'title' is not in ") && r.err.contains("config_sentence_transformers.json; its prompts: query, passage"));
+        assertFalse(r.err, r.err.contains("\tat "));
+        assertFalse(Files.exists(dir.resolve("e.safetensors")));
     }
 
     /** attune embed with {@code args} on four Harvard sentences, against {@code oracle} on {@code prefix} + each. */

@@ -59,6 +59,9 @@ public final class EmbedCommand implements Runnable {
 
     @Override
     public void run() {
+        if (promptName != null && prompt != null) {
+            throw new IllegalArgumentException("--prompt-name and --prompt both set a prompt; give one");
+        }
         try (AttuneRuntime rt = AttuneRuntime.boot(RuntimeLayout.fromSystem()); Scope job = Scope.open("job");
              Arena buffers = Arena.ofConfined(); GradMode.Region ng = GradMode.noGrad()) {
             List<String> texts = Files.readAllLines(input, StandardCharsets.UTF_8);
@@ -67,9 +70,6 @@ public final class EmbedCommand implements Runnable {
             try (var tok = m.tokenizer()) {
                 if (!(m.module() instanceof SentenceEncoder enc)) {
                     throw new IllegalArgumentException(model.model + " is not a sentence encoder (" + m.config().modelType() + ")");
-                }
-                if (promptName != null && prompt != null) {
-                    throw new IllegalArgumentException("--prompt-name and --prompt both set a prompt; give one");
                 }
                 String prefix = m.sentenceTransformers().prompt(promptName, prompt);
                 int maxLen = m.maxSeqLength();
