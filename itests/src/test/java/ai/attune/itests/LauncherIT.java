@@ -150,20 +150,44 @@ public class LauncherIT {
 
     @Test
     public void embedMatchesTheOnnxRuntimeMiniLm() throws Exception {
+        assertEmbedMatches(new dev.langchain4j.model.embedding.onnx.allminilml6v2.AllMiniLmL6V2EmbeddingModel(), "", "--model", "all-MiniLM-L6-v2");
+    }
+
+    /** bge-small-en-v1.5 pools the [CLS] state; e5-small-v2 prepends its default prompt "query: ", or the one asked for. */
+    @Test
+    public void embedMatchesTheOnnxRuntimeBgeAndE5() throws Exception {
+        assertEmbedMatches(new dev.langchain4j.model.embedding.onnx.bgesmallenv15.BgeSmallEnV15EmbeddingModel(), "", "--model", "bge-small-en-v1.5");
+        var e5 = new dev.langchain4j.model.embedding.onnx.e5smallv2.E5SmallV2EmbeddingModel();
+        assertEmbedMatches(e5, "query: ", "--model", "e5-small-v2");
+        assertEmbedMatches(e5, "passage: ", "--model", "intfloat/e5-small-v2", "--prompt-name", "passage");
+        assertEmbedMatches(e5, "", "--model", "e5-small-v2", "--prompt", "");
+
+        Path dir = Files.createTempDirectory("attune-embed-prompt");
+        Path in = Files.writeString(dir.resolve("texts.txt"), "hello\n");
+        Result r = attune("embed", "--model", "e5-small-v2", "--prompt-name", "title", "--input", in.toString(), "--out", dir.resolve("e.safetensors").toString());
+        assertEquals(r.err, 1, r.code);
+        assertTrue(r.err, r.err.contains("attune: prompt name 'title' is not in ") && r.err.contains("config_sentence_transformers.json; its prompts: query, passage"));
+        assertFalse(r.err, r.err.contains("\tat "));
+        assertFalse(Files.exists(dir.resolve("e.safetensors")));
+    }
+
+    /** attune embed with {@code args} on four Harvard sentences, against {@code oracle} on {@code prefix} + each. */
+    private static void assertEmbedMatches(dev.langchain4j.model.embedding.EmbeddingModel oracle, String prefix, String... args) throws Exception {
         List<String> texts = java.nio.file.Files.readAllLines(Path.of("../../shared/data/text/harvard_sentences.txt")).stream()
                 .filter(l -> !l.isBlank()).skip(20).limit(4).toList();
         Path dir = java.nio.file.Files.createTempDirectory("attune-embed");
         Path in = dir.resolve("texts.txt");
         java.nio.file.Files.write(in, texts);
         Path out = dir.resolve("emb.safetensors");
-        Result r = attune("embed", "--model", "all-MiniLM-L6-v2", "--input", in.toString(), "--out", out.toString());
+        List<String> cmd = new java.util.ArrayList<>(List.of("embed", "--input", in.toString(), "--out", out.toString()));
+        cmd.addAll(List.of(args));
+        Result r = attune(cmd.toArray(String[]::new));
         assertEquals(r.err, 0, r.code);
-        var oracle = new dev.langchain4j.model.embedding.onnx.allminilml6v2.AllMiniLmL6V2EmbeddingModel();
         try (ai.attune.api.io.SafetensorsFile f = ai.attune.api.io.SafetensorsFile.open(out)) {
             assertEquals("[4, 384]", java.util.Arrays.toString(f.info("embeddings").shape()));
             java.lang.foreign.MemorySegment e = f.data("embeddings");
             for (int i = 0; i < texts.size(); i++) {
-                float[] want = oracle.embed(texts.get(i)).content().vector();
+                float[] want = oracle.embed(prefix + texts.get(i)).content().vector();
                 double dot = 0, nw = 0, ng = 0;
                 for (int j = 0; j < 384; j++) {
                     double g = e.getAtIndex(java.lang.foreign.ValueLayout.JAVA_FLOAT_UNALIGNED, i * 384L + j);
@@ -172,7 +196,7 @@ public class LauncherIT {
                     ng += g * g;
                 }
                 double cos = dot / Math.sqrt(nw * ng);
-                assertTrue("cosine " + cos + " for '" + texts.get(i) + "'", cos >= 0.9999);
+                assertTrue(List.of(args) + ": cosine " + cos + " for '" + prefix + texts.get(i) + "'", cos >= 0.9999);
             }
         }
     }

@@ -118,7 +118,8 @@ public final class OnnxImport {
     /**
      * As {@link #writeHuggingFaceDir(Path, Path, String, Path)}, plus {@code extraFiles}: text files
      * by relative path, e.g. sentence-transformers' {@code modules.json} and
-     * {@code 1_Pooling/config.json}.
+     * {@code 1_Pooling/config.json}. A path that ends in {@code /} is an empty directory, such as
+     * sentence-transformers' {@code 2_Normalize/}.
      */
     public static void writeHuggingFaceDir(Path onnxFile, Path tokenizerJson, String configJson, Map<String, String> extraFiles,
                                            Path outDir) throws IOException {
@@ -144,6 +145,10 @@ public final class OnnxImport {
                 Path file = tmp.resolve(e.getKey()).normalize();
                 if (!file.startsWith(tmp) || file.equals(tmp)) {
                     throw new IllegalArgumentException("extra file " + Names.quote(e.getKey()) + " lies outside the model directory");
+                }
+                if (e.getKey().endsWith("/")) {
+                    Files.createDirectories(file);
+                    continue;
                 }
                 Files.createDirectories(file.getParent());
                 Files.writeString(file, e.getValue());

@@ -26,7 +26,7 @@ public final class ModelDirectoryWriter {
     /** Files of a model directory that travel with its weights. */
     public static final List<String> COMPANION_FILES = List.of("config.json", "generation_config.json", "tokenizer.json",
             "tokenizer_config.json", "special_tokens_map.json", "vocab.json", "merges.txt", "tokenizer.model",
-            "modules.json", "sentence_bert_config.json");
+            "modules.json", "sentence_bert_config.json", "config_sentence_transformers.json", "1_Pooling/config.json");
 
     private ModelDirectoryWriter() {}
 
@@ -61,13 +61,21 @@ public final class ModelDirectoryWriter {
         }
     }
 
-    /** Copies the companion files {@code baseDir} has into {@code dir}. */
+    /**
+     * Copies the companion files {@code baseDir} has into {@code dir}, and the empty
+     * {@code 2_Normalize} module directory when it has one, so that the copy pools as the base does.
+     */
     public static void copyCompanions(Path baseDir, Path dir) throws IOException {
         for (String f : COMPANION_FILES) {
             Path src = baseDir.resolve(f);
             if (Files.isRegularFile(src)) {
-                Files.copy(src, dir.resolve(f), StandardCopyOption.REPLACE_EXISTING);
+                Path target = dir.resolve(f);
+                Files.createDirectories(target.getParent());
+                Files.copy(src, target, StandardCopyOption.REPLACE_EXISTING);
             }
+        }
+        if (Files.isDirectory(baseDir.resolve("2_Normalize"))) {
+            Files.createDirectories(dir.resolve("2_Normalize"));
         }
     }
 

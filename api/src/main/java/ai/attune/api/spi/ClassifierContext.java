@@ -21,7 +21,10 @@ public interface ClassifierContext {
     /** The encoder's directory: its config, tokenizer and sentence-transformers files are copied from here on save. */
     Path modelDir();
 
-    /** Token ids of {@code text}, with the tokenizer's special tokens, not yet truncated. */
+    /**
+     * Token ids of {@code text}, with the tokenizer's special tokens, not yet truncated; the model's
+     * default sentence-transformers prompt (e5's {@code "query: "}), if it has one, comes first.
+     */
     long[] tokenize(String text);
 
     /** The encoder's {@code max_seq_length}: texts are truncated to this many tokens unless a config says otherwise. */

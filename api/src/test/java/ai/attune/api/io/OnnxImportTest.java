@@ -76,11 +76,12 @@ class OnnxImportTest {
         Path tokenizer = Files.writeString(dir.resolve("tok.json"), "{\"version\":\"1.0\"}");
         Path out = dir.resolve("cache").resolve("tiny-bert");
         String config = "{\"model_type\":\"bert\",\"hidden_size\":2}";
-        OnnxImport.writeHuggingFaceDir(onnx, tokenizer, config, Map.of("1_Pooling/config.json", "{}"), out);
+        OnnxImport.writeHuggingFaceDir(onnx, tokenizer, config, Map.of("1_Pooling/config.json", "{}", "2_Normalize/", ""), out);
 
         assertEquals(config, Files.readString(out.resolve("config.json")));
         assertEquals("{\"version\":\"1.0\"}", Files.readString(out.resolve("tokenizer.json")));
         assertEquals("{}", Files.readString(out.resolve("1_Pooling/config.json")));
+        assertEquals(List.of(), listNames(out.resolve("2_Normalize")), "a path ending in / is an empty directory");
         try (SafetensorsFile st = SafetensorsFile.open(out.resolve("model.safetensors"))) {
             assertEquals(4, st.names().size());
             assertEquals("pt", st.metadata().get("format"));

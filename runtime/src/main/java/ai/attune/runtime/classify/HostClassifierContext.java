@@ -21,6 +21,7 @@ public final class HostClassifierContext implements ClassifierContext {
     private final Function<String, Optimizer<?>> optimizers;
     private final PrintWriter err;
     private final int maxSeqLength;
+    private final String prompt;
 
     /** {@code optimizers} finds an installed optimizer by name, failing with the installed ones listed. */
     public HostClassifierContext(LoadedModel model, String name, Scope scope, Function<String, Optimizer<?>> optimizers, PrintWriter err) throws IOException {
@@ -33,6 +34,7 @@ public final class HostClassifierContext implements ClassifierContext {
         this.optimizers = optimizers;
         this.err = err;
         this.maxSeqLength = model.maxSeqLength();
+        this.prompt = model.sentenceTransformers().prompt(null, null);
     }
 
     @Override
@@ -55,9 +57,10 @@ public final class HostClassifierContext implements ClassifierContext {
         return model.config().dir();
     }
 
+    /** The text's ids with the body's default prompt before it (e5's "query: "), as sentence-transformers' encode adds it. */
     @Override
     public long[] tokenize(String text) {
-        return model.tokenizer().encode(text);
+        return model.tokenizer().encode(prompt + text);
     }
 
     @Override

@@ -30,8 +30,9 @@ import java.util.List;
 
 /**
  * {@code attune embed}: sentence embeddings of one text per line, as sentence-transformers'
- * {@code encode} computes them (mean pooling, L2 normalisation), to a safetensors file holding
- * f32 {@code embeddings} [N, dim].
+ * {@code encode} computes them (the directory's pooling and normalisation, its default prompt
+ * prepended unless another or none is asked for), to a safetensors file holding f32
+ * {@code embeddings} [N, dim].
  */
 @Command(name = "embed", description = "Embed one text per line with a sentence encoder; write f32 'embeddings' [N, dim] to a safetensors file.")
 public final class EmbedCommand implements Runnable {
@@ -49,8 +50,18 @@ public final class EmbedCommand implements Runnable {
     @Option(names = "--out", required = true, paramLabel = "OUT.safetensors", description = "Where the embeddings go (written atomically).")
     Path out;
 
+    @Option(names = "--prompt-name", paramLabel = "NAME", description = "Prepend the model's prompt of this name (config_sentence_transformers.json), "
+            + "e.g. 'passage' for e5-small-v2 documents. Default: the model's default_prompt_name, if any ('query' for e5-small-v2).")
+    String promptName;
+
+    @Option(names = "--prompt", paramLabel = "TEXT", description = "Prepend this text instead of a named prompt; --prompt '' embeds the texts as they are.")
+    String prompt;
+
     @Override
     public void run() {
+        if (promptName != null && prompt != null) {
+            throw new IllegalArgumentException("--prompt-name and --prompt both set a prompt; give one");
+        }
         try (AttuneRuntime rt = AttuneRuntime.boot(RuntimeLayout.fromSystem()); Scope job = Scope.open("job");
              Arena buffers = Arena.ofConfined(); GradMode.Region ng = GradMode.noGrad()) {
             List<String> texts = Files.readAllLines(input, StandardCharsets.UTF_8);
@@ -60,6 +71,7 @@ public final class EmbedCommand implements Runnable {
                 if (!(m.module() instanceof SentenceEncoder enc)) {
                     throw new IllegalArgumentException(model.model + " is not a sentence encoder (" + m.config().modelType() + ")");
                 }
+                String prefix = m.sentenceTransformers().prompt(promptName, prompt);
                 int maxLen = m.maxSeqLength();
                 int dim = enc.dimension();
                 MemorySegment all = buffers.allocate((long) Math.max(texts.size(), 1) * dim * 4, 64);
@@ -68,7 +80,7 @@ public final class EmbedCommand implements Runnable {
                     long[][] ids = new long[batch.size()][];
                     int t = 1;
                     for (int i = 0; i < ids.length; i++) {
-                        ids[i] = truncate(tok.encode(batch.get(i)), maxLen);
+                        ids[i] = truncate(tok.encode(prefix + batch.get(i)), maxLen);
                         t = Math.max(t, ids[i].length);
                     }
                     long[] flat = new long[ids.length * t];

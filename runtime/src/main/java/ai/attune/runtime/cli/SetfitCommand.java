@@ -38,7 +38,7 @@ public final class SetfitCommand implements Runnable {
     @Option(names = "--per-class", defaultValue = "8", paramLabel = "N", description = "Training examples sampled per class (default: ${DEFAULT-VALUE}).")
     int perClass;
 
-    @Option(names = "--model", defaultValue = "all-MiniLM-L6-v2", paramLabel = "DIR|NAME", description = "Sentence-transformer body (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--model", defaultValue = "all-MiniLM-L6-v2", paramLabel = "DIR|NAME", description = "Sentence-transformer body: a model directory, or all-MiniLM-L6-v2, bge-small-en-v1.5 or e5-small-v2 (default: ${DEFAULT-VALUE}).")
     String model;
 
     @Option(names = "--seed", defaultValue = "42", description = "Seed of the sampling, the pairs and the batch order (default: ${DEFAULT-VALUE}).")

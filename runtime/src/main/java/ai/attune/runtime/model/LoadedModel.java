@@ -32,4 +32,9 @@ public record LoadedModel(Module module, ModelConfig config, Tokenizer tokenizer
         }
         return config.intOr("max_position_embeddings", 512);
     }
+
+    /** The prompts of the directory's {@code config_sentence_transformers.json} (none without it). */
+    public SentenceTransformersConfig sentenceTransformers() throws IOException {
+        return SentenceTransformersConfig.read(config.dir());
+    }
 }

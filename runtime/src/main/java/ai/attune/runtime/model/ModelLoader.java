@@ -80,14 +80,16 @@ public final class ModelLoader {
         if (Files.isDirectory(dir)) {
             return dir;
         }
-        if (model.equalsIgnoreCase(MiniLm.NAME) || model.equalsIgnoreCase("sentence-transformers/" + MiniLm.NAME)) {
-            return MiniLm.materialize(cacheDir());
+        Optional<PretrainedEncoder> shipped = PretrainedEncoders.find(model);
+        if (shipped.isPresent()) {
+            return OnnxEncoderImporter.materialize(shipped.get(), cacheDir());
         }
         if (Files.exists(dir)) {
-            throw new ModelLoadException(dir, "is not a directory; --model takes a Hugging Face model directory or " + MiniLm.NAME);
+            throw new ModelLoadException(dir, "is not a directory; --model takes a Hugging Face model directory or one of "
+                    + PretrainedEncoders.names());
         }
         throw new ModelLoadException(dir.resolve("config.json"), "not found: " + model + " is not a Hugging Face model directory nor a known model name ("
-                + MiniLm.NAME + ")");
+                + PretrainedEncoders.names() + ")");
     }
 
     /** {@code $XDG_CACHE_HOME/attune/models}, else {@code ~/.cache/attune/models}. */

@@ -12,7 +12,8 @@ import ai.attune.plugins.optim.adamw.AdamWOptimizer;
 import ai.attune.plugins.setfit.SetFitConfig;
 import ai.attune.plugins.setfit.SetFitMethod;
 import ai.attune.runtime.model.LoadedModel;
-import ai.attune.runtime.model.MiniLm;
+import ai.attune.runtime.model.OnnxEncoderImporter;
+import ai.attune.runtime.model.PretrainedEncoders;
 import ai.attune.runtime.text.Tokenizer;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -50,7 +51,7 @@ class SetFitMiniLmTest {
 
     @BeforeAll
     static void importMiniLm() throws IOException {
-        modelDir = MiniLm.materialize(cache);
+        modelDir = OnnxEncoderImporter.materialize(PretrainedEncoders.ALL_MINILM_L6_V2, cache);
     }
 
     /** The host's context over MiniLM loaded from {@code dir}, with the AdamW plugin; progress lines go to {@code log}. */

@@ -21,7 +21,8 @@ import java.util.List;
 /**
  * A saved SetFit model, laid out as setfit's {@code save_pretrained} does: a sentence-transformers
  * directory for the body ({@code model.safetensors}, {@code config.json}, the tokenizer,
- * {@code modules.json}, {@code sentence_bert_config.json}, {@code 1_Pooling/config.json}) plus
+ * {@code modules.json}, {@code sentence_bert_config.json}, {@code 1_Pooling/config.json},
+ * {@code config_sentence_transformers.json}: the base's when it has them) plus
  * {@code config_setfit.json} (the labels) and the head. setfit pickles its head; a pickle is not
  * portable, so the head is {@value #HEAD_FILE}: for logistic regression its coef, intercept and
  * classes; for the differentiable head ({@code "type": "SetFitHead"}) its linear weight and bias.
@@ -49,15 +50,19 @@ final class SetFitDirectory {
         AtomicDirectory.create(out, tmp -> {
             ModelDirectoryWriter.writeInto(body.namedParameters(), baseDir, tmp);
             ObjectMapper json = new ObjectMapper();
-            Files.writeString(tmp.resolve("modules.json"), MODULES_JSON);
+            // A sentence-transformers body keeps its own pipeline (bge's [CLS] pooling, e5's prompts);
+            // a bare encoder gets mean pooling and Normalize, the pipeline the body was trained with here.
+            if (!Files.exists(tmp.resolve("modules.json")) || !Files.exists(tmp.resolve("1_Pooling/config.json"))) {
+                Files.writeString(tmp.resolve("modules.json"), MODULES_JSON);
+                Files.createDirectories(tmp.resolve("1_Pooling"));
+                ObjectNode pooling = json.createObjectNode().put("word_embedding_dimension", dimension).put("pooling_mode_cls_token", false)
+                        .put("pooling_mode_mean_tokens", true).put("pooling_mode_max_tokens", false).put("pooling_mode_mean_sqrt_len_tokens", false);
+                Files.writeString(tmp.resolve("1_Pooling/config.json"), json.writerWithDefaultPrettyPrinter().writeValueAsString(pooling));
+                Files.createDirectories(tmp.resolve("2_Normalize"));
+            }
             if (!Files.exists(tmp.resolve("sentence_bert_config.json"))) {
                 Files.writeString(tmp.resolve("sentence_bert_config.json"), "{\"max_seq_length\": 256, \"do_lower_case\": false}\n");
             }
-            Files.createDirectories(tmp.resolve("1_Pooling"));
-            ObjectNode pooling = json.createObjectNode().put("word_embedding_dimension", dimension).put("pooling_mode_cls_token", false)
-                    .put("pooling_mode_mean_tokens", true).put("pooling_mode_max_tokens", false).put("pooling_mode_mean_sqrt_len_tokens", false);
-            Files.writeString(tmp.resolve("1_Pooling/config.json"), json.writerWithDefaultPrettyPrinter().writeValueAsString(pooling));
-            Files.createDirectories(tmp.resolve("2_Normalize"));
             ObjectNode setfit = json.createObjectNode().put("normalize_embeddings", false);
             head.classes().forEach(setfit.putArray("labels")::add);
             Files.writeString(tmp.resolve(SETFIT_CONFIG), json.writerWithDefaultPrettyPrinter().writeValueAsString(setfit));

@@ -178,6 +178,27 @@ class BertModelTest {
     }
 
     @Test
+    void aPoolingModelBertDoesNotComputeIsRefusedWithTheFileAndKey() throws IOException {
+        TinyBert w = new TinyBert(5);
+        Path modelDir = w.write(dir.resolve("tiny"));
+        java.nio.file.Files.createDirectories(modelDir.resolve("1_Pooling"));
+        java.nio.file.Files.writeString(modelDir.resolve("modules.json"), """
+                [{"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},
+                 {"idx": 1, "name": "1", "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"}]""");
+        Path cfg = modelDir.resolve("1_Pooling/config.json");
+        java.nio.file.Files.writeString(cfg, "{\"pooling_mode_mean_tokens\": false, \"pooling_mode_lasttoken\": true}");
+        try (Scope params = Scope.detached("params")) {
+            IOException e = org.junit.jupiter.api.Assertions.assertThrows(IOException.class, () -> load(modelDir, DType.F32, params));
+            assertEquals("1_Pooling/config.json: pooling_mode_lasttoken is not a pooling model-bert computes; it computes pooling_mode_mean_tokens, "
+                    + "pooling_mode_cls_token and pooling_mode_max_tokens", e.getMessage());
+            java.nio.file.Files.writeString(cfg, "{\"pooling_mode_cls_token\": true, \"pooling_mode_mean_tokens\": true}");
+            e = org.junit.jupiter.api.Assertions.assertThrows(IOException.class, () -> load(modelDir, DType.F32, params));
+            assertEquals("1_Pooling/config.json: turns on pooling_mode_cls_token and pooling_mode_mean_tokens, whose outputs sentence-transformers "
+                    + "concatenates; model-bert pools one way: keep one of them", e.getMessage());
+        }
+    }
+
+    @Test
     void parameterNamesAreHuggingFaces() throws IOException {
         TinyBert w = new TinyBert(3);
         try (Scope params = Scope.detached("params")) {
