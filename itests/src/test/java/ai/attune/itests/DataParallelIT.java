@@ -4,9 +4,14 @@ import ai.attune.api.io.SafetensorsFile;
 import org.junit.Test;
 
 import java.lang.foreign.ValueLayout;
+import java.net.InetAddress;
+import java.net.ServerSocket;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
 
 import static org.junit.Assert.assertEquals;
 import static org.junit.Assert.assertFalse;
@@ -53,20 +58,7 @@ public class DataParallelIT {
         assertTrue(two.out(), two.out().startsWith("trained 4 steps: loss "));
         assertEquals("one line on stdout, rank 0's", 1, two.out().lines().count());
 
-        float worst = 0;
-        float moved = 0;
-        try (SafetensorsFile a = SafetensorsFile.open(dir.resolve("single/final").resolve(file));
-             SafetensorsFile b = SafetensorsFile.open(dir.resolve("two/final").resolve(file))) {
-            assertEquals(a.names(), b.names());
-            for (String n : a.names()) {
-                float[] x = a.data(n).toArray(ValueLayout.JAVA_FLOAT);
-                float[] y = b.data(n).toArray(ValueLayout.JAVA_FLOAT);
-                for (int i = 0; i < x.length; i++) {
-                    worst = Math.max(worst, Math.abs(x[i] - y[i]));
-                }
-            }
-        }
-        assertTrue("2 ranks x (MB 2, GA 1) vs 1 process x (MB 2, GA 2): " + worst, worst <= 1e-5);
+        assertSameWeights(dir.resolve("single/final").resolve(file), dir.resolve("two/final").resolve(file));
         List<String> events = Files.readAllLines(dir.resolve("two/events.jsonl"));
         assertEquals("rank 0 alone writes the events", 4, events.stream().filter(l -> l.contains("\"type\":\"step\"")).count());
         assertTrue(events.stream().anyMatch(l -> l.contains("\"type\":\"data_parallel\"") && l.contains("\"world_size\":2")));
@@ -80,6 +72,104 @@ public class DataParallelIT {
         assertEquals(4, a.length);
         for (int i = 0; i < a.length; i++) {
             assertEquals("step " + (i + 1) + " loss", a[i], b[i], 1e-5 * Math.abs(a[i]));
+        }
+    }
+
+    /** Every tensor of two safetensors files within 1e-5: 2 ranks x (MB 2, GA 1) against 1 process x (MB 2, GA 2). */
+    private static void assertSameWeights(Path single, Path ranks) throws Exception {
+        float worst = 0;
+        try (SafetensorsFile a = SafetensorsFile.open(single); SafetensorsFile b = SafetensorsFile.open(ranks)) {
+            assertEquals(a.names(), b.names());
+            for (String n : a.names()) {
+                float[] x = a.data(n).toArray(ValueLayout.JAVA_FLOAT);
+                float[] y = b.data(n).toArray(ValueLayout.JAVA_FLOAT);
+                for (int i = 0; i < x.length; i++) {
+                    worst = Math.max(worst, Math.abs(x[i] - y[i]));
+                }
+            }
+        }
+        assertTrue("2 ranks x (MB 2, GA 1) vs 1 process x (MB 2, GA 2): " + worst, worst <= 1e-5);
+    }
+
+    /**
+     * Ranks started by an external launcher (torchrun, Slurm, a Kubernetes Job) join from
+     * torchrun's environment alone, without --nproc-per-node: the same weights as one process.
+     */
+    @Test
+    public void ranksStartedFromTheEnvironmentTrainAsOneProcess() throws Exception {
+        Path dir = Files.createTempDirectory("attune-dp-env");
+        String r = recipe(dir, "lora", "lora: {r: 4, lora_alpha: 8, lora_dropout: 0.1}");
+        LauncherIT.Result single = LauncherIT.attuneIn(REPO, "train", r, "--set", "output=" + dir.resolve("single"));
+        assertEquals(single.err(), 0, single.code());
+        int port;
+        try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+            port = s.getLocalPort();
+        }
+        List<Process> ranks = new ArrayList<>();
+        List<Path> errs = new ArrayList<>();
+        for (int rank = 0; rank < 2; rank++) {
+            Map<String, String> env = Map.of("RANK", "" + rank, "WORLD_SIZE", "2", "LOCAL_RANK", "" + rank, "LOCAL_WORLD_SIZE", "2",
+                    "MASTER_ADDR", "127.0.0.1", "MASTER_PORT", "" + port);
+            Path err = Files.createTempFile(dir, "rank" + rank, ".err");
+            errs.add(err);
+            ranks.add(LauncherIT.start(REPO, env, Files.createTempFile(dir, "rank" + rank, ".out"), err, "train", r,
+                    "--set", "output=" + dir.resolve("env"), "--set", "train.gradient_accumulation_steps=1"));
+        }
+        for (int rank = 0; rank < 2; rank++) {
+            assertTrue("rank " + rank + " finished", ranks.get(rank).waitFor(300, TimeUnit.SECONDS));
+            assertEquals(Files.readString(errs.get(rank)), 0, ranks.get(rank).exitValue());
+        }
+        assertSameWeights(dir.resolve("single/final/adapter_model.safetensors"), dir.resolve("env/final/adapter_model.safetensors"));
+    }
+
+    /**
+     * kill -9 of rank 1 in the middle of a run: rank 0's collective fails within the timeout, the
+     * launcher exits 1 with one line naming rank 1 and how it ended, no final model is written and
+     * no rank is left running.
+     */
+    @Test
+    public void killingRankOneMidRunStopsTheRunWithItsReason() throws Exception {
+        Path dir = Files.createTempDirectory("attune-dp-kill");
+        Path out = dir.resolve("run");
+        Path stdout = dir.resolve("launcher.out");
+        Path stderr = dir.resolve("launcher.err");
+        Process launcher = LauncherIT.start(REPO, stdout, stderr, "train", recipe(dir, "lora", "lora: {r: 4}"), "--set", "output=" + out,
+                "--set", "train.gradient_accumulation_steps=1", "--set", "train.max_steps=100000", "--nproc-per-node", "2");
+        try {
+            Path events = out.resolve("events.jsonl");
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(120);
+            while (!(Files.exists(events) && Files.readString(events).contains("\"type\":\"step\""))) {
+                assertTrue("the ranks took a step: " + Files.readString(stderr), launcher.isAlive() && System.nanoTime() < deadline);
+                Thread.sleep(100);
+            }
+            List<ProcessHandle> ranks = launcher.toHandle().descendants().toList();
+            ProcessHandle rank1 = ranks.stream().filter(p -> environment(p).contains("\0RANK=1\0")).findFirst()
+                    .orElseThrow(() -> new AssertionError("no process with RANK=1 under the launcher"));
+            long killed = System.nanoTime();
+            new ProcessBuilder("kill", "-9", Long.toString(rank1.pid())).inheritIO().start().waitFor();
+            assertTrue("the launcher ends within the 60 s timeout", launcher.waitFor(90, TimeUnit.SECONDS));
+            double seconds = (System.nanoTime() - killed) / 1e9;
+            String err = Files.readString(stderr);
+            assertEquals(err, 1, launcher.exitValue());
+            List<String> lines = err.lines().filter(l -> l.startsWith("attune")).toList();
+            assertEquals(err, List.of("attune: rank 1: killed by signal 9 (SIGKILL: killed from outside, e.g. kill -9 or the out-of-memory killer)"),
+                    lines);
+            assertFalse(err, err.contains("\tat "));
+            assertTrue("within the timeout: " + seconds, seconds < 60);
+            assertFalse("no final model", Files.exists(out.resolve("final")));
+            assertTrue("no rank is left running", ranks.stream().noneMatch(ProcessHandle::isAlive));
+        } finally {
+            launcher.toHandle().descendants().forEach(ProcessHandle::destroyForcibly);
+            launcher.destroyForcibly();
+        }
+    }
+
+    /** A process's environment as /proc shows it, NUL-separated with a NUL in front; empty if unreadable. */
+    private static String environment(ProcessHandle p) {
+        try {
+            return "\0" + new String(Files.readAllBytes(Path.of("/proc", Long.toString(p.pid()), "environ")), java.nio.charset.StandardCharsets.UTF_8);
+        } catch (java.io.IOException e) {
+            return "";
         }
     }
 

@@ -11,6 +11,10 @@ import ai.attune.api.tensor.DType;
 import ai.attune.api.tensor.Scope;
 import ai.attune.api.tensor.Tensor;
 import ai.attune.api.tensor.Tensors;
+import ai.attune.api.dist.ProcessGroup;
+import ai.attune.api.dist.Rendezvous;
+import ai.attune.runtime.dist.GlooEngine;
+import ai.attune.runtime.dist.RankLauncher;
 import ai.attune.runtime.host.AttuneRuntime;
 import ai.attune.runtime.host.RuntimeLayout;
 import ai.attune.runtime.model.LoadedModel;
@@ -31,6 +35,7 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Random;
 
 /**
@@ -136,6 +141,14 @@ public final class BenchCommand implements Runnable {
             description = "--peer: a Python with PyTorch to run the peer script (default ${DEFAULT-VALUE}).")
     Path peerPython;
 
+    @Option(names = "--nproc-per-node", defaultValue = "1", paramLabel = "N",
+            description = "training: time the steps as attune train --nproc-per-node N trains them: N data-parallel ranks on this machine, "
+                    + "each with its share of --batch, gradients all-reduced over c10d Gloo (default ${DEFAULT-VALUE}).")
+    int nprocPerNode;
+
+    @Option(names = "--threads-per-rank", paramLabel = "T", description = "--nproc-per-node: kernel threads per rank (default: cores / N).")
+    Integer threadsPerRank;
+
     @Option(names = "--merge-method", defaultValue = "ties", description = "merge: the merge_method (default ${DEFAULT-VALUE}).")
     String mergeMethod;
 
@@ -153,6 +166,11 @@ public final class BenchCommand implements Runnable {
         }
         RuntimeLayout layout = RuntimeLayout.fromSystem();
         TorchPeer torch = peer == null ? null : torchPeer(layout); // refused before the runtime boots and the model loads
+        Optional<Rendezvous> rendezvous = Rendezvous.fromEnvironment(System.getenv());
+        if (nprocPerNode > 1 && rendezvous.isEmpty()) {
+            launchRanks();
+            return;
+        }
         if (method == null && op == Op.bandwidth) {
             bandwidth(out); // the machine's, not a backend's: no plugin is needed
             return;
@@ -164,12 +182,17 @@ public final class BenchCommand implements Runnable {
                 Named named = modelModule(loader, be, job);
                 TorchPeer.Shape shape = torch == null ? null : peerShape(named);
                 TrainingBench.Options options = new TrainingBench.Options(method, optimizer, precision, gradientCheckpointing, batch, seq, steps, profile);
-                TrainingBench.Measured measured = new TrainingBench(rt.plugins(), be, out).run(named, options);
-                if (torch != null) {
-                    measured = withPeer(measured, torch.train(method, batch, measured.seq(), steps, TrainingBench.WARM_UP_STEPS,
-                            Runtime.getRuntime().availableProcessors(), shape));
+                try (ProcessGroup group = rendezvous.isPresent()
+                        ? GlooEngine.join(rt.plugins(), rendezvous.get(), "attune bench --nproc-per-node") : ProcessGroup.single()) {
+                    TrainingBench.Measured measured = new TrainingBench(rt.plugins(), be, out).run(named, options, group);
+                    if (torch != null) {
+                        measured = withPeer(measured, torch.train(method, batch, measured.seq(), steps, TrainingBench.WARM_UP_STEPS,
+                                Runtime.getRuntime().availableProcessors(), shape));
+                    }
+                    if (group.rank() == 0) {
+                        measured.print(out);
+                    }
                 }
-                measured.print(out);
                 return;
             }
             switch (op) {
@@ -193,6 +216,25 @@ public final class BenchCommand implements Runnable {
             Thread.currentThread().interrupt();
             throw new IllegalStateException("interrupted", e);
         }
+    }
+
+    /**
+     * Starts the ranks of {@code --nproc-per-node} as {@code attune train} does: each runs this
+     * command again with torchrun's environment, joins the group and times its share; rank 0
+     * prints the result.
+     */
+    private void launchRanks() {
+        if (method == null || peer != null) {
+            throw new ParameterException(spec.commandLine(), "--nproc-per-node times training steps (--method) without a --peer");
+        }
+        if (batch % nprocPerNode != 0 || threadsPerRank != null && threadsPerRank < 1) {
+            throw new ParameterException(spec.commandLine(), "--batch " + batch + " is the global batch: it must divide among --nproc-per-node "
+                    + nprocPerNode + " ranks (and --threads-per-rank must be at least 1)");
+        }
+        int threads = threadsPerRank != null ? threadsPerRank : Math.max(1, Runtime.getRuntime().availableProcessors() / nprocPerNode);
+        List<String> args = spec.commandLine().getParseResult().originalArgs(); // "bench" and its options, as given
+        String addr = "127.0.0.1";
+        new RankLauncher(new RankLauncher.Plan(nprocPerNode, 1, 0, addr, RankLauncher.freePort(addr), threads, args), spec.commandLine().getErr()).run();
     }
 
     /** The peer script of the installation with {@code --peer-python}, checked, for options it can mirror. */

@@ -1,15 +1,14 @@
 package ai.attune.runtime.cli;
 
 import ai.attune.api.dist.ProcessGroup;
-import ai.attune.api.dist.ProcessGroupFactory;
 import ai.attune.api.dist.Rendezvous;
 import ai.attune.api.spi.ClassifierMethod;
 import ai.attune.api.spi.Kind;
 import ai.attune.api.tensor.Scope;
 import ai.attune.runtime.classify.ClassifierRecipe;
 import ai.attune.runtime.host.AttuneRuntime;
+import ai.attune.runtime.dist.GlooEngine;
 import ai.attune.runtime.dist.RankLauncher;
-import ai.attune.runtime.host.PluginCatalog;
 import ai.attune.runtime.host.RuntimeLayout;
 import ai.attune.runtime.train.Progress;
 import ai.attune.runtime.train.RecipeLoader;
@@ -155,12 +154,6 @@ public final class TrainCommand implements Runnable {
 
     /** Joins the group the environment describes, on the installed Gloo engine. */
     private ProcessGroup join(AttuneRuntime rt, Rendezvous r) {
-        ProcessGroupFactory gloo = rt.plugins().find(Kind.DIST, "gloo", ProcessGroupFactory.class).orElseThrow(() -> new IllegalStateException(
-                "data-parallel training needs the gloo process groups of the torch bundle; installed: "
-                        + rt.plugins().list(Kind.DIST).stream().map(PluginCatalog.Entry::name).toList()));
-        if (gloo.unavailableReason() != null) {
-            throw new IllegalStateException("data-parallel training runs on libtorch's c10d, which cannot run here: " + gloo.unavailableReason());
-        }
-        return gloo.join(r.withTimeout(Duration.ofSeconds(timeoutSeconds)));
+        return GlooEngine.join(rt.plugins(), r.withTimeout(Duration.ofSeconds(timeoutSeconds)), "data-parallel training");
     }
 }

@@ -2,6 +2,7 @@ package ai.attune.runtime.cli;
 
 import ai.attune.api.autograd.Autograd;
 import ai.attune.api.data.Example;
+import ai.attune.api.dist.ProcessGroup;
 import ai.attune.api.model.CausalLM;
 import ai.attune.api.nn.LinearLayer;
 import ai.attune.api.nn.Module;
@@ -87,19 +88,28 @@ final class TrainingBench {
         this.log = log;
     }
 
-    Measured run(BenchCommand.Named named, Options o) throws IOException {
+    /**
+     * Times the steps in this process, or as one rank of {@code group}: then every rank draws the
+     * same global batches of {@code batch} sequences and trains its round-robin share of
+     * {@code batch / world} of them, as {@code attune train --nproc-per-node} does.
+     */
+    Measured run(BenchCommand.Named named, Options o, ProcessGroup group) throws IOException {
         if (!(named.module() instanceof CausalLM lm)) {
             throw new IllegalArgumentException(named.name() + " is not a causal language model");
         }
+        int world = group.worldSize();
+        if (o.batch() % world != 0) {
+            throw new IllegalArgumentException("--batch " + o.batch() + " is the global batch; it must divide among " + world + " ranks");
+        }
         int len = Math.min(o.seq(), lm.maxPositions());
         List<Example> examples = randomTokens(lm.vocabSize(), o.batch(), len, WARM_UP_STEPS + o.steps());
-        Recipe.Train train = trainBlock(o);
+        Recipe.Train train = trainBlock(o, o.batch() / world);
         Stopwatch watch = new Stopwatch(o.steps(), o.profile());
         BlockPool.resetPeak();
         TrainingRun.Result result;
         try {
             // The method's adapters and the optimizer state live in the model's scope, as a job's do.
-            TrainingRun loop = new TrainJob(catalog, log).inMemory("attune bench", o.method(), null, train, lm, be, named.dir(), Scope.current(),
+            TrainingRun loop = new TrainJob(catalog, log).dataParallel(group).inMemory("attune bench", o.method(), null, train, lm, be, named.dir(), Scope.current(),
                     examples, watch, watch);
             result = loop.run(false);
         } finally {
@@ -128,17 +138,26 @@ final class TrainingBench {
         double flopsPerToken = (trained == total ? 6.0 : 4.0) * total;
         // Read before the FMA peak is measured: its warm-up allocates on the heap and would be counted as the step's memory.
         double rss = BenchCommand.rssMb(BenchCommand.peakRss());
-        double peak = be.measurePeakGflops();
+        double peak = be.measurePeakGflops() * world; // each rank measures the cores it computes on
         double mfu = flopsPerToken * tokensPerSecond / (peak * 1e9);
         String header = String.format("train %s with %s and %s in %s%s on %s: %,d parameters, %,d trained; batch %d x %d tokens; "
                         + "%d steps of the training loop after %d warm-up step", named.name(), o.method(), o.optimizer(), o.precision(),
-                o.checkpointing() ? " with gradient checkpointing" : "", be.name(), total, trained, o.batch(), len, o.steps(), WARM_UP_STEPS);
+                o.checkpointing() ? " with gradient checkpointing" : "", be.name(), total, trained, o.batch(), len, o.steps(), WARM_UP_STEPS)
+                + (world > 1 ? String.format("; %d data-parallel ranks of %d x %d tokens, %d kernel threads per rank", world, o.batch() / world, len,
+                Runtime.getRuntime().availableProcessors()) : "");
         ObjectNode json = new ObjectMapper().createObjectNode().put("tokens_per_second", tokensPerSecond).put("step_ms_median", median * 1e3)
                 .put("peak_rss_mb", rss).put("tensor_peak_mb", BlockPool.peakBytes() / (1024.0 * 1024.0))
                 .put("release_as_you_go", Autograd.releaseAsYouGo()).put("gradient_checkpointing", o.checkpointing()).put("mfu", mfu)
                 .put("fma_peak_gflops", peak)
                 .put("optimizer_state_bytes", result.optimizerStateBytes()).put("quantized_weight_bytes", quantizedBytes)
                 .put("loss", result.lastLoss());
+        if (world > 1) {
+            double[] reduce = watch.allReduce.clone();
+            Arrays.sort(reduce);
+            double reduceMedian = n % 2 == 1 ? reduce[n / 2] : (reduce[n / 2 - 1] + reduce[n / 2]) / 2;
+            json.put("world_size", world).put("threads_per_rank", Runtime.getRuntime().availableProcessors())
+                    .put("all_reduce_ms_median", reduceMedian * 1e3).put("all_reduce_share", reduceMedian / median);
+        }
         if (table != null) {
             json.set("profile", table.toJson());
         }
@@ -163,14 +182,14 @@ final class TrainingBench {
     }
 
     /**
-     * The {@code train:} block a recipe would hold for these options: micro-batch {@code batch}, no
+     * The {@code train:} block a recipe would hold for these options: micro-batch {@code microBatch}, no
      * accumulation, the warm-up and timed steps, the optimizer with lr 1e-4 (none for one that
      * computes its own step size), precision and checkpointing; every other key takes its default.
      */
-    private Recipe.Train trainBlock(Options o) {
+    private Recipe.Train trainBlock(Options o, int microBatch) {
         ObjectMapper json = new ObjectMapper();
         ObjectNode root = json.createObjectNode();
-        ObjectNode t = root.putObject("train").put("micro_batch_size", o.batch()).put("max_steps", WARM_UP_STEPS + o.steps())
+        ObjectNode t = root.putObject("train").put("micro_batch_size", microBatch).put("max_steps", WARM_UP_STEPS + o.steps())
                 .put("precision", o.precision()).put("gradient_checkpointing", o.checkpointing());
         ObjectNode optimizer = t.putObject("optimizer").put("name", o.optimizer());
         if (!ownsStepSize(o.optimizer())) {
@@ -194,6 +213,8 @@ final class TrainingBench {
      */
     private static final class Stopwatch implements StepControl, Consumer<ObjectNode>, AutoCloseable {
         private final double[] times;
+        /** Per timed step, in data-parallel runs: the seconds it waited for the all-reduce after its backward. */
+        private final double[] allReduce;
         private final boolean profile;
         private boolean recording;
         private long started;
@@ -201,6 +222,7 @@ final class TrainingBench {
 
         Stopwatch(int steps, boolean profile) {
             this.times = new double[steps];
+            this.allReduce = new double[steps];
             this.profile = profile;
         }
 
@@ -222,6 +244,7 @@ final class TrainingBench {
             long step = event.path("step").asLong(); // 1-based
             if (step > WARM_UP_STEPS) {
                 times[(int) (step - WARM_UP_STEPS - 1)] = (System.nanoTime() - started) / 1e9;
+                allReduce[(int) (step - WARM_UP_STEPS - 1)] = event.path("all_reduce_seconds").asDouble(0);
             }
             if (step == WARM_UP_STEPS + times.length) {
                 close();

@@ -255,9 +255,26 @@ public final class RankLauncher implements AutoCloseable {
         }
     }
 
-    /** A rank's last line without the launcher's own prefix, or its exit code if it said nothing. */
-    private static String message(String last, int code) {
+    /**
+     * Why a rank ended: a signal, when it was killed (exit code 128 + signal, as the JVM and a shell
+     * report it; whatever it printed last was not its reason), else its last line without the
+     * launcher's own prefix, else its exit code.
+     */
+    static String message(String last, int code) {
+        if (code > 128 && code < 128 + 65) {
+            return "killed by signal " + (code - 128) + signalName(code - 128);
+        }
         String m = last.startsWith("attune: ") ? last.substring("attune: ".length()) : last;
         return m.isBlank() ? "exited with code " + code + " and no message" : m;
+    }
+
+    private static String signalName(int signal) {
+        return switch (signal) {
+            case 9 -> " (SIGKILL: killed from outside, e.g. kill -9 or the out-of-memory killer)";
+            case 15 -> " (SIGTERM)";
+            case 6 -> " (SIGABRT)";
+            case 11 -> " (SIGSEGV)";
+            default -> "";
+        };
     }
 }

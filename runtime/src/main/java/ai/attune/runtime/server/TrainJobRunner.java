@@ -4,8 +4,8 @@ import ai.attune.api.dist.CollectiveException;
 import ai.attune.api.dist.ProcessGroup;
 import ai.attune.api.dist.ProcessGroupFactory;
 import ai.attune.api.dist.Rendezvous;
-import ai.attune.api.spi.Kind;
 import ai.attune.api.tensor.Scope;
+import ai.attune.runtime.dist.GlooEngine;
 import ai.attune.runtime.dist.RankLauncher;
 import ai.attune.runtime.host.PluginCatalog;
 import ai.attune.runtime.train.StepControl;
@@ -75,11 +75,7 @@ public final class TrainJobRunner implements JobRunner {
      */
     private void runDataParallel(TrainJob job, Path runDir, int ranks, StepControl control, Consumer<ObjectNode> steps) throws Exception {
         PluginCatalog plugins = catalog.get();
-        ProcessGroupFactory gloo = plugins.find(Kind.DIST, "gloo", ProcessGroupFactory.class).orElseThrow(() -> new IllegalStateException(
-                "train.nproc_per_node needs the gloo process groups of the torch bundle, which is not installed"));
-        if (gloo.unavailableReason() != null) {
-            throw new IllegalStateException("train.nproc_per_node: libtorch's c10d cannot run here: " + gloo.unavailableReason());
-        }
+        ProcessGroupFactory gloo = GlooEngine.of(plugins, "train.nproc_per_node");
         String addr = "127.0.0.1";
         int port = RankLauncher.freePort(addr);
         int threads = Math.max(1, Runtime.getRuntime().availableProcessors() / ranks);

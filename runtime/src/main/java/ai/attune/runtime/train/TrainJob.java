@@ -159,7 +159,8 @@ public final class TrainJob {
         RecipeLoader.validateTrain(where, train);
         Training training = training(method, methodBlock, RecipeLoader.methodBlocks(catalog).getOrDefault(method, method), train, where);
         TrainingRun.Setup setup = setup(train, method, training, lm, be, job, modelDir, null, examples.size(), false, where);
-        return new TrainingRun(setup, examples, List.of(), List.of(), RunDirectory.none(), progress, control).profile(train.profiled());
+        return new TrainingRun(setup, examples, List.of(), List.of(), RunDirectory.none(), progress, control).dataParallel(group)
+                .profile(train.profiled());
     }
 
     /** The loop's setup from a {@code train:} block: steps, schedule, seeds and memory strategies as a recipe gives them. */

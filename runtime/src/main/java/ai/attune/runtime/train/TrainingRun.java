@@ -264,6 +264,7 @@ public final class TrainingRun {
                 }
                 tokens += mb.tokens();
             }
+            double reducedBefore = reduce == null ? 0 : reduce.seconds();
             if (reduce != null) {
                 reduce.allReduce();
                 double[] totals = {loss, tokens};
@@ -307,6 +308,9 @@ public final class TrainingRun {
                 e.put("lr", lr);
             }
             e.put("grad_norm", gradNorm).put("tokens_per_second", tokens / secs).put("rss_mb", rssMb());
+            if (reduce != null) {
+                e.put("all_reduce_seconds", reduce.seconds() - reducedBefore); // what the step waited for the gradients after its backward
+            }
             run.event(e);
             progress.accept(e);
             metrics(step + 1);

@@ -72,7 +72,7 @@ class TrainingBenchTest {
         try (Scope job = Scope.open("bench"); LoadedModel m = new ModelLoader(plugins.catalog()).load(STORIES, null, be, DType.F32, job)) {
             return new TrainingBench(plugins.catalog(), be, new PrintWriter(new StringWriter()))
                     .run(new BenchCommand.Named(m.module(), "stories260K", STORIES), new TrainingBench.Options("lora", "adamw", "fp32", false, BATCH, SEQ,
-                            STEPS, profile));
+                            STEPS, profile), ai.attune.api.dist.ProcessGroup.single());
         }
     }
 
