@@ -63,7 +63,7 @@ class SetFitMiniLmTest {
             module = new BertFamily().load(config, weights, backend, DType.F32, scope);
         }
         LoadedModel model = new LoadedModel(module, config, Tokenizer.load(dir), backend, Set.of());
-        return new HostClassifierContext(model, dir.toString(), scope, name -> new AdamWOptimizer(), new PrintWriter(log, true));
+        return new HostClassifierContext(model, dir.toString(), scope, name -> new AdamWOptimizer(), new PrintWriter(log, true), "setfit", () -> Double.NaN);
     }
 
     /** The body's step losses from the progress lines ("setfit body 3/15 loss 0.1234"). */
