@@ -217,7 +217,7 @@ public record ClassifierRun(Path train, Path eval, String textColumn, String lab
         }
         Path parent = report.toAbsolutePath().getParent();
         if (!Files.isDirectory(parent)) {
-            throw new IllegalArgumentException(report + ": directory " + parent + " does not exist");
+            throw new IllegalArgumentException(report + ": directory " + parent + " does not exist; create it or choose another --report path");
         }
     }
 
