@@ -1,5 +1,7 @@
 package ai.attune.itests;
 
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
 import org.junit.Test;
 
 import java.io.IOException;
@@ -290,6 +292,60 @@ public class LauncherIT {
         double accuracy = Double.parseDouble(r.out.replaceAll("(?s).*setfit: accuracy ([0-9.]+),.*", "$1"));
         assertTrue(r.out, accuracy >= 0.9);
         assertTrue(Files.isRegularFile(out.resolve("model_head.json")));
+    }
+
+    @Test
+    public void setfitSeedsArePairedAndReported() throws Exception {
+        Path dir = Files.createTempDirectory("attune-setfit-seeds");
+        Files.writeString(dir.resolve("train.csv"), """
+                text,label
+                I was charged twice this month,billing
+                Please refund my last payment,billing
+                Why is my invoice so high,billing
+                My card was billed after I cancelled,billing
+                The app crashes on startup,technical
+                I get error 502 when uploading,technical
+                Sync stopped after the update,technical
+                The export button does nothing,technical
+                """);
+        Files.writeString(dir.resolve("eval.csv"), "text,label\nrefund the double charge,billing\nthe screen freezes,technical\n"
+                + "a second invoice arrived,billing\nlogin fails with an error,technical\n");
+        Result r = attuneIn(dir, "setfit", "--train", "train.csv", "--eval", "eval.csv", "--per-class", "3", "--seeds", "2", "--max-length", "16",
+                "--report", "report.json");
+        assertEquals(r.err, 0, r.code);
+        assertTrue(r.out, r.out.contains("seed    accuracy  macro-F1  accuracy  macro-F1  accuracy  macro-F1\n42  "));
+        assertTrue(r.out, r.out.contains("\n43  "));
+        assertTrue(r.out, r.out.contains("2 seeds (42-43): mean ± sample std; the difference paired by seed: mean ± standard error"));
+        assertTrue(r.out, r.out.lines().anyMatch(l -> l.matches("setfit - baseline +[+-]\\d\\.\\d{4} ± \\d\\.\\d{4} +[+-]\\d\\.\\d{4} ± \\d\\.\\d{4}")));
+        assertTrue(r.out, r.out.lines().anyMatch(l -> l.matches("setfit won/tied/lost +\\d/\\d/\\d +\\d/\\d/\\d")));
+        assertEquals(r.err, 2, r.err.lines().filter(l -> l.startsWith("setfit: body trained ")).count());
+        // The frozen body is the same in both seeds: the eval set is embedded once for the baseline, twice for SetFit.
+        assertEquals(r.err, 1, r.err.lines().filter(l -> l.startsWith("baseline eval ")).count());
+        assertEquals(r.err, 2, r.err.lines().filter(l -> l.startsWith("setfit eval 4/4")).count());
+
+        JsonNode j = new ObjectMapper().readTree(dir.resolve("report.json").toFile());
+        assertEquals(3, j.path("per_class").asInt());
+        assertEquals(16, j.at("/config/max_length").asInt());
+        assertEquals(2, j.path("rows").size());
+        double[] d = new double[2];
+        for (int i = 0; i < 2; i++) {
+            JsonNode row = j.path("rows").get(i);
+            assertEquals(42 + i, row.path("seed").asLong());
+            d[i] = row.at("/setfit/accuracy").asDouble() - row.at("/baseline/accuracy").asDouble();
+            assertEquals(d[i], row.at("/difference/accuracy").asDouble(), 1e-12);
+            JsonNode body = row.path("body_training");
+            // every text of a step is padded to the longest, at most 16 tokens, in steps of at most 16 pairs
+            long steps = body.path("steps").asLong();
+            assertTrue(body.toString(), steps > 0 && body.path("tokens").asLong() <= body.path("padded_tokens").asLong()
+                    && body.path("padded_tokens").asLong() <= steps * 2 * 16 * 16);
+        }
+        // Two seeds: the differences' std is |d0 - d1| / sqrt(2), its standard error |d0 - d1| / 2.
+        assertEquals((d[0] + d[1]) / 2, j.at("/summary/difference/accuracy/mean").asDouble(), 1e-12);
+        assertEquals(Math.abs(d[0] - d[1]) / 2, j.at("/summary/difference/accuracy/standard_error").asDouble(), 1e-12);
+        try (var files = Files.list(dir)) {
+            assertEquals("no temporary file is left", List.of("eval.csv", "report.json", "train.csv"),
+                    files.map(f -> f.getFileName().toString()).sorted().toList());
+        }
     }
 
     @Test

@@ -39,6 +39,13 @@ public interface ClassifierContext {
     /** A one-line warning for the user. */
     void warn(String message);
 
+    /**
+     * The body finished a training stage; the host reports its speed (with the model FLOPs
+     * utilisation against the backend's peak, which only the host can measure once per job) and
+     * keeps it for the run's report.
+     */
+    void bodyTrained(TrainingThroughput throughput);
+
     /** Progress of one stage. */
     interface Stage extends AutoCloseable {
         /** {@code n} more units done; {@code extra} (a loss, say) is shown beside the count, or null. */

@@ -20,7 +20,12 @@ public interface ClassifierMethod<C> {
     /** The config with the method's defaults. */
     C defaultConfig();
 
-    /** {@code config} with the body left as it is: only the head is fitted, on the frozen embeddings (the baseline). */
+    /**
+     * {@code config} with the body left as it is: only the head is fitted, on the frozen embeddings
+     * (the baseline). A classifier fitted with it embeds texts as the loaded encoder does, whatever
+     * the seed and the training texts, so a host may reuse its {@link TextClassifier#embed} of the
+     * same texts across runs that load the same body with the same config apart from the seed.
+     */
     C frozenBody(C config);
 
     /**

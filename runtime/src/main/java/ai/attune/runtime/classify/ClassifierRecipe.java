@@ -62,6 +62,6 @@ public final class ClassifierRecipe {
         JsonNode output = root.get("output");
         return new ClassifierRun(data.path(), data.evalPath(), data.textColumn() == null ? "text" : data.textColumn(),
                 data.labelColumn() == null ? "label" : data.labelColumn(), data.numSamples() == null ? 8 : data.numSamples(), model, method,
-                keys, 1, output == null || output.isNull() ? null : RecipeLoader.path(root, "output", where), true, true, where);
+                keys, 1, output == null || output.isNull() ? null : RecipeLoader.path(root, "output", where), null, true, true, where);
     }
 }

@@ -5,6 +5,7 @@ import ai.attune.api.spi.ClassifierMethod;
 import ai.attune.api.spi.Kind;
 import ai.attune.api.spi.Optimizer;
 import ai.attune.api.spi.TextClassifier;
+import ai.attune.api.tensor.Backend;
 import ai.attune.api.tensor.DType;
 import ai.attune.api.tensor.Scope;
 import ai.attune.runtime.data.ClassificationData;
@@ -19,27 +20,32 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 
 import java.io.IOException;
 import java.io.PrintWriter;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.TreeSet;
+import java.util.function.DoubleSupplier;
 
 /**
  * One few-shot classification job, from {@code attune setfit} or a recipe whose method is a
  * classifier ({@code method: setfit}): sample {@code perClass} examples of each class (setfit's
  * {@code sample_dataset}), fit the classifier, score it on the eval file; by default also fit the
  * head alone on the frozen embeddings first, to show what fine-tuning the body adds. With several
- * seeds the whole run repeats and the scores are reported as mean ± std.
+ * seeds the whole run repeats on each seed's sample, and {@link PairedReport} sets the two side
+ * by side seed by seed, with the mean paired difference and its standard error.
  *
  * @param saveTo   where the last run's classifier is saved, or null
+ * @param report   where the per-seed scores and their summary are written as JSON, or null
  * @param config   the method's keys as the user gave them; {@code seed} is the first run's seed
  * @param finetune false: only the frozen-body classifier (the baseline) is fitted and saved
  * @param baseline also fit and score the frozen-body classifier when fine-tuning
  * @param where    how binding errors name their source: the recipe file, or the command
  */
 public record ClassifierRun(Path train, Path eval, String textColumn, String labelColumn, int perClass, String model, String method,
-                            ObjectNode config, int seeds, Path saveTo, boolean finetune, boolean baseline, String where) {
+                            ObjectNode config, int seeds, Path saveTo, Path report, boolean finetune, boolean baseline, String where) {
 
     public ClassifierRun {
         if (perClass <= 0) {
@@ -62,17 +68,25 @@ public record ClassifierRun(Path train, Path eval, String textColumn, String lab
         if (saveTo != null && Files.exists(saveTo)) {
             throw new IllegalArgumentException(saveTo + ": already exists; choose a new output directory");
         }
+        checkReportPath();
         Path modelDir = ModelLoader.resolve(model);
         ModelLoader loader = new ModelLoader(catalog);
+        Backend backend = loader.backend(null);
         List<String> evalTexts = evalRows.stream().map(LabeledText::text).toList();
         List<String> evalLabels = evalRows.stream().map(LabeledText::label).toList();
-        List<double[]> base = new ArrayList<>();
-        List<double[]> tuned = new ArrayList<>();
+        boolean scoresBaseline = baseline || !finetune;
+        PairedReport paired = new PairedReport(method, scoresBaseline, finetune);
+        PeakGflops peak = new PeakGflops(backend);
+        // Every seed's baseline embeds the eval texts with the same body: the model reloaded from
+        // modelDir (no adapter), the default prompt, and m.frozenBody of a config that differs only
+        // in the seed, which ClassifierMethod.frozenBody promises the embeddings do not depend on.
+        // So the first seed's embeddings serve them all.
+        double[][] frozenEval = null;
         try (Scope job = Scope.open("classifier")) {
             for (int r = 0; r < seeds; r++) {
                 long s = seed + r;
                 // The model loads first, so a broken one is the only line printed; nothing is written before save().
-                try (Scope run = Scope.open("classifier-run"); LoadedModel lm = loader.load(modelDir, null, loader.backend(null), DType.F32, run)) {
+                try (Scope run = Scope.open("classifier-run"); LoadedModel lm = loader.load(modelDir, null, backend, DType.F32, run)) {
                     List<LabeledText> shots = FewShotSampler.sample(trainRows, perClass, s, w -> err.println("attune: warning: " + w));
                     if (shots.stream().map(LabeledText::label).distinct().count() < 2) {
                         throw new DataException(train.getFileName() + ": only one class (" + shots.getFirst().label() + "); a classifier needs at least 2");
@@ -86,25 +100,45 @@ public record ClassifierRun(Path train, Path eval, String textColumn, String lab
                     ObjectNode keys = config.deepCopy().put("seed", s);
                     Object c = binder.bindConfig(keys, m.defaultConfig(), m.configType(), method, where);
                     boolean last = r == seeds - 1;
-                    HostClassifierContext context = new HostClassifierContext(lm, model, run, name -> optimizer(catalog, name), err);
-                    if (baseline || !finetune) {
+                    HostClassifierContext context = new HostClassifierContext(lm, model, run, name -> optimizer(catalog, name), err, method, peak);
+                    PairedReport.Scores base = null;
+                    PairedReport.Scores tuned = null;
+                    if (scoresBaseline) {
                         TextClassifier frozen = m.fit(texts, labels, m.frozenBody(c), context);
-                        score("baseline", frozen, evalTexts, evalLabels, base, s, out, err);
+                        if (frozenEval == null) {
+                            frozenEval = embed("baseline", frozen, evalTexts, err);
+                        }
+                        base = score("baseline", frozen, frozenEval, evalLabels, out);
                         if (!finetune && last) {
                             save(frozen, err);
                         }
                     }
                     if (finetune) {
                         TextClassifier fitted = m.fit(texts, labels, c, context);
-                        score(method, fitted, evalTexts, evalLabels, tuned, s, out, err);
+                        tuned = score(method, fitted, embed(method, fitted, evalTexts, err), evalLabels, out);
                         if (last) {
                             save(fitted, err);
                         }
                     }
+                    PairedReport.Row row = new PairedReport.Row(s, texts.size(), base, tuned, context.bodyTrained());
+                    paired.add(row);
+                    if (seeds > 1) {
+                        out.print((r == 0 ? "\n" + paired.rowHeader() : "") + paired.rowLine(row));
+                        out.flush();
+                    }
                 }
             }
         }
-        summary(base, tuned, out);
+        out.print("\n" + paired.summary());
+        out.flush();
+        if (report != null) {
+            ObjectNode doc = json.createObjectNode().put("model", model).put("model_dir", modelDir.toString()).put("method", method)
+                    .put("train", train.toString()).put("eval", eval.toString()).put("text_column", textColumn).put("label_column", labelColumn)
+                    .put("per_class", perClass).put("eval_examples", evalTexts.size()).put("backend", backend.name());
+            doc.set("config", json.valueToTree(first));
+            writeAtomically(report, json.writerWithDefaultPrettyPrinter().writeValueAsString(paired.toJson(doc, peak.measured())) + "\n");
+            err.println(method + ": report written to " + report);
+        }
     }
 
     /** The class of each text, by a classifier that method {@code method} saved in {@code dir}. */
@@ -112,7 +146,9 @@ public record ClassifierRun(Path train, Path eval, String textColumn, String lab
         ClassifierMethod<?> m = method(catalog, method);
         ModelLoader loader = new ModelLoader(catalog);
         try (Scope scope = Scope.open("predict"); LoadedModel lm = loader.load(dir, null, loader.backend(null), DType.F32, scope)) {
-            return m.load(dir, new HostClassifierContext(lm, dir.toString(), scope, name -> optimizer(catalog, name), err)).predict(texts, n -> { });
+            HostClassifierContext context = new HostClassifierContext(lm, dir.toString(), scope, name -> optimizer(catalog, name), err, method,
+                    lm.backend()::measurePeakGflops);
+            return m.load(dir, context).predict(texts, n -> { });
         }
     }
 
@@ -144,24 +180,26 @@ public record ClassifierRun(Path train, Path eval, String textColumn, String lab
         }
     }
 
-    private void score(String name, TextClassifier c, List<String> evalTexts, List<String> evalLabels, List<double[]> scores, long s,
-                       PrintWriter out, PrintWriter err) {
-        List<String> predicted;
+    /** The classifier's body's embeddings of the eval texts, with progress. */
+    private static double[][] embed(String name, TextClassifier c, List<String> evalTexts, PrintWriter err) {
         try (StageProgress p = new StageProgress(name + " eval", evalTexts.size(), err)) {
-            predicted = c.predict(evalTexts, n -> p.advance(n, null));
+            return c.embed(evalTexts, n -> p.advance(n, null));
         }
+    }
+
+    /** The classifier's scores on the eval set from its body's embeddings; one seed also prints them with the confusion matrix. */
+    private PairedReport.Scores score(String name, TextClassifier c, double[][] embeddings, List<String> evalLabels, PrintWriter out) {
+        List<String> predicted = c.predict(embeddings);
         TreeSet<String> all = new TreeSet<>(c.classes());
         all.addAll(evalLabels);
         List<String> classes = new ArrayList<>(all);
         ClassificationMetrics metrics = ClassificationMetrics.of(classes, indices(evalLabels, classes), indices(predicted, classes));
-        scores.add(new double[] {metrics.accuracy(), metrics.macroF1()});
         if (seeds == 1) {
             out.printf("%n%s: accuracy %.4f, macro-F1 %.4f on %d eval examples%n%s", name, metrics.accuracy(), metrics.macroF1(),
-                    evalTexts.size(), metrics.confusionTable());
-        } else {
-            out.printf("%s seed %d: accuracy %.4f, macro-F1 %.4f%n", name, s, metrics.accuracy(), metrics.macroF1());
+                    evalLabels.size(), metrics.confusionTable());
+            out.flush();
         }
-        out.flush();
+        return new PairedReport.Scores(metrics.accuracy(), metrics.macroF1());
     }
 
     /** Each label's position in {@code classes}, -1 for one not there (an eval label the training set lacks). */
@@ -169,24 +207,54 @@ public record ClassifierRun(Path train, Path eval, String textColumn, String lab
         return labels.stream().mapToInt(classes::indexOf).toArray();
     }
 
-    /** Baseline and fine-tuned side by side; mean ± std (sample std, n-1) over seeds when there are several. */
-    private void summary(List<double[]> base, List<double[]> tuned, PrintWriter out) {
-        out.printf("%n%-28s %-20s %-20s%n", "", "accuracy", "macro-F1");
-        if (!base.isEmpty()) {
-            out.printf("%-28s %-20s %-20s%n", "baseline (frozen + head)", stat(base, 0), stat(base, 1));
+    /** Refuses a report path that cannot be written before any training, not after it. */
+    private void checkReportPath() {
+        if (report == null) {
+            return;
         }
-        if (!tuned.isEmpty()) {
-            out.printf("%-28s %-20s %-20s%n", method + " (fine-tuned + head)", stat(tuned, 0), stat(tuned, 1));
+        if (Files.isDirectory(report)) {
+            throw new IllegalArgumentException(report + ": is a directory; --report takes a file name");
         }
-        out.flush();
+        Path parent = report.toAbsolutePath().getParent();
+        if (!Files.isDirectory(parent)) {
+            throw new IllegalArgumentException(report + ": directory " + parent + " does not exist; create it or choose another --report path");
+        }
     }
 
-    private static String stat(List<double[]> runs, int k) {
-        double mean = runs.stream().mapToDouble(r -> r[k]).average().orElse(0);
-        if (runs.size() == 1) {
-            return String.format("%.4f", mean);
+    /** Writes {@code text} whole or not at all: a temporary file beside {@code target}, then a rename over it. */
+    static void writeAtomically(Path target, String text) throws IOException {
+        Path absolute = target.toAbsolutePath();
+        Path tmp = absolute.resolveSibling("." + absolute.getFileName() + ".tmp");
+        try {
+            Files.writeString(tmp, text, StandardCharsets.UTF_8);
+            Files.move(tmp, absolute, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+        } finally {
+            Files.deleteIfExists(tmp);
         }
-        double ss = runs.stream().mapToDouble(r -> (r[k] - mean) * (r[k] - mean)).sum();
-        return String.format("%.4f ± %.4f", mean, Math.sqrt(ss / (runs.size() - 1)));
+    }
+
+    /** The backend's FMA peak in GFLOP/s, measured (about a second) the first time a line needs it and kept for the rest of the job. */
+    private static final class PeakGflops implements DoubleSupplier {
+        private final Backend backend;
+        private double value = Double.NaN;
+        private boolean measured;
+
+        PeakGflops(Backend backend) {
+            this.backend = backend;
+        }
+
+        @Override
+        public double getAsDouble() {
+            if (!measured) {
+                value = backend.measurePeakGflops();
+                measured = true;
+            }
+            return value;
+        }
+
+        /** The peak if some line measured it, else NaN: a report with no body training needs none. */
+        double measured() {
+            return value;
+        }
     }
 }

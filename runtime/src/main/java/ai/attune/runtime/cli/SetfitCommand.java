@@ -44,11 +44,17 @@ public final class SetfitCommand implements Runnable {
     @Option(names = "--seed", defaultValue = "42", description = "Seed of the sampling, the pairs and the batch order (default: ${DEFAULT-VALUE}).")
     long seed;
 
-    @Option(names = "--seeds", defaultValue = "1", paramLabel = "N", description = "Repeat with seeds seed .. seed+N-1 and report mean and std (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--seeds", defaultValue = "1", paramLabel = "N", description = "Repeat with seeds seed .. seed+N-1: per seed the baseline's and SetFit's "
+            + "scores and their difference, then each one's mean ± std and the mean paired difference ± its standard error, with SetFit's wins, ties and losses "
+            + "(default: ${DEFAULT-VALUE}).")
     int seeds;
 
     @Option(names = "--out", paramLabel = "DIR", description = "Save the trained model (sentence-transformers directory plus head) here.")
     Path outDir;
+
+    @Option(names = "--report", paramLabel = "FILE.json", description = "Also write the run (model, data files, config), every seed's scores and body-training "
+            + "throughput, and the summary as JSON here (written atomically, replacing FILE).")
+    Path report;
 
     @Option(names = "--text-column", defaultValue = "text", description = "Column of the text (default: ${DEFAULT-VALUE}).")
     String textColumn;
@@ -128,7 +134,7 @@ public final class SetfitCommand implements Runnable {
             keys.putArray("batch_size").add(batchSize).add(2);
         }
         new RecipeLoader().override(keys, sets);
-        ClassifierRun job = new ClassifierRun(train, eval, textColumn, labelColumn, perClass, model, "setfit", keys, seeds, outDir,
+        ClassifierRun job = new ClassifierRun(train, eval, textColumn, labelColumn, perClass, model, "setfit", keys, seeds, outDir, report,
                 !noFinetune, baseline, "attune setfit");
         try (AttuneRuntime rt = AttuneRuntime.boot(RuntimeLayout.fromSystem())) {
             job.run(rt.plugins(), spec.commandLine().getOut(), spec.commandLine().getErr());

@@ -63,7 +63,7 @@ class SetFitMiniLmTest {
             module = new BertFamily().load(config, weights, backend, DType.F32, scope);
         }
         LoadedModel model = new LoadedModel(module, config, Tokenizer.load(dir), backend, Set.of());
-        return new HostClassifierContext(model, dir.toString(), scope, name -> new AdamWOptimizer(), new PrintWriter(log, true));
+        return new HostClassifierContext(model, dir.toString(), scope, name -> new AdamWOptimizer(), new PrintWriter(log, true), "setfit", () -> Double.NaN);
     }
 
     /** The body's step losses from the progress lines ("setfit body 3/15 loss 0.1234"). */
@@ -115,6 +115,32 @@ class SetFitMiniLmTest {
                     assertArrayEquals(probabilities[i], p2[i], 0.0, "probabilities are bit-identical after reload");
                 }
             }
+        }
+    }
+
+    /**
+     * What lets ClassifierRun embed the eval set once for every seed's baseline: a frozen-body classifier, fitted on a
+     * fresh load with another seed and other few-shot texts, embeds the same texts bit for bit as the first one did.
+     */
+    @Test
+    void frozenBodyEmbeddingsDependOnNeitherTheSeedNorTheSample() throws IOException {
+        SetFitMethod setfit = new SetFitMethod();
+        double[][][] embedded = new double[2][][];
+        for (int run = 0; run < 2; run++) {
+            try (Scope job = Scope.open("run-" + run)) {
+                HostClassifierContext ctx = context(modelDir, job, new StringWriter());
+                SetFitConfig c = config(1, 2e-5, false);
+                SetFitConfig seeded = new SetFitConfig(c.batchSize(), c.numEpochs(), c.bodyLearningRate(), c.headLearningRate(), c.l2Weight(), c.maxSteps(),
+                        c.samplingStrategy(), c.numIterations(), c.loss(), c.distanceMetric(), c.margin(), c.samplesPerLabel(), c.warmupProportion(),
+                        c.maxGradNorm(), c.endToEnd(), c.useDifferentiableHead(), c.maxLength(), 42 + run);
+                List<Integer> shots = run == 0 ? List.of(0, 1, 4, 5) : List.of(2, 3, 6, 7);
+                TextClassifier frozen = setfit.fit(shots.stream().map(TEXTS::get).toList(), shots.stream().map(LABELS::get).toList(),
+                        setfit.frozenBody(seeded), ctx);
+                embedded[run] = frozen.embed(PROBE, n -> { });
+            }
+        }
+        for (int i = 0; i < PROBE.size(); i++) {
+            assertArrayEquals(embedded[0][i], embedded[1][i], 0.0, PROBE.get(i));
         }
     }
 }

@@ -6,6 +6,7 @@ import ai.attune.api.nn.Module;
 import ai.attune.api.nn.Parameter;
 import ai.attune.api.optim.GradClip;
 import ai.attune.api.optim.LrSchedule;
+import ai.attune.api.spi.TrainingThroughput;
 import ai.attune.api.tensor.DType;
 import ai.attune.api.tensor.Scope;
 import ai.attune.api.tensor.Tensor;
@@ -33,6 +34,9 @@ final class BodyTrainer {
 
     /** One epoch's batches: text indices, and for pair losses the pairs' targets. */
     private record Batch(List<Integer> texts, double[] targets) {}
+
+    /** Every step's loss, and what the steps cost. */
+    record Result(List<Double> losses, TrainingThroughput throughput) {}
 
     private final SetFitConfig config;
     private final ContrastiveLoss loss;
@@ -72,14 +76,16 @@ final class BodyTrainer {
     }
 
     /**
-     * Trains the embedder's encoder in place on {@code texts} and returns the loss of every step.
-     * The module is in training mode during the run.
+     * Trains the embedder's encoder in place on {@code texts} and returns the loss of every step
+     * with the steps' throughput. The module is in training mode during the run.
      */
-    List<Double> train(SentenceEmbedder embedder, List<String> texts, Optimizers optimizer, StepListener listener) {
+    Result train(SentenceEmbedder embedder, List<String> texts, Optimizers optimizer, StepListener listener) {
         Module module = embedder.encoder().module();
         List<Parameter> decay = new ArrayList<>();
         List<Parameter> noDecay = new ArrayList<>();
+        long parameters = 0;
         for (Map.Entry<String, Parameter> e : module.namedParameters().entrySet()) {
+            parameters += e.getValue().value().numel();
             if (e.getValue().trainable()) {
                 (isNoDecay(e.getKey()) ? noDecay : decay).add(e.getValue());
             }
@@ -95,6 +101,9 @@ final class BodyTrainer {
         module.setTraining(true);
         DropoutSeeds seeds = new DropoutSeeds(config.seed());
         module.setDropoutSeeds(seeds); // the body trains with its dropout on, as model.train() in torch
+        long tokens = 0;
+        long padded = 0;
+        long start = System.nanoTime();
         try {
             int step = 0;
             for (int epoch = 0; epoch < config.bodyEpochs() && step < total; epoch++) {
@@ -102,8 +111,13 @@ final class BodyTrainer {
                     if (step == total) {
                         break;
                     }
+                    List<String> batchTexts = batch.texts().stream().map(texts::get).toList();
+                    for (String t : batchTexts) {
+                        tokens += embedder.length(t);
+                    }
+                    padded += (long) batchTexts.size() * embedder.paddedLength(batchTexts);
                     seeds.startMicroBatch(step, 0);
-                    double value = step(embedder, texts, batch);
+                    double value = step(embedder, batchTexts, batch);
                     if (config.maxGradNorm() > 0) {
                         GradClip.clipGradNorm(all, config.maxGradNorm());
                     }
@@ -120,7 +134,8 @@ final class BodyTrainer {
             module.setTraining(wasTraining);
             module.setDropoutSeeds(null);
         }
-        return losses;
+        double seconds = (System.nanoTime() - start) / 1e9;
+        return new Result(losses, new TrainingThroughput(losses.size(), seconds, tokens, padded, parameters));
     }
 
     /** One epoch's batches in a fresh random order (the dataloader's shuffle). */
@@ -151,9 +166,8 @@ final class BodyTrainer {
         return out;
     }
 
-    /** Forward and backward of one batch; returns its loss. */
-    private double step(SentenceEmbedder embedder, List<String> texts, Batch batch) {
-        List<String> batchTexts = batch.texts().stream().map(texts::get).toList();
+    /** Forward and backward of one batch ({@code batchTexts} are its texts); returns its loss. */
+    private double step(SentenceEmbedder embedder, List<String> batchTexts, Batch batch) {
         try (Scope s = Scope.open("setfit-step")) {
             Tensor embeddings = embedder.embed(batchTexts); // [batch texts, dim]
             Tensor value = switch (loss) {

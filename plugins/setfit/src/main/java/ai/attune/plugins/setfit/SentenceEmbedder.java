@@ -43,13 +43,26 @@ public final class SentenceEmbedder {
         return backend;
     }
 
+    /** The text's token count as {@link #embed} feeds it: with the prompt and special tokens, truncated. */
+    public int length(String text) {
+        return ids.computeIfAbsent(text, this::tokens).length;
+    }
+
+    /** The length {@link #embed} pads {@code texts} to: the longest, at least 1. */
+    public int paddedLength(List<String> texts) {
+        int t = 1;
+        for (String text : texts) {
+            t = Math.max(t, length(text));
+        }
+        return t;
+    }
+
     /** Embeddings [texts, dim] in the current scope, recording history when grad mode is on. */
     public Tensor embed(List<String> texts) {
         long[][] rows = new long[texts.size()][];
-        int t = 1;
+        int t = paddedLength(texts);
         for (int i = 0; i < rows.length; i++) {
-            rows[i] = ids.computeIfAbsent(texts.get(i), this::tokens);
-            t = Math.max(t, rows[i].length);
+            rows[i] = ids.get(texts.get(i));
         }
         long[] flat = new long[rows.length * t];
         long[] mask = new long[rows.length * t];

@@ -50,9 +50,11 @@ public final class SetFitMethod implements ClassifierMethod<SetFitConfig> {
         Optimizers optimizer = config.bodyEpochs() > 0 || config.useDifferentiableHead() ? new Optimizers(context) : null;
         if (config.bodyEpochs() > 0) {
             BodyTrainer trainer = new BodyTrainer(y, config);
+            BodyTrainer.Result trained;
             try (ClassifierContext.Stage stage = context.stage("setfit body", trainer.totalSteps())) {
-                trainer.train(body, texts, optimizer, (step, total, loss) -> stage.advance(1, String.format("loss %.4f", loss)));
+                trained = trainer.train(body, texts, optimizer, (step, total, loss) -> stage.advance(1, String.format("loss %.4f", loss)));
             }
+            context.bodyTrained(trained.throughput());
         }
         Head head;
         if (config.useDifferentiableHead()) {

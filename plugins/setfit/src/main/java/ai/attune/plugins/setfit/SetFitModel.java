@@ -33,8 +33,13 @@ final class SetFitModel implements TextClassifier {
     }
 
     @Override
-    public double[][] predictProba(List<String> texts, LongConsumer progress) {
-        return head.probabilities(body.encode(texts, ENCODE_BATCH, progress::accept));
+    public double[][] embed(List<String> texts, LongConsumer progress) {
+        return body.encode(texts, ENCODE_BATCH, progress::accept);
+    }
+
+    @Override
+    public double[][] predictProba(double[][] embeddings) {
+        return head.probabilities(embeddings);
     }
 
     @Override

@@ -1,6 +1,7 @@
 package ai.attune.plugins.setfit;
 
 import ai.attune.api.autograd.GradMode;
+import ai.attune.api.spi.TrainingThroughput;
 import ai.attune.api.spi.TextClassifier;
 import ai.attune.api.tensor.Scope;
 import ai.attune.api.tensor.Tensor;
@@ -74,13 +75,35 @@ class SetFitToyTest {
                 int[] y = labels.stream().mapToInt(l -> l.equals("a") ? 0 : 1).toArray();
                 BodyTrainer trainer = new BodyTrainer(y, config);
                 List<Double> losses = trainer.train(new SentenceEmbedder(enc, BE, ToyEncoder::tokenize, 64), texts,
-                        new Optimizers(ToyEncoder.context(enc, BE, scope)), (s, t, l) -> { });
+                        new Optimizers(ToyEncoder.context(enc, BE, scope)), (s, t, l) -> { }).losses();
                 assertEquals(trainer.totalSteps(), losses.size());
                 double after = separation(enc, texts);
                 System.out.printf("%s: separation %.3f -> %.3f, loss %.4f -> %.4f over %d steps%n", loss.className(), before, after,
                         losses.getFirst(), losses.getLast(), losses.size());
                 assertTrue(after > before + 0.2, loss.className() + ": separation " + before + " -> " + after);
             }
+        }
+    }
+
+    @Test
+    void bodyTrainingCountsItsTokensAndParameters() {
+        try (Scope scope = Scope.open("job")) {
+            ToyEncoder enc = new ToyEncoder(BE, scope, 1, 0);
+            // Texts of 1, 2, 3 and 4 tokens in two labels of 2: a triplet loss with 2 samples per label draws all 4 into one
+            // batch (min(batch 16, 4 texts)), so each of the 3 epochs is one step of 10 tokens padded to 4 x 4 = 16.
+            List<String> texts = List.of("1", "2 3", "11 12 13", "14 15 16 17");
+            SetFitConfig c = SetFitConfig.DEFAULTS;
+            SetFitConfig config = new SetFitConfig(List.of(16, 2), List.of(3, 16), c.bodyLearningRate(), c.headLearningRate(), c.l2Weight(),
+                    -1, c.samplingStrategy(), null, "BatchAllTripletLoss", c.distanceMetric(), c.margin(), 2, 0.1, 1.0, false, false, null, 3);
+            BodyTrainer.Result r = new BodyTrainer(new int[] {0, 0, 1, 1}, config).train(new SentenceEmbedder(enc, BE, ToyEncoder::tokenize, 64),
+                    texts, new Optimizers(ToyEncoder.context(enc, BE, scope)), (s, t, l) -> { });
+            TrainingThroughput t = r.throughput();
+            assertEquals(3, t.steps());
+            assertEquals(30, t.tokens());
+            assertEquals(48, t.paddedTokens());
+            assertEquals(ToyEncoder.VOCAB * ToyEncoder.DIM, t.parameters());
+            assertTrue(t.seconds() > 0);
+            assertEquals(48 / t.seconds(), t.paddedTokensPerSecond(), 1e-9 * t.paddedTokensPerSecond());
         }
     }
 

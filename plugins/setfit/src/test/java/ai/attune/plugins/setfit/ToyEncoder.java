@@ -7,6 +7,7 @@ import ai.attune.api.nn.Embedding;
 import ai.attune.api.nn.Module;
 import ai.attune.api.spi.ClassifierContext;
 import ai.attune.api.spi.Optimizer;
+import ai.attune.api.spi.TrainingThroughput;
 import ai.attune.api.tensor.Backend;
 import ai.attune.api.tensor.DType;
 import ai.attune.api.tensor.Scope;
@@ -111,6 +112,9 @@ final class ToyEncoder extends Module implements SentenceEncoder {
 
             @Override
             public void warn(String message) {}
+
+            @Override
+            public void bodyTrained(TrainingThroughput throughput) {}
         };
     }
 }
