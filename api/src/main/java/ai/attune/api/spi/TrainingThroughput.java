@@ -8,7 +8,8 @@ package ai.attune.api.spi;
  * @param seconds      wall time of the steps: forwards, backwards, clipping and optimizer updates
  * @param tokens       non-padding tokens over all steps (the attention masks' ones)
  * @param paddedTokens batch rows x padded length, summed over steps: the tokens the kernels computed
- * @param parameters   every parameter of the trained module, embedding tables included
+ * @param parameters   the parameters of the trained module that multiply: every one but the
+ *                     embedding tables, which are looked up
  */
 public record TrainingThroughput(int steps, double seconds, long tokens, long paddedTokens, long parameters) {
     public double stepsPerSecond() {
@@ -24,9 +25,9 @@ public record TrainingThroughput(int steps, double seconds, long tokens, long pa
     }
 
     /**
-     * Model FLOPs utilisation against a peak of {@code peakGflops}: 6 FLOPs per parameter per
-     * computed (padded) token, all parameters counted, as {@code attune bench} counts full
-     * fine-tuning (Kaplan et al. 2020; attention's own FLOPs left out). NaN when the peak is unknown.
+     * Model FLOPs utilisation against a peak of {@code peakGflops}: 6 FLOPs per multiplying
+     * parameter per computed (padded) token, as {@code attune bench} counts full fine-tuning
+     * (Kaplan et al. 2020; attention's own FLOPs left out). NaN when the peak is unknown.
      */
     public double mfu(double peakGflops) {
         return 6.0 * parameters * paddedTokensPerSecond() / (peakGflops * 1e9);

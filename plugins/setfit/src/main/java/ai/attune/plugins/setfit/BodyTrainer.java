@@ -2,6 +2,7 @@ package ai.attune.plugins.setfit;
 
 import ai.attune.api.autograd.Autograd;
 import ai.attune.api.nn.DropoutSeeds;
+import ai.attune.api.nn.Embedding;
 import ai.attune.api.nn.Module;
 import ai.attune.api.nn.Parameter;
 import ai.attune.api.optim.GradClip;
@@ -83,7 +84,9 @@ final class BodyTrainer {
         Module module = embedder.encoder().module();
         List<Parameter> decay = new ArrayList<>();
         List<Parameter> noDecay = new ArrayList<>();
-        long parameters = 0;
+        // An embedding table is looked up, not multiplied: its rows cost no FLOPs (BERT's head is no tied projection).
+        long parameters = -module.namedModules().values().stream().filter(m -> m instanceof Embedding)
+                .mapToLong(m -> ((Embedding) m).weight().value().numel()).sum();
         for (Map.Entry<String, Parameter> e : module.namedParameters().entrySet()) {
             parameters += e.getValue().value().numel();
             if (e.getValue().trainable()) {

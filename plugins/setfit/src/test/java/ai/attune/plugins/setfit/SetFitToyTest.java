@@ -101,7 +101,7 @@ class SetFitToyTest {
             assertEquals(3, t.steps());
             assertEquals(30, t.tokens());
             assertEquals(48, t.paddedTokens());
-            assertEquals(ToyEncoder.VOCAB * ToyEncoder.DIM, t.parameters());
+            assertEquals(0, t.parameters(), "the toy encoder is one embedding table: looked up, nothing multiplies");
             assertTrue(t.seconds() > 0);
             assertEquals(48 / t.seconds(), t.paddedTokensPerSecond(), 1e-9 * t.paddedTokensPerSecond());
         }
