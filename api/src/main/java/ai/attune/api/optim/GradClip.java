@@ -83,8 +83,16 @@ public final class GradClip {
         g.backend().scalar(ScalarOp.MUL, g, k, g);
     }
 
-    /** sum(g^2) in f64: each chunk is cast to f64 before squaring so neither the squares nor the sum round to f32. */
+    /** sum(g^2) in f64, by the gradient's backend (see {@link Backend#sumOfSquares}). */
     private static double sumOfSquares(Tensor g) {
+        return g.backend().sumOfSquares(g);
+    }
+
+    /**
+     * sum(g^2) in f64 from the elementwise kernels: each chunk is cast to f64 before squaring so
+     * neither the squares nor the sum round to f32; the default of {@link Backend#sumOfSquares}.
+     */
+    public static double composedSumOfSquares(Tensor g) {
         Backend be = g.backend();
         long n = g.numel();
         if (n == 0) {

@@ -61,6 +61,17 @@ public interface Backend {
     // ---- optimizer updates ----
 
     /**
+     * The sum of the squares of every element of {@code t}, each squared and summed in f64 (exact
+     * squares of f32, bf16 and f16 values; the sum rounds in f64): gradient clipping's norm. The
+     * default composes the elementwise kernels chunk by chunk, in index order; a backend may sum
+     * in another fixed order (f64 rounding apart, the same value), as the jvm backend does over
+     * its threads.
+     */
+    default double sumOfSquares(Tensor t) {
+        return ai.attune.api.optim.GradClip.composedSumOfSquares(t);
+    }
+
+    /**
      * One {@code torch.optim.AdamW} step of one parameter, in place ({@code aten::_fused_adamw_}
      * for a single tensor): with g the gradient (negated under maximize) and the scalars of
      * {@code h},

@@ -4,18 +4,22 @@ import ai.attune.api.tensor.BinaryOp;
 import ai.attune.api.tensor.DType;
 import ai.attune.api.tensor.ScalarOp;
 import ai.attune.api.tensor.Tensor;
+import ai.attune.kernels.jvm.parallel.Parallel;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorSpecies;
 
 import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
 import java.util.Arrays;
+import java.util.concurrent.ExecutorService;
 
 /**
  * Vector API paths for the elementwise cases that dominate a training step: contiguous f32
- * tensors of one shape (or a row vector broadcast over rows, as a bias), and casts between f32
- * and bf16. Each method returns false for any other case, which then takes the scalar path of
- * {@link Elementwise}, the reference these are tested against.
+ * tensors of one shape (or a row vector broadcast over rows, as a bias), fills, and casts between
+ * f32 and bf16. The f32 ones run over the backend's pool in fixed units. Each method returns false
+ * for any other case, which then takes the scalar path of {@link Elementwise}, the reference these
+ * are tested against.
  */
 final class FastElementwise {
     private static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
@@ -27,16 +31,40 @@ final class FastElementwise {
         return t.dtype() == DType.F32 && t.isContiguous();
     }
 
-    static boolean binary(BinaryOp op, Tensor a, Tensor b, Tensor out) {
+    /** Elements per parallel unit: 64 KiB of f32, a multiple of every vector length. */
+    static final int CHUNK = 16384;
+
+    /**
+     * a op b for f32 a and out of one shape, b of that shape (f32, or a u8 0/1 mask for MUL: the
+     * dropout backward) or one row broadcast over out's rows (a bias, a norm weight); split over
+     * the pool in fixed units, each element computed on its own, so any thread count gives the
+     * same bits.
+     */
+    static boolean binary(BinaryOp op, Tensor a, Tensor b, Tensor out, ExecutorService pool, int workers) {
         if (!(op == BinaryOp.ADD || op == BinaryOp.SUB || op == BinaryOp.MUL || op == BinaryOp.DIV)
-                || !flatF32(a) || !flatF32(b) || !flatF32(out) || !Arrays.equals(a.shape(), out.shape())) {
+                || !flatF32(a) || !flatF32(out) || !b.isContiguous() || !Arrays.equals(a.shape(), out.shape())) {
             return false;
         }
         long n = out.numel();
         MemorySegment sa = Elementwise.seg(a), sb = Elementwise.seg(b), so = Elementwise.seg(out);
-        long ao = a.offset() * 4, bo = b.offset() * 4, oo = out.offset() * 4;
+        long ao = a.offset() * 4, oo = out.offset() * 4;
+        if (b.dtype() == DType.U8 && op == BinaryOp.MUL && Arrays.equals(b.shape(), out.shape())) {
+            long bo = b.offset();
+            Parallel.forEach(pool, workers, units(n, CHUNK), () -> null, x -> {}, (c, x) -> {
+                long from = (long) c * CHUNK;
+                maskLanes(sa, ao, sb, bo, so, oo, from, Math.min(n, from + CHUNK));
+            });
+            return true;
+        }
+        if (b.dtype() != DType.F32) {
+            return false;
+        }
+        long bo = b.offset() * 4;
         if (Arrays.equals(b.shape(), out.shape())) {
-            lanes(op, sa, ao, sb, bo, so, oo, n);
+            Parallel.forEach(pool, workers, units(n, CHUNK), () -> null, x -> {}, (c, x) -> {
+                long from = (long) c * CHUNK;
+                lanes(op, sa, ao + from * 4, sb, bo + from * 4, so, oo + from * 4, Math.min(n, from + CHUNK) - from);
+            });
             return true;
         }
         int[] bs = b.shape();
@@ -47,10 +75,27 @@ final class FastElementwise {
             return false;
         }
         // b is one row broadcast over out's rows: a bias, a norm weight.
-        for (long r = 0; r < n / row; r++) {
-            lanes(op, sa, ao + r * row * 4, sb, bo, so, oo + r * row * 4, row);
-        }
+        long rows = n / row;
+        int rowsPerUnit = Math.max(1, CHUNK / row);
+        Parallel.forEach(pool, workers, units(rows, rowsPerUnit), () -> null, x -> {}, (c, x) -> {
+            long end = Math.min(rows, (long) (c + 1) * rowsPerUnit);
+            for (long r = (long) c * rowsPerUnit; r < end; r++) {
+                lanes(op, sa, ao + r * row * 4, sb, bo, so, oo + r * row * 4, row);
+            }
+        });
         return true;
+    }
+
+    static int units(long n, int per) {
+        return Math.toIntExact((n + per - 1) / per);
+    }
+
+    /** out = a * mask over [from, to), the mask one byte (0 or 1) an element. */
+    private static void maskLanes(MemorySegment sa, long ao, MemorySegment sm, long mo, MemorySegment so, long oo, long from, long to) {
+        for (long i = from; i < to; i++) {
+            float x = sa.get(Elements.F32, ao + i * 4);
+            so.set(Elements.F32, oo + i * 4, sm.get(ValueLayout.JAVA_BYTE, mo + i) != 0 ? x * 1f : x * 0f);
+        }
     }
 
     private static void lanes(BinaryOp op, MemorySegment sa, long ao, MemorySegment sb, long bo, MemorySegment so, long oo, long n) {
@@ -74,7 +119,7 @@ final class FastElementwise {
         }
     }
 
-    static boolean scalar(ScalarOp op, Tensor a, double s, Tensor out) {
+    static boolean scalar(ScalarOp op, Tensor a, double s, Tensor out, ExecutorService pool, int workers) {
         if (!(op == ScalarOp.ADD || op == ScalarOp.MUL || op == ScalarOp.RSUB) || !flatF32(a) || !flatF32(out)) {
             return false;
         }
@@ -85,8 +130,16 @@ final class FastElementwise {
         if ((double) k != s) {
             return false; // a scalar that is no exact float would round differently from the double path
         }
-        long i = 0;
-        long bound = n - n % F.length();
+        Parallel.forEach(pool, workers, units(n, CHUNK), () -> null, x -> {}, (c, x) -> {
+            long from = (long) c * CHUNK;
+            scalarLanes(op, k, sa, ao, so, oo, from, Math.min(n, from + CHUNK));
+        });
+        return true;
+    }
+
+    private static void scalarLanes(ScalarOp op, float k, MemorySegment sa, long ao, MemorySegment so, long oo, long from, long to) {
+        long i = from;
+        long bound = from + (to - from) / F.length() * F.length();
         for (; i < bound; i += F.length()) {
             FloatVector x = FloatVector.fromMemorySegment(F, sa, ao + i * 4, LE);
             FloatVector r = switch (op) {
@@ -96,7 +149,7 @@ final class FastElementwise {
             };
             r.intoMemorySegment(so, oo + i * 4, LE);
         }
-        for (; i < n; i++) {
+        for (; i < to; i++) {
             float x = sa.get(Elements.F32, ao + i * 4);
             so.set(Elements.F32, oo + i * 4, switch (op) {
                 case ADD -> x + k;
@@ -104,6 +157,34 @@ final class FastElementwise {
                 default -> k - x;
             });
         }
+    }
+
+    /** Fills a contiguous f32 tensor over the pool: zeros as bytes, other values as vectors. */
+    static boolean fill(Tensor dst, double value, ExecutorService pool, int workers) {
+        float v = (float) value;
+        if (!flatF32(dst) || (double) v != value && !Double.isNaN(value)) {
+            return false;
+        }
+        long n = dst.numel();
+        MemorySegment d = Elementwise.seg(dst);
+        long o = dst.offset() * 4;
+        boolean zero = Float.floatToRawIntBits(v) == 0;
+        FloatVector lanes = FloatVector.broadcast(F, v);
+        Parallel.forEach(pool, workers, units(n, CHUNK), () -> null, x -> {}, (c, x) -> {
+            long from = (long) c * CHUNK;
+            long to = Math.min(n, from + CHUNK);
+            if (zero) {
+                d.asSlice(o + from * 4, (to - from) * 4).fill((byte) 0);
+                return;
+            }
+            long i = from;
+            for (long bound = from + (to - from) / F.length() * F.length(); i < bound; i += F.length()) {
+                lanes.intoMemorySegment(d, o + i * 4, LE);
+            }
+            for (; i < to; i++) {
+                d.set(Elements.F32, o + i * 4, v);
+            }
+        });
         return true;
     }
 

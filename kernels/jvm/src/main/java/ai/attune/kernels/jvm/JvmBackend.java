@@ -88,6 +88,9 @@ public final class JvmBackend implements Backend {
     @Override
     public void fill(Tensor dst, double value) {
         try (OpProfile.Op profiled = OpProfile.op(KernelOps.FILL)) {
+            if (!scalar && FastElementwise.fill(dst, value, pool(), threads())) {
+                return;
+            }
             Elementwise.fill(dst, value);
         }
     }
@@ -113,7 +116,7 @@ public final class JvmBackend implements Backend {
     @Override
     public void binary(BinaryOp op, Tensor a, Tensor b, Tensor out) {
         try (OpProfile.Op profiled = OpProfile.op(KernelOps.binary(op))) {
-            if (!scalar && FastElementwise.binary(op, a, b, out)) {
+            if (!scalar && FastElementwise.binary(op, a, b, out, pool(), threads())) {
                 return;
             }
             Elementwise.binary(op, a, b, out);
@@ -123,7 +126,7 @@ public final class JvmBackend implements Backend {
     @Override
     public void scalar(ScalarOp op, Tensor a, double s, Tensor out) {
         try (OpProfile.Op profiled = OpProfile.op(KernelOps.scalar(op))) {
-            if (!scalar && FastElementwise.scalar(op, a, s, out)) {
+            if (!scalar && FastElementwise.scalar(op, a, s, out, pool(), threads())) {
                 return;
             }
             Elementwise.scalar(op, a, s, out);
@@ -179,8 +182,21 @@ public final class JvmBackend implements Backend {
     }
 
     @Override
+    public double sumOfSquares(Tensor t) {
+        if (!scalar && t.dtype() == DType.F32 && t.isContiguous()) {
+            try (OpProfile.Op profiled = OpProfile.op(KernelOps.reduce(ReduceOp.SUM))) {
+                return FastReductions.sumOfSquares(t, pool(), threads());
+            }
+        }
+        return Backend.super.sumOfSquares(t);
+    }
+
+    @Override
     public void reduce(ReduceOp op, Tensor a, int[] dims, Tensor out) {
         try (OpProfile.Op profiled = OpProfile.op(KernelOps.reduce(op))) {
+            if (!scalar && FastReductions.reduce(op, a, dims, out, pool(), threads())) {
+                return;
+            }
             Reductions.reduce(op, a, dims, out);
         }
     }
@@ -327,6 +343,9 @@ public final class JvmBackend implements Backend {
     @Override
     public void dropout(Tensor x, double p, long seed, Tensor out, Tensor mask) {
         try (OpProfile.Op profiled = OpProfile.op(KernelOps.DROPOUT)) {
+            if (!scalar && Dropout.dropoutF32(x, p, seed, out, mask, pool(), threads())) {
+                return;
+            }
             Dropout.dropout(x, p, seed, out, mask);
         }
     }

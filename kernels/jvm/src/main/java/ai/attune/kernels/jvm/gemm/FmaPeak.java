@@ -25,6 +25,9 @@ public final class FmaPeak {
 
     /** FMAs per inner iteration: 12 independent accumulators. */
     private static final int CHAINS = 12;
+    /** Warm-up: enough calls and loop iterations for the optimizing compiler's thresholds. */
+    private static final int WARM_UP_CALLS = 3_000;
+    private static final int WARM_UP_ITERATIONS = 20;
 
     /** Peak of {@code threads} threads running at once, and the per-thread average. */
     public record Result(int threads, double gflops, double perThreadGflops) {
@@ -47,6 +50,12 @@ public final class FmaPeak {
     public static Result measure(ExecutorService executor, int threads) {
         if (threads < 1) {
             throw new IllegalArgumentException("threads must be >= 1: " + threads);
+        }
+        // Short calls first, so the JIT's optimizing compiler takes the loop before a timed round
+        // runs it: the Vector API without its intrinsics allocates a vector per FMA, and a long
+        // first call would spend seconds there (on-stack replacement comes late).
+        for (int call = 0; call < WARM_UP_CALLS; call++) {
+            chains(WARM_UP_ITERATIONS);
         }
         long iterations = 20_000_000L;
         double best = 0;
