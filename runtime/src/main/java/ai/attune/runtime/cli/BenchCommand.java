@@ -17,6 +17,7 @@ import ai.attune.runtime.model.LoadedModel;
 import ai.attune.runtime.model.ModelLoader;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.ParameterException;
@@ -45,7 +46,7 @@ import java.util.Random;
         + "or a streamed merge's time and peak memory.")
 public final class BenchCommand implements Runnable {
     /** The benchmarks. */
-    enum Op { matmul, bandwidth, score, generate, merge }
+    enum Op { matmul, bandwidth, score, generate, merge, embed }
 
     /** What the training bench can run beside Attune: {@link TorchPeer}. */
     enum Peer { torch }
@@ -142,6 +143,9 @@ public final class BenchCommand implements Runnable {
     @Option(names = "--merge-models", defaultValue = "3", description = "merge: fine-tuned models merged onto the base (default ${DEFAULT-VALUE}).")
     int mergeModels;
 
+    @Mixin
+    EmbedBench.Options embed;
+
     @Override
     public void run() {
         if (m <= 0 || n <= 0 || k <= 0 || repeats <= 0 || seq <= 0 || newTokens <= 0 || batch <= 0 || steps <= 0 || arrayMib <= 0) {
@@ -152,6 +156,10 @@ public final class BenchCommand implements Runnable {
             throw new ParameterException(spec.commandLine(), "--precision must be fp32, bf16 or fp16");
         }
         RuntimeLayout layout = RuntimeLayout.fromSystem();
+        if (method == null && op == Op.embed) {
+            embed(layout, out);
+            return;
+        }
         TorchPeer torch = peer == null ? null : torchPeer(layout); // refused before the runtime boots and the model loads
         if (method == null && op == Op.bandwidth) {
             bandwidth(out); // the machine's, not a backend's: no plugin is needed
@@ -192,6 +200,20 @@ public final class BenchCommand implements Runnable {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new IllegalStateException("interrupted", e);
+        }
+    }
+
+    /** {@code --op embed}: {@link EmbedBench} on --model NAME|DIR with the --peer's encode script. */
+    private void embed(RuntimeLayout layout, PrintWriter out) {
+        if (model == null || preset != null) {
+            throw new ParameterException(spec.commandLine(), "--op embed needs --model NAME|DIR (a sentence encoder), not --preset");
+        }
+        TorchPeer encodePeer = peer == null ? null : new TorchPeer(peerPython, layout.home().resolve(TorchPeer.ENCODE_SCRIPT));
+        Integer passes = spec.commandLine().getParseResult().hasMatchedOption("--repeats") ? repeats : null;
+        try {
+            new EmbedBench(spec, out).run(embed, model.toString(), backendName, passes, encodePeer, profile, layout);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e.getMessage(), e);
         }
     }
 
