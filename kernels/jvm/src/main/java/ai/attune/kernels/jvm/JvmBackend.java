@@ -113,7 +113,7 @@ public final class JvmBackend implements Backend {
     @Override
     public void binary(BinaryOp op, Tensor a, Tensor b, Tensor out) {
         try (OpProfile.Op profiled = OpProfile.op(KernelOps.binary(op))) {
-            if (!scalar && FastElementwise.binary(op, a, b, out)) {
+            if (!scalar && FastElementwise.binary(op, a, b, out, pool(), threads())) {
                 return;
             }
             Elementwise.binary(op, a, b, out);
@@ -123,7 +123,7 @@ public final class JvmBackend implements Backend {
     @Override
     public void scalar(ScalarOp op, Tensor a, double s, Tensor out) {
         try (OpProfile.Op profiled = OpProfile.op(KernelOps.scalar(op))) {
-            if (!scalar && FastElementwise.scalar(op, a, s, out)) {
+            if (!scalar && FastElementwise.scalar(op, a, s, out, pool(), threads())) {
                 return;
             }
             Elementwise.scalar(op, a, s, out);

@@ -1,0 +1,91 @@
+package ai.attune.kernels.jvm;
+
+import ai.attune.api.tensor.BinaryOp;
+import ai.attune.api.tensor.DType;
+import ai.attune.api.tensor.ScalarOp;
+import ai.attune.api.tensor.Scope;
+import ai.attune.api.tensor.Tensor;
+import ai.attune.api.tensor.Tensors;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.Test;
+
+import java.util.Random;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * The pool-parallel f32 binary and scalar ops bit for bit equal to the scalar reference
+ * ({@link Elementwise}, in double, rounded once to f32, which is what one f32 operation gives), on
+ * one thread and on four: same-shape operands over several chunks with a partial last one, and a
+ * row vector broadcast over rows that do not divide into the parallel units.
+ */
+class FastElementwiseTest {
+    private static final ExecutorService POOL = Executors.newFixedThreadPool(3);
+    private static final JvmBackend BE = new JvmBackend(true); // only allocates here
+    /** {1, 1}, a tail inside one vector, one chunk and a bit, several chunks of BERT-like rows, rows wider than a chunk. */
+    private static final int[][] SHAPES = {{1, 1}, {3, 7}, {129, 129}, {37, 1536}, {5, 40000}};
+
+    @AfterAll
+    static void close() {
+        POOL.shutdownNow();
+    }
+
+    private static Tensor random(Random r, int... shape) {
+        int n = 1;
+        for (int d : shape) {
+            n *= d;
+        }
+        double[] v = new double[n];
+        for (int i = 0; i < n; i++) {
+            v[i] = (float) (r.nextGaussian() * 3 + 0.1); // f32 values, so the reference sees exactly the kernel's inputs
+        }
+        return Tensors.of(BE, DType.F32, v, shape);
+    }
+
+    private static float[] floats(Tensor t) {
+        return Tensors.toFloats(t);
+    }
+
+    @Test
+    void binaryOpsEqualTheReferenceForAnyThreadCount() {
+        for (BinaryOp op : new BinaryOp[] {BinaryOp.ADD, BinaryOp.SUB, BinaryOp.MUL, BinaryOp.DIV}) {
+            for (int[] shape : SHAPES) {
+                for (boolean rowVector : new boolean[] {false, true}) {
+                    try (Scope s = Scope.open("test")) {
+                        Random r = new Random(shape[0] * 31L + shape[1]);
+                        Tensor a = random(r, shape);
+                        Tensor b = rowVector ? random(r, shape[1]) : random(r, shape);
+                        Tensor ref = BE.empty(DType.F32, shape, s), one = BE.empty(DType.F32, shape, s), many = BE.empty(DType.F32, shape, s);
+                        Elementwise.binary(op, a, b, ref);
+                        assertTrue(FastElementwise.binary(op, a, b, one, null, 1));
+                        assertTrue(FastElementwise.binary(op, a, b, many, POOL, 4));
+                        String what = op + " " + shape[0] + "x" + shape[1] + (rowVector ? " with a row vector" : "");
+                        assertArrayEquals(floats(ref), floats(one), what + ", 1 thread vs the reference");
+                        assertArrayEquals(floats(one), floats(many), what + ", 1 vs 4 threads");
+                    }
+                }
+            }
+        }
+    }
+
+    @Test
+    void scalarOpsEqualTheReferenceForAnyThreadCount() {
+        for (ScalarOp op : new ScalarOp[] {ScalarOp.ADD, ScalarOp.MUL, ScalarOp.RSUB}) {
+            for (int[] shape : SHAPES) {
+                try (Scope s = Scope.open("test")) {
+                    Tensor a = random(new Random(shape[0] * 7L + shape[1]), shape);
+                    Tensor ref = BE.empty(DType.F32, shape, s), one = BE.empty(DType.F32, shape, s), many = BE.empty(DType.F32, shape, s);
+                    Elementwise.scalar(op, a, 0.375, ref);
+                    assertTrue(FastElementwise.scalar(op, a, 0.375, one, null, 1));
+                    assertTrue(FastElementwise.scalar(op, a, 0.375, many, POOL, 4));
+                    String what = op + " " + shape[0] + "x" + shape[1];
+                    assertArrayEquals(floats(ref), floats(one), what + ", 1 thread vs the reference");
+                    assertArrayEquals(floats(one), floats(many), what + ", 1 vs 4 threads");
+                }
+            }
+        }
+    }
+}
