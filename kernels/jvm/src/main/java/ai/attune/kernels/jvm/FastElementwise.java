@@ -32,7 +32,8 @@ final class FastElementwise {
 
     /**
      * {@code out = a op b} split over the pool: in chunks of {@link FastActivations#CHUNK} elements
-     * for operands of one shape, in whole rows for a row vector broadcast over rows (a bias). An
+     * for operands of one shape, in whole blocks for a b broadcast over leading dims (a bias), in
+     * whole rows for a b of one scalar per row. An
      * element is computed alone, so the bits do not depend on the thread count. Memory-bound as it
      * is, one core streams only part of the bandwidth: BERT's bias and residual adds on
      * [tokens, 1536] took a tenth of an embedding pass on one core while the other waited.
@@ -55,20 +56,76 @@ final class FastElementwise {
         }
         int[] bs = b.shape();
         int[] os = out.shape();
-        int row = os.length == 0 ? 1 : os[os.length - 1];
-        boolean rowVector = bs.length >= 1 && bs[bs.length - 1] == row && b.numel() == row && row > 0;
-        if (!rowVector) {
-            return false;
+        long block = suffixBlock(bs, os);
+        if (block > 0) {
+            // b is a block of out's trailing dims broadcast over its leading ones: a bias or norm
+            // weight [hidden], BERT's position embeddings [t, hidden] over the batch.
+            long blocks = n / block;
+            long blocksPerUnit = Math.max(1, CHUNK / block);
+            Parallel.forEach(pool, workers, Math.toIntExact((blocks + blocksPerUnit - 1) / blocksPerUnit), () -> null, s -> {}, (u, s) -> {
+                for (long r = u * blocksPerUnit; r < Math.min(blocks, (u + 1) * blocksPerUnit); r++) {
+                    lanes(op, sa, ao + r * block * 4, sb, bo, so, oo + r * block * 4, block);
+                }
+            });
+            return true;
         }
-        // b is one row broadcast over out's rows: a bias, a norm weight.
-        long rows = n / row;
-        long rowsPerUnit = Math.max(1, CHUNK / row);
-        Parallel.forEach(pool, workers, Math.toIntExact((rows + rowsPerUnit - 1) / rowsPerUnit), () -> null, s -> {}, (u, s) -> {
-            for (long r = u * rowsPerUnit; r < Math.min(rows, (u + 1) * rowsPerUnit); r++) {
-                lanes(op, sa, ao + r * row * 4, sb, bo, so, oo + r * row * 4, row);
+        int row = os.length == 0 ? 0 : os[os.length - 1];
+        if (row > 0 && bs.length == os.length && bs[bs.length - 1] == 1
+                && Arrays.equals(Arrays.copyOf(bs, bs.length - 1), Arrays.copyOf(os, os.length - 1))) {
+            // b [..., 1]: one scalar per row of a, as the attention mask [b, t, 1] in mean pooling.
+            long rows = n / row;
+            long rowsPerUnit = Math.max(1, CHUNK / row);
+            Parallel.forEach(pool, workers, Math.toIntExact((rows + rowsPerUnit - 1) / rowsPerUnit), () -> null, s -> {}, (u, s) -> {
+                for (long r = u * rowsPerUnit; r < Math.min(rows, (u + 1) * rowsPerUnit); r++) {
+                    rowScalarLanes(op, sa, ao + r * row * 4, sb.get(Elements.F32, bo + r * 4), so, oo + r * row * 4, row);
+                }
+            });
+            return true;
+        }
+        return false;
+    }
+
+    /**
+     * The elements of b when b, less its leading 1s, is the trailing part of out's shape (so b
+     * repeats every that many elements of out); 0 otherwise.
+     */
+    private static long suffixBlock(int[] bs, int[] os) {
+        int lead = 0;
+        while (lead < bs.length && bs[lead] == 1 && bs.length - lead > 1) {
+            lead++;
+        }
+        int len = bs.length - lead;
+        if (len == 0 || len > os.length) {
+            return 0;
+        }
+        long block = 1;
+        for (int i = 0; i < len; i++) {
+            if (bs[lead + i] != os[os.length - len + i]) {
+                return 0;
             }
-        });
-        return true;
+            block *= bs[lead + i];
+        }
+        return block;
+    }
+
+    /** out = a op y over n elements, y one scalar. */
+    private static void rowScalarLanes(BinaryOp op, MemorySegment sa, long ao, float y, MemorySegment so, long oo, long n) {
+        long i = 0;
+        long bound = n - n % F.length();
+        FloatVector yv = FloatVector.broadcast(F, y);
+        for (; i < bound; i += F.length()) {
+            FloatVector x = FloatVector.fromMemorySegment(F, sa, ao + i * 4, LE);
+            FloatVector r = switch (op) {
+                case ADD -> x.add(yv);
+                case SUB -> x.sub(yv);
+                case MUL -> x.mul(yv);
+                default -> x.div(yv);
+            };
+            r.intoMemorySegment(so, oo + i * 4, LE);
+        }
+        for (; i < n; i++) {
+            so.set(Elements.F32, oo + i * 4, (float) Elementwise.apply(op, sa.get(Elements.F32, ao + i * 4), y));
+        }
     }
 
     private static int chunks(long n) {

@@ -9,11 +9,13 @@ import ai.attune.api.tensor.Tensors;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.Test;
 
+import java.util.Arrays;
 import java.util.Random;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
@@ -53,21 +55,50 @@ class FastElementwiseTest {
     void binaryOpsEqualTheReferenceForAnyThreadCount() {
         for (BinaryOp op : new BinaryOp[] {BinaryOp.ADD, BinaryOp.SUB, BinaryOp.MUL, BinaryOp.DIV}) {
             for (int[] shape : SHAPES) {
-                for (boolean rowVector : new boolean[] {false, true}) {
+                for (String broadcast : new String[] {"same shape", "a row vector", "a [1, cols] row", "one scalar per row"}) {
                     try (Scope s = Scope.open("test")) {
                         Random r = new Random(shape[0] * 31L + shape[1]);
                         Tensor a = random(r, shape);
-                        Tensor b = rowVector ? random(r, shape[1]) : random(r, shape);
+                        Tensor b = switch (broadcast) {
+                            case "a row vector" -> random(r, shape[1]);
+                            case "a [1, cols] row" -> random(r, 1, shape[1]);
+                            case "one scalar per row" -> random(r, shape[0], 1);
+                            default -> random(r, shape);
+                        };
                         Tensor ref = BE.empty(DType.F32, shape, s), one = BE.empty(DType.F32, shape, s), many = BE.empty(DType.F32, shape, s);
                         Elementwise.binary(op, a, b, ref);
                         assertTrue(FastElementwise.binary(op, a, b, one, null, 1));
                         assertTrue(FastElementwise.binary(op, a, b, many, POOL, 4));
-                        String what = op + " " + shape[0] + "x" + shape[1] + (rowVector ? " with a row vector" : "");
+                        String what = op + " " + shape[0] + "x" + shape[1] + " with " + broadcast;
                         assertArrayEquals(floats(ref), floats(one), what + ", 1 thread vs the reference");
                         assertArrayEquals(floats(one), floats(many), what + ", 1 vs 4 threads");
                     }
                 }
             }
+        }
+    }
+
+    /** BERT's position embeddings [t, hidden] added over the batch: b repeats every t x hidden elements of out. */
+    @Test
+    void aTrailingBlockBroadcastOverTheBatchEqualsTheReference() {
+        for (int[] shape : new int[][] {{3, 5, 7}, {4, 37, 384}, {2, 1, 1}}) {
+            try (Scope s = Scope.open("test")) {
+                Random r = new Random(shape[1]);
+                Tensor a = random(r, shape);
+                Tensor b = random(r, shape[1], shape[2]);
+                Tensor ref = BE.empty(DType.F32, shape, s), one = BE.empty(DType.F32, shape, s), many = BE.empty(DType.F32, shape, s);
+                Elementwise.binary(BinaryOp.ADD, a, b, ref);
+                assertTrue(FastElementwise.binary(BinaryOp.ADD, a, b, one, null, 1));
+                assertTrue(FastElementwise.binary(BinaryOp.ADD, a, b, many, POOL, 4));
+                assertArrayEquals(floats(ref), floats(one), Arrays.toString(shape));
+                assertArrayEquals(floats(one), floats(many), Arrays.toString(shape) + ", 1 vs 4 threads");
+            }
+        }
+        try (Scope s = Scope.open("test")) {
+            Tensor col = random(new Random(3), 2, 1);
+            Tensor x = random(new Random(4), 3, 2, 5);
+            assertFalse(FastElementwise.binary(BinaryOp.ADD, x, col, BE.empty(DType.F32, new int[] {3, 2, 5}, s), null, 1),
+                    "[2, 1] over [3, 2, 5] broadcasts in two places: the reference handles it");
         }
     }
 
