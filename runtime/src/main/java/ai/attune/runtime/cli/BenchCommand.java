@@ -86,14 +86,14 @@ public final class BenchCommand implements Runnable {
     String backendName;
 
     @Option(names = "--repeats", defaultValue = "10", description = "Timed repeats after warm-up; the median is reported, for bandwidth the best "
-            + "(default ${DEFAULT-VALUE}).")
+            + "(default ${DEFAULT-VALUE}; embed: passes over the input, 3 unless given).")
     int repeats;
 
     @Option(names = "--array-mib", defaultValue = "256", description = "bandwidth, generate: MiB of each of the triad's 3 f32 arrays; "
             + "STREAM asks for at least 4x the last-level cache (default ${DEFAULT-VALUE}).")
     int arrayMib;
 
-    @Option(names = "--model", paramLabel = "DIR", description = "score/generate: a model directory.")
+    @Option(names = "--model", paramLabel = "DIR", description = "score/generate: a model directory; embed: a sentence encoder's directory or name.")
     Path model;
 
     @Option(names = "--preset", description = "A model shape instead of --model, with weights drawn as transformers initialises a new model "
@@ -125,12 +125,13 @@ public final class BenchCommand implements Runnable {
     @Option(names = "--steps", defaultValue = "5", description = "training: timed optimizer steps after one warm-up step (default ${DEFAULT-VALUE}).")
     int steps;
 
-    @Option(names = "--profile", description = "training: profile the timed steps and print the per-op table (calls, self time, share of the step, "
+    @Option(names = "--profile", description = "training, embed: profile the timed steps and print the per-op table (calls, self time, share of the step, "
             + "GFLOP/s, MiB allocated) after the JSON line, as torch.profiler's key_averages().")
     boolean profile;
 
     @Option(names = "--peer", description = "training: then train the same Llama shape, method (lora or full, f32, adamw), batch, sequence length, "
-            + "steps and threads in PyTorch eager (bench/peers/torch_lora.py) and add its tokens/s and the speedup over it to the JSON line.")
+            + "steps and threads in PyTorch eager (bench/peers/torch_lora.py) and add its tokens/s and the speedup over it to the JSON line; "
+            + "embed: sentence-transformers' encode of the same ids in PyTorch eager (bench/peers/st_encode.py), its texts/s and the speedup.")
     Peer peer;
 
     @Option(names = "--peer-python", paramLabel = "PYTHON", defaultValue = "/usr/bin/python3",
@@ -206,7 +207,7 @@ public final class BenchCommand implements Runnable {
     /** {@code --op embed}: {@link EmbedBench} on --model NAME|DIR with the --peer's encode script. */
     private void embed(RuntimeLayout layout, PrintWriter out) {
         if (model == null || preset != null) {
-            throw new ParameterException(spec.commandLine(), "--op embed needs --model NAME|DIR (a sentence encoder), not --preset");
+            throw new ParameterException(spec.commandLine(), "--op embed needs --model NAME|DIR (a sentence encoder)" + (preset != null ? ", not --preset" : ""));
         }
         TorchPeer encodePeer = peer == null ? null : new TorchPeer(peerPython, layout.home().resolve(TorchPeer.ENCODE_SCRIPT));
         Integer passes = spec.commandLine().getParseResult().hasMatchedOption("--repeats") ? repeats : null;

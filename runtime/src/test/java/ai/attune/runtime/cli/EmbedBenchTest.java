@@ -142,7 +142,7 @@ class EmbedBenchTest {
         Path txt = Files.writeString(dir.resolve("t.txt"), "a text\n");
         assertEquals("attune: --op embed needs --input TEXTS (.txt one text per line, or .csv/.jsonl/.arff with --text-column)",
                 refused("bench", "--op", "embed", "--model", "all-MiniLM-L6-v2"));
-        assertEquals("attune: --op embed needs --model NAME|DIR (a sentence encoder), not --preset",
+        assertEquals("attune: --op embed needs --model NAME|DIR (a sentence encoder)",
                 refused("bench", "--op", "embed", "--input", txt.toString()));
         assertEquals("attune: --op embed needs --model NAME|DIR (a sentence encoder), not --preset",
                 refused("bench", "--op", "embed", "--preset", "llama-100m", "--input", txt.toString()));
