@@ -21,6 +21,7 @@ import ai.attune.runtime.model.LoadedModel;
 import ai.attune.runtime.model.ModelLoader;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.ParameterException;
@@ -50,7 +51,7 @@ import java.util.Random;
         + "or a streamed merge's time and peak memory.")
 public final class BenchCommand implements Runnable {
     /** The benchmarks. */
-    enum Op { matmul, bandwidth, score, generate, merge }
+    enum Op { matmul, bandwidth, score, generate, merge, embed }
 
     /** What the training bench can run beside Attune: {@link TorchPeer}. */
     enum Peer { torch }
@@ -90,14 +91,14 @@ public final class BenchCommand implements Runnable {
     String backendName;
 
     @Option(names = "--repeats", defaultValue = "10", description = "Timed repeats after warm-up; the median is reported, for bandwidth the best "
-            + "(default ${DEFAULT-VALUE}).")
+            + "(default ${DEFAULT-VALUE}; embed: passes over the input, 3 unless given).")
     int repeats;
 
     @Option(names = "--array-mib", defaultValue = "256", description = "bandwidth, generate: MiB of each of the triad's 3 f32 arrays; "
             + "STREAM asks for at least 4x the last-level cache (default ${DEFAULT-VALUE}).")
     int arrayMib;
 
-    @Option(names = "--model", paramLabel = "DIR", description = "score/generate: a model directory.")
+    @Option(names = "--model", paramLabel = "DIR", description = "score/generate: a model directory; embed: a sentence encoder's directory or name.")
     Path model;
 
     @Option(names = "--preset", description = "A model shape instead of --model, with weights drawn as transformers initialises a new model "
@@ -129,12 +130,13 @@ public final class BenchCommand implements Runnable {
     @Option(names = "--steps", defaultValue = "5", description = "training: timed optimizer steps after one warm-up step (default ${DEFAULT-VALUE}).")
     int steps;
 
-    @Option(names = "--profile", description = "training: profile the timed steps and print the per-op table (calls, self time, share of the step, "
+    @Option(names = "--profile", description = "training, embed: profile the timed steps and print the per-op table (calls, self time, share of the step, "
             + "GFLOP/s, MiB allocated) after the JSON line, as torch.profiler's key_averages().")
     boolean profile;
 
     @Option(names = "--peer", description = "training: then train the same Llama shape, method (lora or full, f32, adamw), batch, sequence length, "
-            + "steps and threads in PyTorch eager (bench/peers/torch_lora.py) and add its tokens/s and the speedup over it to the JSON line.")
+            + "steps and threads in PyTorch eager (bench/peers/torch_lora.py) and add its tokens/s and the speedup over it to the JSON line; "
+            + "embed: sentence-transformers' encode of the same ids in PyTorch eager (bench/peers/st_encode.py), its texts/s and the speedup.")
     Peer peer;
 
     @Option(names = "--peer-python", paramLabel = "PYTHON", defaultValue = "/usr/bin/python3",
@@ -155,6 +157,9 @@ public final class BenchCommand implements Runnable {
     @Option(names = "--merge-models", defaultValue = "3", description = "merge: fine-tuned models merged onto the base (default ${DEFAULT-VALUE}).")
     int mergeModels;
 
+    @Mixin
+    EmbedBench.Options embed;
+
     @Override
     public void run() {
         if (m <= 0 || n <= 0 || k <= 0 || repeats <= 0 || seq <= 0 || newTokens <= 0 || batch <= 0 || steps <= 0 || arrayMib <= 0) {
@@ -165,6 +170,10 @@ public final class BenchCommand implements Runnable {
             throw new ParameterException(spec.commandLine(), "--precision must be fp32, bf16 or fp16");
         }
         RuntimeLayout layout = RuntimeLayout.fromSystem();
+        if (method == null && op == Op.embed) {
+            embed(layout, out);
+            return;
+        }
         TorchPeer torch = peer == null ? null : torchPeer(layout); // refused before the runtime boots and the model loads
         Optional<Rendezvous> rendezvous = Rendezvous.fromEnvironment(System.getenv());
         if (nprocPerNode > 1 && rendezvous.isEmpty()) {
@@ -235,6 +244,20 @@ public final class BenchCommand implements Runnable {
         List<String> args = spec.commandLine().getParseResult().originalArgs(); // "bench" and its options, as given
         String addr = "127.0.0.1";
         new RankLauncher(new RankLauncher.Plan(nprocPerNode, 1, 0, addr, RankLauncher.freePort(addr), threads, args), spec.commandLine().getErr()).run();
+    }
+
+    /** {@code --op embed}: {@link EmbedBench} on --model NAME|DIR with the --peer's encode script. */
+    private void embed(RuntimeLayout layout, PrintWriter out) {
+        if (model == null || preset != null) {
+            throw new ParameterException(spec.commandLine(), "--op embed needs --model NAME|DIR (a sentence encoder)" + (preset != null ? ", not --preset" : ""));
+        }
+        TorchPeer encodePeer = peer == null ? null : new TorchPeer(peerPython, layout.home().resolve(TorchPeer.ENCODE_SCRIPT));
+        Integer passes = spec.commandLine().getParseResult().hasMatchedOption("--repeats") ? repeats : null;
+        try {
+            new EmbedBench(spec, out).run(embed, model.toString(), backendName, passes, encodePeer, profile, layout);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e.getMessage(), e);
+        }
     }
 
     /** The peer script of the installation with {@code --peer-python}, checked, for options it can mirror. */

@@ -1,17 +1,14 @@
 package ai.attune.runtime.cli;
 
-import ai.attune.api.autograd.GradMode;
 import ai.attune.api.io.SafetensorsWriter;
+import ai.attune.api.model.SentenceBatcher;
 import ai.attune.api.model.SentenceEncoder;
 import ai.attune.api.tensor.DType;
 import ai.attune.api.tensor.Scope;
-import ai.attune.api.tensor.Tensor;
-import ai.attune.api.tensor.Tensors;
 import ai.attune.runtime.host.AttuneRuntime;
 import ai.attune.runtime.host.RuntimeLayout;
 import ai.attune.runtime.model.LoadedModel;
 import ai.attune.runtime.model.ModelLoader;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
@@ -25,7 +22,6 @@ import java.lang.foreign.MemorySegment;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.Arrays;
 import java.util.List;
 
 /**
@@ -36,8 +32,6 @@ import java.util.List;
  */
 @Command(name = "embed", description = "Embed one text per line with a sentence encoder; write f32 'embeddings' [N, dim] to a safetensors file.")
 public final class EmbedCommand implements Runnable {
-    private static final int BATCH = 16;
-
     @Spec
     CommandSpec spec;
 
@@ -57,62 +51,46 @@ public final class EmbedCommand implements Runnable {
     @Option(names = "--prompt", paramLabel = "TEXT", description = "Prepend this text instead of a named prompt; --prompt '' embeds the texts as they are.")
     String prompt;
 
+    @Option(names = "--batch-size", defaultValue = "" + SentenceBatcher.DEFAULT_BATCH_SIZE, paramLabel = "N",
+            description = "Texts per forward, taken longest first so each batch pads little, as sentence-transformers' encode (default: ${DEFAULT-VALUE}).")
+    int batchSize;
+
     @Override
     public void run() {
         if (promptName != null && prompt != null) {
             throw new IllegalArgumentException("--prompt-name and --prompt both set a prompt; give one");
         }
+        if (batchSize < 1) {
+            throw new IllegalArgumentException("--batch-size must be >= 1, got " + batchSize);
+        }
         try (AttuneRuntime rt = AttuneRuntime.boot(RuntimeLayout.fromSystem()); Scope job = Scope.open("job");
-             Arena buffers = Arena.ofConfined(); GradMode.Region ng = GradMode.noGrad()) {
+             Arena buffers = Arena.ofConfined()) {
             List<String> texts = Files.readAllLines(input, StandardCharsets.UTF_8);
             ModelLoader loader = new ModelLoader(rt.plugins());
             LoadedModel m = loader.load(model.model, model.adapter, loader.backend(model.backend), DType.F32, job);
             try (var tok = m.tokenizer()) {
-                if (!(m.module() instanceof SentenceEncoder enc)) {
-                    throw new IllegalArgumentException(model.model + " is not a sentence encoder (" + m.config().modelType() + ")");
-                }
-                String prefix = m.sentenceTransformers().prompt(promptName, prompt);
-                int maxLen = m.maxSeqLength();
-                int dim = enc.dimension();
-                MemorySegment all = buffers.allocate((long) Math.max(texts.size(), 1) * dim * 4, 64);
-                for (int start = 0; start < texts.size(); start += BATCH) {
-                    List<String> batch = texts.subList(start, Math.min(texts.size(), start + BATCH));
-                    long[][] ids = new long[batch.size()][];
-                    int t = 1;
-                    for (int i = 0; i < ids.length; i++) {
-                        ids[i] = truncate(tok.encode(prefix + batch.get(i)), maxLen);
-                        t = Math.max(t, ids[i].length);
-                    }
-                    long[] flat = new long[ids.length * t];
-                    long[] mask = new long[ids.length * t];
-                    for (int i = 0; i < ids.length; i++) {
-                        for (int j = 0; j < ids[i].length; j++) {
-                            flat[i * t + j] = ids[i][j];
-                            mask[i * t + j] = 1;
-                        }
-                    }
-                    try (Scope step = Scope.open("embed")) {
-                        Tensor e = enc.embed(Tensors.ofLongs(m.backend(), flat, ids.length, t), Tensors.ofLongs(m.backend(), mask, ids.length, t), null);
-                        Tensor f32 = m.backend().zeros(DType.F32, new int[] {ids.length, dim}, step);
-                        m.backend().copy(e, f32);
-                        m.backend().copyToBytes(f32, all.asSlice((long) start * dim * 4, (long) ids.length * dim * 4));
-                    }
-                }
+                SentenceBatcher batcher = batcher(m, model.model, m.sentenceTransformers().prompt(promptName, prompt));
+                int dim = batcher.encoder().dimension();
+                MemorySegment all = buffers.allocate((long) Math.max(texts.size(), 1) * dim * Float.BYTES, 64);
+                batcher.encode(batcher.ids(texts), batchSize, all, n -> { });
                 new SafetensorsWriter().add("embeddings", DType.F32, new long[] {texts.size(), dim},
-                        all.asSlice(0, (long) texts.size() * dim * 4)).write(out);
+                        all.asSlice(0, (long) texts.size() * dim * Float.BYTES)).write(out);
             }
         } catch (IOException e) {
             throw new UncheckedIOException(e.getMessage(), e);
         }
     }
 
-    /** Truncates to the model's length, keeping the final special token (e.g. [SEP]) as the tokenizers library does. */
-    private static long[] truncate(long[] ids, int maxLen) {
-        if (ids.length <= maxLen) {
-            return ids;
+    /**
+     * How {@code attune embed} turns texts into embeddings with {@code m}: its tokenizer with
+     * {@code prefix} before each text, truncated to its {@code max_seq_length}. {@code attune bench
+     * --op embed} times the same.
+     */
+    static SentenceBatcher batcher(LoadedModel m, String name, String prefix) throws IOException {
+        if (!(m.module() instanceof SentenceEncoder enc)) {
+            throw new IllegalArgumentException(name + " is not a sentence encoder (" + m.config().modelType() + ")");
         }
-        long[] out = Arrays.copyOf(ids, maxLen);
-        out[maxLen - 1] = ids[ids.length - 1];
-        return out;
+        var tok = m.tokenizer();
+        return new SentenceBatcher(enc, m.backend(), text -> tok.encode(prefix + text), m.maxSeqLength());
     }
 }

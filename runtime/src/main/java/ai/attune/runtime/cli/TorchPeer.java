@@ -21,6 +21,8 @@ import java.util.Set;
 final class TorchPeer {
     /** The script, relative to the installation's home. */
     static final Path SCRIPT = Path.of("bench", "peers", "torch_lora.py");
+    /** The peer of {@code attune bench --op embed}: sentence-transformers' encode, by hand ({@link EmbedBench}). */
+    static final Path ENCODE_SCRIPT = Path.of("bench", "peers", "st_encode.py");
     /** The methods the script trains. */
     static final Set<String> METHODS = Set.of("lora", "full");
 
@@ -79,9 +81,16 @@ final class TorchPeer {
 
     /** Runs the script for {@code steps} timed steps after {@code warmUp}; returns its JSON line. */
     ObjectNode train(String method, int batch, int seq, int steps, int warmUp, int threads, Shape shape) {
-        List<String> cmd = new ArrayList<>(List.of(python.toString(), script.toString(), "--method", method, "--batch", "" + batch, "--seq", "" + seq,
+        List<String> args = new ArrayList<>(List.of("--method", method, "--batch", "" + batch, "--seq", "" + seq,
                 "--steps", "" + steps, "--warmup", "" + warmUp, "--threads", "" + threads));
-        cmd.addAll(shape.flags());
+        args.addAll(shape.flags());
+        return run(args);
+    }
+
+    /** Runs the script with {@code args}; returns the last JSON line it printed. */
+    ObjectNode run(List<String> args) {
+        List<String> cmd = new ArrayList<>(List.of(python.toString(), script.toString()));
+        cmd.addAll(args);
         Output r = exec(cmd);
         if (r.exit() != 0) {
             throw new IllegalStateException("--peer torch: " + script.getFileName() + " exited with " + r.exit() + ": " + r.lastErrorLine());

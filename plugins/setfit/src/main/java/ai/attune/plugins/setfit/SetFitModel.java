@@ -1,5 +1,6 @@
 package ai.attune.plugins.setfit;
 
+import ai.attune.api.model.SentenceBatcher;
 import ai.attune.api.spi.TextClassifier;
 
 import java.io.IOException;
@@ -9,8 +10,12 @@ import java.util.function.LongConsumer;
 
 /** A sentence-transformer body and a head over its embeddings: setfit's {@code SetFitModel}. */
 final class SetFitModel implements TextClassifier {
-    /** Texts embedded per forward when predicting. */
-    static final int ENCODE_BATCH = 32;
+    /**
+     * Texts embedded per forward when fitting the logistic head and predicting: setfit's
+     * {@code encode}/{@code predict} default {@code batch_size=32}, sentence-transformers' own,
+     * not {@code TrainingArguments.batch_size}, which sizes the pairs of a body step.
+     */
+    static final int ENCODE_BATCH = SentenceBatcher.DEFAULT_BATCH_SIZE;
 
     private final SentenceEmbedder body;
     private final Head head;
