@@ -38,10 +38,8 @@ public final class F {
         int[] xs = x.shape();
         int in = xs[xs.length - 1];
         Tensor x2 = Views.reshape(x, -1, in); // [rows, in]: one GEMM instead of a batch of small ones
-        Tensor y = Ops.matmul(x2, false, w, true); // [rows, out]
-        if (b != null) {
-            y = Ops.add(y, Autocast.lower(b)); // under autocast the whole of linear runs low precision, bias too
-        }
+        // [rows, out]; under autocast the whole of linear runs low precision, bias too
+        Tensor y = b == null ? Ops.matmul(x2, false, w, true) : Ops.addmm(b, x2, false, w, true);
         int[] ys = xs.clone();
         ys[ys.length - 1] = w.size(0);
         return Views.reshape(y, ys);

@@ -360,6 +360,39 @@ public final class Ops {
     }
 
     /**
+     * {@code torch.addmm(bias, a, op(w))}: a [m, k] @ op(w) plus bias [n] on every row, the product
+     * and the add in one kernel where the backend fuses them. Its values and gradients are those
+     * of {@code add(matmul(a, w), bias)}: the bias's gradient is g summed over the rows.
+     */
+    public static Tensor addmm(Tensor bias, Tensor left, boolean transA, Tensor right, boolean transB) {
+        Tensor a = Autocast.lower(left);
+        Tensor b = Autocast.lower(right);
+        Tensor c = Autocast.lower(bias);
+        int[] as = a.shape();
+        int[] bs = b.shape();
+        int[] cs = c.shape();
+        int[] outShape = Shape.matmul(as, transA, bs, transB);
+        if (as.length != 2 || bs.length != 2 || cs.length != 1 || cs[0] != outShape[1]) {
+            throw new IllegalArgumentException("addmm: needs a and w 2-D and bias [" + outShape[outShape.length - 1]
+                    + "], got a " + Shape.str(as) + ", w " + Shape.str(bs) + ", bias " + Shape.str(cs));
+        }
+        Tensor out = uninitialized(a, promote(promote(a, b), c.dtype()), outShape); // written, never read
+        a.backend().addmm(c, a, transA, b, transB, out);
+        return OpNode.record("addmm", out, new Tensor[] {c, a, b}, g -> {
+            Tensor gc = c.requiresGrad() ? sumTo(g, cs) : null;
+            Tensor ga = null;
+            Tensor gb = null;
+            if (a.requiresGrad()) {
+                ga = transA ? matmul(b, transB, g, true) : matmul(g, false, b, !transB);
+            }
+            if (b.requiresGrad()) {
+                gb = transB ? matmul(g, true, a, transA) : matmul(a, !transA, g, false);
+            }
+            return new Tensor[] {gc, ga, gb};
+        });
+    }
+
+    /**
      * {@code a @ op(w)} with a frozen weight {@code w} that {@code weight} materializes anew for the
      * product and for its backward, each time a new tensor released right after: a quantized base
      * weight never stays dense past its matmul. a is [rows, k]; w is [n, k] when {@code transB}, else [k, n].
@@ -408,8 +441,10 @@ public final class Ops {
 
     /** The result dtype of a binary op: the wider floating type, as PyTorch's type promotion for same-kind tensors. */
     static DType promote(Tensor a, Tensor b) {
-        DType x = a.dtype();
-        DType y = b.dtype();
+        return promote(a.dtype(), b.dtype());
+    }
+
+    static DType promote(DType x, DType y) {
         if (x == y) {
             return x;
         }

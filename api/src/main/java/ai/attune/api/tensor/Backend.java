@@ -110,6 +110,18 @@ public interface Backend {
     void matmul(Tensor a, boolean transA, Tensor b, boolean transB, Tensor out);
 
     /**
+     * {@code out = bias + op(a) @ op(b)} ({@code torch.addmm} with a 1-D bias; a linear layer): a is
+     * [m, k] (or [k, m] when transA), b [k, n] (or [n, k] when transB), bias [n] added to every row
+     * of out [m, n]. The bits are those of {@link #matmul} into out followed by an add of the bias,
+     * which this default runs; a backend that adds the bias while it writes the product back
+     * saves that pass over out.
+     */
+    default void addmm(Tensor bias, Tensor a, boolean transA, Tensor b, boolean transB, Tensor out) {
+        matmul(a, transA, b, transB, out);
+        binary(BinaryOp.ADD, out, bias, out);
+    }
+
+    /**
      * {@code out = op(a) @ op(b)} for a 4-bit b: the same result as {@link #matmul} with b's f32
      * {@link Blockwise4Bit#dequantize dequantization}, where a is [m, k] (or [k, m] when transA), b
      * [k, n] (or [n, k] when transB) and out [m, n], f32 or a's dtype. A backend that decodes b

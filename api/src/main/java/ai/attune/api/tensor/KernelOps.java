@@ -24,6 +24,8 @@ public final class KernelOps {
     public static final String COPY_TO_BYTES = "attune::copy_to_bytes";
     public static final String WHERE = "aten::where";
     public static final String MM_4BIT = "attune::mm_4bit";
+    /** A product plus a bias row ({@code torch.addmm}): a linear layer with its bias. */
+    public static final String ADDMM = "aten::addmm";
     public static final String SOFTMAX = "aten::_softmax";
     public static final String LOG_SOFTMAX = "aten::_log_softmax";
     public static final String SOFTMAX_BACKWARD = "aten::_softmax_backward_data";

@@ -85,6 +85,8 @@ public final class OpCatalog {
         c.add(new OpCase("matmul_transposed_view", s(d(4, 3), d(4, 5)), ANY,
                 (be, in) -> Ops.matmul(Views.transpose(in[0], 0, 1), in[1])));
         c.add(new OpCase("linear", s(d(2, 3, 4), d(5, 4), d(5)), ANY, (be, in) -> F.linear(in[0], in[1], in[2])));
+        c.add(new OpCase("addmm", s(d(9, 4), d(4, 5), d(5)), ANY, (be, in) -> Ops.addmm(in[2], in[0], false, in[1], false)));
+        c.add(new OpCase("addmm_tAtB", s(d(4, 9), d(5, 4), d(5)), ANY, (be, in) -> Ops.addmm(in[2], in[0], true, in[1], true)));
         // a frozen 4-bit weight [9, 37] (odd element count, three blocks), x @ W^T and x @ W, gradient to x only
         c.add(new OpCase("matmul_4bit_tB", s(d(6, 37)), ANY, (be, in) -> Ops.matmul(in[0], (x, t) -> fourBit(be, x, t, 9, 37), true)));
         c.add(new OpCase("matmul_4bit", s(d(6, 9)), ANY, (be, in) -> Ops.matmul(in[0], (x, t) -> fourBit(be, x, t, 9, 37), false)));

@@ -5,7 +5,10 @@ import ai.attune.api.tensor.DType;
 import ai.attune.api.tensor.ScalarOp;
 import ai.attune.api.tensor.Tensor;
 import ai.attune.kernels.jvm.parallel.Parallel;
+import jdk.incubator.vector.DoubleVector;
 import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorShape;
 import jdk.incubator.vector.VectorSpecies;
 
 import java.lang.foreign.MemorySegment;
@@ -22,6 +25,9 @@ import java.util.concurrent.ExecutorService;
  */
 final class FastElementwise {
     private static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
+    /** Doubles for a scalar that is no exact float; the floats they widen from fill half a vector. */
+    private static final VectorSpecies<Double> D = DoubleVector.SPECIES_PREFERRED;
+    private static final VectorSpecies<Float> F_HALF = VectorSpecies.of(float.class, VectorShape.forBitSize(D.vectorBitSize() / 2));
     private static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
     private static final int CHUNK = FastActivations.CHUNK;
 
@@ -217,14 +223,43 @@ final class FastElementwise {
         MemorySegment sa = Elementwise.seg(a), so = Elementwise.seg(out);
         long ao = a.offset() * 4, oo = out.offset() * 4;
         float k = (float) s;
-        if ((double) k != s) {
-            return false; // a scalar that is no exact float would round differently from the double path
-        }
+        // A scalar that is no exact float (dropout's 1 / (1 - p)) is applied in double, as the
+        // reference does, then rounded once: f32 arithmetic with k would round differently.
+        boolean exact = (double) k == s;
         Parallel.forEach(pool, workers, chunks(n), () -> null, st -> {}, (c, st) -> {
             long from = (long) c * CHUNK;
-            scalarLanes(op, k, sa, ao, so, oo, from, Math.min(n, from + CHUNK));
+            if (exact) {
+                scalarLanes(op, k, sa, ao, so, oo, from, Math.min(n, from + CHUNK));
+            } else {
+                scalarLanesInDouble(op, s, sa, ao, so, oo, from, Math.min(n, from + CHUNK));
+            }
         });
         return true;
+    }
+
+    private static void scalarLanesInDouble(ScalarOp op, double s, MemorySegment sa, long ao, MemorySegment so, long oo,
+                                            long from, long to) {
+        long i = from;
+        int lanes = D.length();
+        long bound = from + (to - from) / lanes * lanes;
+        for (; i < bound; i += lanes) {
+            DoubleVector x = (DoubleVector) FloatVector.fromMemorySegment(F_HALF, sa, ao + i * 4, LE)
+                    .convertShape(VectorOperators.F2D, D, 0);
+            DoubleVector r = switch (op) {
+                case ADD -> x.add(s);
+                case MUL -> x.mul(s);
+                default -> x.neg().add(s);
+            };
+            ((FloatVector) r.convertShape(VectorOperators.D2F, F_HALF, 0)).intoMemorySegment(so, oo + i * 4, LE);
+        }
+        for (; i < to; i++) {
+            double x = sa.get(Elements.F32, ao + i * 4);
+            so.set(Elements.F32, oo + i * 4, (float) switch (op) {
+                case ADD -> x + s;
+                case MUL -> x * s;
+                default -> s - x;
+            });
+        }
     }
 
     private static void scalarLanes(ScalarOp op, float k, MemorySegment sa, long ao, MemorySegment so, long oo, long from, long to) {

@@ -209,6 +209,14 @@ public final class JvmBackend implements Backend {
         }
     }
 
+    /** The bias joins in the GEMM's write-back where the product runs packed into f32. */
+    @Override
+    public void addmm(Tensor bias, Tensor a, boolean transA, Tensor b, boolean transB, Tensor out) {
+        try (OpProfile.Op profiled = OpProfile.op(KernelOps.ADDMM, KernelOps.matmulFlops(a, transA, out))) {
+            Matmul.addmm(this, gemm(), pool, threads(), bias, a, transA, b, transB, out);
+        }
+    }
+
     /** Decodes b while the GEMM packs it, where the operands allow; else the dequantizing default. */
     @Override
     public void matmul(Tensor a, boolean transA, Blockwise4Bit b, boolean transB, Tensor out) {

@@ -29,6 +29,31 @@ final class Matmul {
      */
     static void matmul(JvmBackend be, Gemm gemm, java.util.concurrent.ExecutorService pool, int threads,
                        Tensor a, boolean transA, Tensor b, boolean transB, Tensor out) {
+        matmul(be, gemm, pool, threads, null, a, transA, b, transB, out);
+    }
+
+    /**
+     * {@code out = bias + op(a) @ op(b)} for 2-D a and b and a bias [n] (torch.addmm): where the
+     * product takes the packed GEMM into an f32 out, the bias is added in its write-back; anywhere
+     * else by an add after the product. The bits are the same either way.
+     */
+    static void addmm(JvmBackend be, Gemm gemm, java.util.concurrent.ExecutorService pool, int threads,
+                      Tensor bias, Tensor a, boolean transA, Tensor b, boolean transB, Tensor out) {
+        int n = out.size(-1);
+        if (a.rank() != 2 || b.rank() != 2 || bias.rank() != 1 || bias.size(0) != n) {
+            throw new IllegalArgumentException("addmm: bias [n] with a, b and out 2-D, got bias " + Shape.str(bias.shape())
+                    + ", a " + Shape.str(a.shape()) + ", b " + Shape.str(b.shape()) + ", out " + Shape.str(out.shape()));
+        }
+        boolean fusable = bias.dtype() == DType.F32 && bias.isContiguous() && out.dtype() == DType.F32;
+        if (!matmul(be, gemm, pool, threads, fusable ? bias : null, a, transA, b, transB, out)) {
+            be.binary(ai.attune.api.tensor.BinaryOp.ADD, out, bias, out);
+        }
+    }
+
+    /** The product, with an f32 {@code bias} [n] added in the GEMM's write-back where it runs; whether it was. */
+    private static boolean matmul(JvmBackend be, Gemm gemm, java.util.concurrent.ExecutorService pool, int threads,
+                                  Tensor bias, Tensor a, boolean transA, Tensor b, boolean transB, Tensor out) {
+        boolean biased = false;
         int[] as = a.shape();
         int[] bs = b.shape();
         int ra = as.length;
@@ -70,6 +95,12 @@ final class Matmul {
                         && a2.dtype() == DType.F32 && b2.dtype() == DType.F32) {
                     SkinnyGemm.gemm(pool, threads, la.trans, lb.trans, m, n, k, Elementwise.seg(a2), offA, la.ld, Elementwise.seg(b2), offB, lb.ld,
                             Elementwise.seg(c), offC, n);
+                } else if (bias != null && c == out && batches == 1) {
+                    gemm.gemm(la.trans, lb.trans, m, n, k, 1f,
+                            Elementwise.seg(a2), offA, la.ld, type(a2.dtype()),
+                            Elementwise.seg(b2), offB, lb.ld, type(b2.dtype()),
+                            0f, Elementwise.seg(c), offC, n, Elementwise.seg(bias), bias.offset());
+                    biased = true;
                 } else {
                     gemm.gemm(la.trans, lb.trans, m, n, k, 1f,
                             Elementwise.seg(a2), offA, la.ld, type(a2.dtype()),
@@ -87,6 +118,7 @@ final class Matmul {
                 be.copy(c, out);
             }
         }
+        return biased;
     }
 
     record Layout(boolean trans, int ld) {}

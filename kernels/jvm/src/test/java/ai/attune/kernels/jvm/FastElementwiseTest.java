@@ -102,21 +102,28 @@ class FastElementwiseTest {
         }
     }
 
+    /** An exact float scalar, and ones that are not (dropout's 1 / 0.9), which run in double as the reference. */
     @Test
     void scalarOpsEqualTheReferenceForAnyThreadCount() {
-        for (ScalarOp op : new ScalarOp[] {ScalarOp.ADD, ScalarOp.MUL, ScalarOp.RSUB}) {
-            for (int[] shape : SHAPES) {
-                try (Scope s = Scope.open("test")) {
-                    Tensor a = random(new Random(shape[0] * 7L + shape[1]), shape);
-                    Tensor ref = BE.empty(DType.F32, shape, s), one = BE.empty(DType.F32, shape, s), many = BE.empty(DType.F32, shape, s);
-                    Elementwise.scalar(op, a, 0.375, ref);
-                    assertTrue(FastElementwise.scalar(op, a, 0.375, one, null, 1));
-                    assertTrue(FastElementwise.scalar(op, a, 0.375, many, POOL, 4));
-                    String what = op + " " + shape[0] + "x" + shape[1];
-                    assertArrayEquals(floats(ref), floats(one), what + ", 1 thread vs the reference");
-                    assertArrayEquals(floats(one), floats(many), what + ", 1 vs 4 threads");
+        for (double k : new double[] {0.375, 1.0 / 0.9, 0.1, -1e-3}) {
+            for (ScalarOp op : new ScalarOp[] {ScalarOp.ADD, ScalarOp.MUL, ScalarOp.RSUB}) {
+                for (int[] shape : SHAPES) {
+                    scalarOpEqualsTheReference(op, k, shape);
                 }
             }
+        }
+    }
+
+    private static void scalarOpEqualsTheReference(ScalarOp op, double k, int[] shape) {
+        try (Scope s = Scope.open("test")) {
+            Tensor a = random(new Random(shape[0] * 7L + shape[1]), shape);
+            Tensor ref = BE.empty(DType.F32, shape, s), one = BE.empty(DType.F32, shape, s), many = BE.empty(DType.F32, shape, s);
+            Elementwise.scalar(op, a, k, ref);
+            assertTrue(FastElementwise.scalar(op, a, k, one, null, 1));
+            assertTrue(FastElementwise.scalar(op, a, k, many, POOL, 4));
+            String what = op + " " + k + " " + shape[0] + "x" + shape[1];
+            assertArrayEquals(floats(ref), floats(one), what + ", 1 thread vs the reference");
+            assertArrayEquals(floats(one), floats(many), what + ", 1 vs 4 threads");
         }
     }
 }

@@ -38,12 +38,13 @@ final class BlockedGemm {
     }
 
     /**
-     * C[i0..i1) x [j0..j1) = alpha * op(A) op(B) + beta * C over the full k range; rows and
-     * columns are absolute indices into C. Requires k > 0 and alpha != 0 (the caller handles the
-     * degenerate cases by scaling C).
+     * C[i0..i1) x [j0..j1) = alpha * op(A) op(B) + beta * C over the full k range, plus
+     * {@code bias[j]} (at element {@code biasOff + j}) when bias is not null; rows and columns are
+     * absolute indices into C. Requires k > 0 and alpha != 0 (the caller handles the degenerate
+     * cases by scaling C).
      */
     static void run(Operand a, Operand b, int i0, int i1, int j0, int j1, int k, float alpha, float beta,
-                    MemorySegment c, long cOff, int ldc, Workspace ws) {
+                    MemorySegment c, long cOff, int ldc, MemorySegment bias, long biasOff, Workspace ws) {
         // Equal blocks rather than full ones and a sliver: k = KC + 1 as KC + 1 would spend a whole
         // C read-modify-write on one step, and n = NC + 1 would repack all of A for one column.
         int kcStep = evenStep(k, KC, 1);
@@ -55,10 +56,13 @@ final class BlockedGemm {
                 Packing.packB(b, pc, kc, jc, nc, ws);
                 // beta applies once, on the first rank-kc update; later ones accumulate.
                 float betaNow = pc == 0 ? beta : 1f;
+                // The bias joins on the last one, after the whole sum: the bits of a GEMM then an add.
+                boolean last = pc + kc >= k;
                 for (int ic = i0; ic < i1; ic += MC) {
                     int mc = Math.min(MC, i1 - ic);
                     Packing.packA(a, ic, mc, pc, kc, ws);
-                    macroKernel(kc, mc, nc, ws, c, cOff + (long) ic * ldc + jc, ldc, alpha, betaNow);
+                    macroKernel(kc, mc, nc, ws, c, cOff + (long) ic * ldc + jc, ldc, alpha, betaNow,
+                            last ? bias : null, biasOff + jc);
                 }
             }
         }
@@ -79,7 +83,7 @@ final class BlockedGemm {
      * early overlaps with the tile's k loop instead.
      */
     private static void macroKernel(int kc, int mc, int nc, Workspace ws, MemorySegment c, long cOff, int ldc,
-                                    float alpha, float beta) {
+                                    float alpha, float beta, MemorySegment bias, long biasOff) {
         float[] pa = ws.packedA;
         float[] pb = ws.packedB;
         float[] tile = ws.tile;
@@ -96,7 +100,8 @@ final class BlockedGemm {
                             Math.min(MR, mc - nextIr), Math.min(NR, nc - nextJr));
                 }
                 MicroKernel.multiply(kc, pa, (ir / MR) * kc * MR, pb, bBase, tile);
-                MicroKernel.writeBack(tile, c, cOff + (long) ir * ldc + jr, ldc, rows, cols, alpha, beta);
+                MicroKernel.writeBack(tile, c, cOff + (long) ir * ldc + jr, ldc, rows, cols, alpha, beta,
+                        bias, biasOff + jr);
             }
         }
         // Publishing the sum keeps the JIT from discarding the touching loads as dead.

@@ -25,9 +25,17 @@ public final class FmaPeak {
 
     /** FMAs per inner iteration: 12 independent accumulators. */
     private static final int CHAINS = 12;
-    /** Warm-up: enough calls and loop iterations for the optimizing compiler's thresholds. */
-    private static final int WARM_UP_CALLS = 3_000;
-    private static final int WARM_UP_ITERATIONS = 20;
+    /** Loop iterations of one warm-up call: ~2 us once compiled, ~100 us before. */
+    private static final int WARM_UP_ITERATIONS = 1_000;
+    /**
+     * A warm-up call this fast per iteration runs compiled code: 12 vector FMAs take ~2 ns on one
+     * core compiled and ~100 ns interpreted or C1-compiled, where each FMA allocates a vector.
+     */
+    private static final double COMPILED_NANOS_PER_ITERATION = 20;
+    /** Consecutive fast warm-up calls that show the compiled loop is installed. */
+    private static final int FAST_CALLS = 50;
+    /** Longest warm-up: past it the rounds run anyway (and on-stack replacement catches up). */
+    private static final long WARM_UP_LIMIT_NANOS = 5_000_000_000L;
 
     /** Peak of {@code threads} threads running at once, and the per-thread average. */
     public record Result(int threads, double gflops, double perThreadGflops) {
@@ -51,18 +59,31 @@ public final class FmaPeak {
         if (threads < 1) {
             throw new IllegalArgumentException("threads must be >= 1: " + threads);
         }
-        // Short calls first, so the JIT's optimizing compiler takes the loop before a timed round
-        // runs it: the Vector API without its intrinsics allocates a vector per FMA, and a long
-        // first call would spend seconds there (on-stack replacement comes late).
-        for (int call = 0; call < WARM_UP_CALLS; call++) {
-            chains(WARM_UP_ITERATIONS);
-        }
+        warmUp();
         long iterations = 20_000_000L;
         double best = 0;
         for (int round = 0; round < 5; round++) {
             best = Math.max(best, oneRound(executor, threads, iterations));
         }
         return new Result(threads, best, best / threads);
+    }
+
+    /**
+     * Short calls until they run compiled, so no timed round starts in slow code: the Vector API
+     * without its intrinsics allocates a vector per FMA, and a 20M-iteration call entered there
+     * spends seconds before on-stack replacement takes it. A fixed number of calls is not enough:
+     * in a busy JVM (after a training run) the optimizing compiler's queue is long, the calls end
+     * before their compiled loop is installed, and the first round measured 4 s in a SetFit job.
+     */
+    private static void warmUp() {
+        long deadline = System.nanoTime() + WARM_UP_LIMIT_NANOS;
+        int fast = 0;
+        while (fast < FAST_CALLS && System.nanoTime() < deadline) {
+            long t0 = System.nanoTime();
+            chains(WARM_UP_ITERATIONS);
+            long dt = System.nanoTime() - t0;
+            fast = dt < WARM_UP_ITERATIONS * COMPILED_NANOS_PER_ITERATION ? fast + 1 : 0;
+        }
     }
 
     private static double oneRound(ExecutorService executor, int threads, long iterations) {

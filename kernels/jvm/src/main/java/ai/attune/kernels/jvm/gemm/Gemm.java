@@ -81,6 +81,23 @@ public final class Gemm {
     }
 
     /**
+     * The {@link #gemm} contract, then {@code bias[j]} (f32, element {@code biasOff + j}) added to
+     * every row: C[i,j] = (alpha * op(A) @ op(B) + beta * C)[i,j] + bias[j], rounded as that GEMM
+     * followed by an add (the bias joins the finished sum). A linear layer's bias so costs no pass
+     * over C of its own: it was a tenth of a BERT embedding pass as a separate add.
+     */
+    public void gemm(boolean transA, boolean transB, int m, int n, int k, float alpha,
+                     MemorySegment a, long aOff, int lda, ElementType aType,
+                     MemorySegment b, long bOff, int ldb, ElementType bType,
+                     float beta, MemorySegment c, long cOff, int ldc, MemorySegment bias, long biasOff) {
+        Objects.requireNonNull(bias, "bias");
+        new Operand(bias, biasOff, n, ElementType.F32, false).checkBounds("bias", 1, n);
+        run(1, m, n, k, alpha, new Operand(a, aOff, lda, aType, transA), 0, new Operand(b, bOff, ldb, bType, transB), 0,
+                beta, c, cOff, ldc, 0, bias, biasOff, a.isAccessibleBy(otherThread) && b.isAccessibleBy(otherThread)
+                        && bias.isAccessibleBy(otherThread));
+    }
+
+    /**
      * {@code batch} independent GEMMs with the {@link #gemm} contract; member t uses A at
      * {@code aOff + t*strideA}, B at {@code bOff + t*strideB} and C at {@code cOff + t*strideC}
      * (strides in elements). A stride of 0 shares that operand across the batch (for A and B only:
@@ -97,7 +114,7 @@ public final class Gemm {
             throw new IllegalArgumentException("strideC == 0 would make the batch's C matrices overlap");
         }
         run(batch, m, n, k, alpha, new Operand(a, aOff, lda, aType, transA), strideA, new Operand(b, bOff, ldb, bType, transB), strideB,
-                beta, c, cOff, ldc, strideC, a.isAccessibleBy(otherThread) && b.isAccessibleBy(otherThread));
+                beta, c, cOff, ldc, strideC, null, 0, a.isAccessibleBy(otherThread) && b.isAccessibleBy(otherThread));
     }
 
     /**
@@ -109,12 +126,13 @@ public final class Gemm {
                      MemorySegment a, long aOff, int lda, ElementType aType,
                      FourBitBlocks b, float beta, MemorySegment c, long cOff, int ldc) {
         run(1, m, n, k, alpha, new Operand(a, aOff, lda, aType, transA), 0, new Operand(b, transB ? k : n, transB), 0,
-                beta, c, cOff, ldc, 0, a.isAccessibleBy(otherThread) && b.codes().isAccessibleBy(otherThread)
+                beta, c, cOff, ldc, 0, null, 0, a.isAccessibleBy(otherThread) && b.codes().isAccessibleBy(otherThread)
                         && b.absmax().isAccessibleBy(otherThread));
     }
 
     private void run(int batch, int m, int n, int k, float alpha, Operand opA, long strideA, Operand opB, long strideB,
-                     float beta, MemorySegment c, long cOff, int ldc, long strideC, boolean operandsShareable) {
+                     float beta, MemorySegment c, long cOff, int ldc, long strideC, MemorySegment bias, long biasOff,
+                     boolean operandsShareable) {
         checkArguments(m, n, k, opA, opB, c, cOff, ldc);
         if (batch == 0 || m == 0 || n == 0) {
             return;
@@ -126,17 +144,19 @@ public final class Gemm {
             for (int t = 0; t < batch; t++) {
                 ScalarGemm.gemm(m, n, k, alpha, opA.shifted(t * strideA), opB.shifted(t * strideB), beta,
                         c, cOff + t * strideC, ldc);
+                addBias(m, n, c, cOff + t * strideC, ldc, bias, biasOff);
             }
             return;
         }
         if (k == 0 || alpha == 0f) {
             for (int t = 0; t < batch; t++) {
                 scale(m, n, beta, c, cOff + t * strideC, ldc);
+                addBias(m, n, c, cOff + t * strideC, ldc, bias, biasOff);
             }
             return;
         }
         boolean shareable = operandsShareable && c.isAccessibleBy(otherThread);
-        new Plan(batch, m, n, k, alpha, opA, strideA, opB, strideB, beta, c, cOff, ldc, strideC)
+        new Plan(batch, m, n, k, alpha, opA, strideA, opB, strideB, beta, c, cOff, ldc, strideC, bias, biasOff)
                 .run(shareable ? parallelism : 1);
     }
 
@@ -154,12 +174,14 @@ public final class Gemm {
         final long strideA, strideB, strideC, cOff;
         final MemorySegment c;
         final int ldc;
+        final MemorySegment bias;
+        final long biasOff;
         final boolean splitRows;
         final int tilesPerMember;
         final int splitPanels;
 
         Plan(int batch, int m, int n, int k, float alpha, Operand a, long strideA, Operand b, long strideB,
-             float beta, MemorySegment c, long cOff, int ldc, long strideC) {
+             float beta, MemorySegment c, long cOff, int ldc, long strideC, MemorySegment bias, long biasOff) {
             this.batch = batch;
             this.m = m;
             this.n = n;
@@ -174,6 +196,8 @@ public final class Gemm {
             this.c = c;
             this.cOff = cOff;
             this.ldc = ldc;
+            this.bias = bias;
+            this.biasOff = biasOff;
             int rowPanels = (m + MR - 1) / MR;
             int colPanels = (n + NR - 1) / NR;
             long memberFlops = 2L * m * n * k;
@@ -213,7 +237,7 @@ public final class Gemm {
                 j1 = Math.min(n, to * NR);
             }
             BlockedGemm.run(a.shifted(member * strideA), b.shifted(member * strideB), i0, i1, j0, j1, k,
-                    alpha, beta, c, cOff + member * strideC, ldc, ws);
+                    alpha, beta, c, cOff + member * strideC, ldc, bias, biasOff, ws);
         }
     }
 
@@ -245,6 +269,20 @@ public final class Gemm {
             for (int j = 0; j < n; j++) {
                 long at = row + (long) j * Float.BYTES;
                 c.set(ValueLayout.JAVA_FLOAT_UNALIGNED, at, beta * c.get(ValueLayout.JAVA_FLOAT_UNALIGNED, at));
+            }
+        }
+    }
+
+    /** C[i, j] += bias[j] when bias is not null, as a separate add would round it. */
+    private static void addBias(int m, int n, MemorySegment c, long cOff, int ldc, MemorySegment bias, long biasOff) {
+        if (bias == null) {
+            return;
+        }
+        for (int i = 0; i < m; i++) {
+            for (int j = 0; j < n; j++) {
+                long at = (cOff + (long) i * ldc + j) * Float.BYTES;
+                c.set(ValueLayout.JAVA_FLOAT_UNALIGNED, at, c.get(ValueLayout.JAVA_FLOAT_UNALIGNED, at)
+                        + bias.get(ValueLayout.JAVA_FLOAT_UNALIGNED, (biasOff + j) * Float.BYTES));
             }
         }
     }

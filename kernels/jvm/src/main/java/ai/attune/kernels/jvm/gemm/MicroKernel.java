@@ -170,11 +170,13 @@ final class MicroKernel {
 
     /**
      * C[rows x cols at element {@code cOff}, row stride {@code ldc}] = alpha * tile + beta * C,
-     * reading C only when beta != 0 (beta == 0 means "ignore C", which may hold NaN garbage).
-     * Lanes past {@code cols} are masked off, so edge tiles never touch memory outside C.
+     * reading C only when beta != 0 (beta == 0 means "ignore C", which may hold NaN garbage), then
+     * plus {@code bias[j]} (f32 at element {@code biasOff + j}) when bias is not null: a linear
+     * layer's bias costs no pass of its own over C. Lanes past {@code cols} are masked off, so edge
+     * tiles never touch memory outside C.
      */
     static void writeBack(float[] tile, MemorySegment c, long cOff, int ldc, int rows, int cols,
-                          float alpha, float beta) {
+                          float alpha, float beta, MemorySegment bias, long biasOff) {
         FloatVector alphaV = FloatVector.broadcast(SPECIES, alpha);
         FloatVector betaV = FloatVector.broadcast(SPECIES, beta);
         long rowBytes = (long) ldc * Float.BYTES;
@@ -186,6 +188,9 @@ final class MicroKernel {
                     FloatVector sum = FloatVector.fromArray(SPECIES, tile, r * NR + v).mul(alphaV);
                     if (beta != 0f) {
                         sum = FloatVector.fromMemorySegment(SPECIES, c, ptr, LE).fma(betaV, sum);
+                    }
+                    if (bias != null) {
+                        sum = sum.add(FloatVector.fromMemorySegment(SPECIES, bias, (biasOff + v) * Float.BYTES, LE));
                     }
                     sum.intoMemorySegment(c, ptr, LE);
                 }
@@ -199,6 +204,9 @@ final class MicroKernel {
                 FloatVector sum = FloatVector.fromArray(SPECIES, tile, r * NR + v).mul(alphaV);
                 if (beta != 0f) {
                     sum = FloatVector.fromMemorySegment(SPECIES, c, ptr, LE, mask).fma(betaV, sum);
+                }
+                if (bias != null) {
+                    sum = sum.add(FloatVector.fromMemorySegment(SPECIES, bias, (biasOff + v) * Float.BYTES, LE, mask));
                 }
                 sum.intoMemorySegment(c, ptr, LE, mask);
             }

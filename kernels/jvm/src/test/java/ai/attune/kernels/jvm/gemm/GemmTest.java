@@ -125,6 +125,56 @@ class GemmTest {
         }
     }
 
+    /**
+     * With a bias row, every element has the bits of the same GEMM followed by a separate f32 add:
+     * edge tiles, k past one KC block (the bias joins after the last), beta != 0, 16-bit operands,
+     * one thread and two, and the scalar reference path.
+     */
+    @Test
+    void biasJoinsTheFinishedSum() {
+        int[][] shapes = {{1, 1, 1}, {7, 13, 5}, {MR + 1, NR + 1, 9}, {17, 40, KC + 1}, {9, 33, 2 * KC + 3},
+            {301, 90, 400}, {40, 333, 700}, {6, 7, 0}};
+        Gemm[] gemms = {gemm, new Gemm(pool, 1, false), new Gemm(pool, 2, true)};
+        for (Gemm g : gemms) {
+            for (int[] s : shapes) {
+                for (int t = 0; t < 4; t++) {
+                    float beta = t == 3 ? 0.5f : 0f;
+                    ElementType aType = t == 2 ? ElementType.BF16 : ElementType.F32;
+                    checkBias(g, s[0], s[1], s[2], (t & 1) != 0, (t & 2) != 0, 1f, beta, aType);
+                }
+            }
+        }
+    }
+
+    private static void checkBias(Gemm g, int m, int n, int k, boolean transA, boolean transB, float alpha, float beta,
+                                  ElementType aType) {
+        SplittableRandom rnd = new SplittableRandom(31L * m + 17L * n + k);
+        try (Arena arena = Arena.ofShared()) {
+            Matrix a = Fixture.matrix(arena, rnd, m, k, aType, transA, 1, 2, false);
+            Matrix b = Fixture.matrix(arena, rnd, k, n, ElementType.F32, transB, 2, 1, false);
+            Matrix bias = Fixture.matrix(arena, rnd, 1, n, ElementType.F32, false, 3, 0, false);
+            Matrix fused = Fixture.matrix(arena, rnd, m, n, ElementType.F32, false, 0, 3, beta == 0f);
+            Matrix separate = Fixture.matrix(arena, rnd, m, n, ElementType.F32, false, 0, 3, beta == 0f);
+            java.lang.foreign.MemorySegment.copy(fused.seg(), 0, separate.seg(), 0, fused.seg().byteSize());
+            float[] before = Fixture.snapshot(fused);
+            g.gemm(transA, transB, m, n, k, alpha, a.seg(), a.off(), a.ld(), aType, b.seg(), b.off(), b.ld(), ElementType.F32,
+                    beta, separate.seg(), separate.off(), separate.ld());
+            g.gemm(transA, transB, m, n, k, alpha, a.seg(), a.off(), a.ld(), aType, b.seg(), b.off(), b.ld(), ElementType.F32,
+                    beta, fused.seg(), fused.off(), fused.ld(), bias.seg(), bias.off());
+            String what = String.format("%dx%dx%d tA=%b tB=%b beta=%s %s scalar=%b", m, n, k, transA, transB, beta, aType, g.isScalar());
+            for (int i = 0; i < m; i++) {
+                for (int j = 0; j < n; j++) {
+                    float want = separate.getF32(i, j) + (float) bias.get(0, j);
+                    float got = fused.getF32(i, j);
+                    if (Float.floatToRawIntBits(want) != Float.floatToRawIntBits(got)) {
+                        org.junit.jupiter.api.Assertions.fail(what + ": C[" + i + "," + j + "] = " + got + ", GEMM then add gives " + want);
+                    }
+                }
+            }
+            Fixture.checkUntouched(what, before, fused);
+        }
+    }
+
     private static void run(int m, int n, int k, boolean transA, boolean transB, float alpha, float beta,
                             ElementType aType, ElementType bType, int off, int pad, int cPad) {
         run(gemm, m, n, k, transA, transB, alpha, beta, aType, bType, off, pad, cPad);
