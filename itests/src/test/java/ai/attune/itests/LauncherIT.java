@@ -18,6 +18,20 @@ import static org.junit.Assert.assertTrue;
 
 /** The distribution's launcher, run as a new user runs it. */
 public class LauncherIT {
+
+    /** Seven support tickets, 4 billing and 3 technical: one class short of 4 examples, for the warning. */
+    private static final String SETFIT_TICKETS = """
+            text,label
+            I was charged twice this month,billing
+            Please refund my last payment,billing
+            Why is my invoice so high,billing
+            My card was billed after I cancelled,billing
+            The app crashes on startup,technical
+            I get error 502 when uploading,technical
+            Sync stopped after the update,technical
+            """;
+    private static final String SETFIT_EVAL = "text,label\nrefund the double charge,billing\nthe screen freezes,technical\n";
+
     record Result(int code, String out, String err) {}
 
     static Result attune(String... args) throws IOException, InterruptedException {
@@ -238,17 +252,8 @@ public class LauncherIT {
     @Test
     public void aSetfitRecipeTrainsSavesAndPredicts() throws Exception {
         Path dir = Files.createTempDirectory("attune-setfit-recipe");
-        Files.writeString(dir.resolve("train.csv"), """
-                text,label
-                I was charged twice this month,billing
-                Please refund my last payment,billing
-                Why is my invoice so high,billing
-                My card was billed after I cancelled,billing
-                The app crashes on startup,technical
-                I get error 502 when uploading,technical
-                Sync stopped after the update,technical
-                """);
-        Files.writeString(dir.resolve("eval.csv"), "text,label\nrefund the double charge,billing\nthe screen freezes,technical\n");
+        Files.writeString(dir.resolve("train.csv"), SETFIT_TICKETS);
+        Files.writeString(dir.resolve("eval.csv"), SETFIT_EVAL);
         Files.writeString(dir.resolve("recipe.yaml"), """
                 model: all-MiniLM-L6-v2
                 method: setfit
@@ -297,19 +302,8 @@ public class LauncherIT {
     @Test
     public void setfitSeedsArePairedAndReported() throws Exception {
         Path dir = Files.createTempDirectory("attune-setfit-seeds");
-        Files.writeString(dir.resolve("train.csv"), """
-                text,label
-                I was charged twice this month,billing
-                Please refund my last payment,billing
-                Why is my invoice so high,billing
-                My card was billed after I cancelled,billing
-                The app crashes on startup,technical
-                I get error 502 when uploading,technical
-                Sync stopped after the update,technical
-                The export button does nothing,technical
-                """);
-        Files.writeString(dir.resolve("eval.csv"), "text,label\nrefund the double charge,billing\nthe screen freezes,technical\n"
-                + "a second invoice arrived,billing\nlogin fails with an error,technical\n");
+        Files.writeString(dir.resolve("train.csv"), SETFIT_TICKETS + "The export button does nothing,technical\n");
+        Files.writeString(dir.resolve("eval.csv"), SETFIT_EVAL + "a second invoice arrived,billing\nlogin fails with an error,technical\n");
         Result r = attuneIn(dir, "setfit", "--train", "train.csv", "--eval", "eval.csv", "--per-class", "3", "--seeds", "2", "--max-length", "16",
                 "--report", "report.json");
         assertEquals(r.err, 0, r.code);
