@@ -7,13 +7,13 @@ import ai.attune.api.tensor.ReduceOp;
 import ai.attune.api.tensor.Scope;
 import ai.attune.api.tensor.Tensor;
 import ai.attune.api.tensor.Tensors;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.Test;
 
 import java.util.Random;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
 
+import static ai.attune.kernels.jvm.KernelTests.BE;
+import static ai.attune.kernels.jvm.KernelTests.POOL;
+import static ai.attune.kernels.jvm.KernelTests.uniform;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -25,33 +25,14 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * thread and with several, over shapes that do not divide into the parallel units or vectors.
  */
 class EncoderStepKernelsTest {
-    private static final ExecutorService POOL = Executors.newFixedThreadPool(3);
-    private static final JvmBackend BE = new JvmBackend(true); // only allocates here
     private static final int[][] SHAPES = {{1, 1}, {3, 7}, {37, 19}, {53, 301}, {5, 40000}, {2, 3, 5, 7}};
-
-    @AfterAll
-    static void close() {
-        POOL.shutdownNow();
-    }
-
-    private static Tensor random(Random r, int... shape) {
-        int n = 1;
-        for (int d : shape) {
-            n *= d;
-        }
-        return Tensors.of(BE, DType.F32, r.doubles(n, -3, 3).toArray(), shape);
-    }
-
-    private static double[] values(Tensor t) {
-        return Tensors.toDoubles(t);
-    }
 
     @Test
     void aByteMaskMultipliesAsTheReferenceAndFillsToo() {
         for (int[] shape : SHAPES) {
             try (Scope s = Scope.open("test")) {
                 Random r = new Random(shape[0]);
-                Tensor a = random(r, shape);
+                Tensor a = uniform(r, 3, shape);
                 double[] bits = new double[Math.toIntExact(a.numel())];
                 for (int i = 0; i < bits.length; i++) {
                     bits[i] = r.nextInt(2);
@@ -60,11 +41,11 @@ class EncoderStepKernelsTest {
                 Tensor ref = BE.empty(DType.F32, shape, s), many = BE.empty(DType.F32, shape, s);
                 Elementwise.binary(BinaryOp.MUL, a, mask, ref);
                 assertTrue(FastElementwise.binary(BinaryOp.MUL, a, mask, many, POOL, 4));
-                assertArrayEquals(values(ref), values(many));
+                assertArrayEquals(Tensors.toDoubles(ref), Tensors.toDoubles(many));
                 for (double v : new double[] {0.0, -0.0, 2.5}) {
                     Elementwise.fill(ref, v);
                     assertTrue(FastElementwise.fill(many, v, POOL, 4));
-                    double[] want = values(ref), got = values(many);
+                    double[] want = Tensors.toDoubles(ref), got = Tensors.toDoubles(many);
                     for (int i = 0; i < bits.length; i++) {
                         assertEquals(Double.doubleToRawLongBits(want[i]), Double.doubleToRawLongBits(got[i]), "fill " + v);
                     }
@@ -80,7 +61,7 @@ class EncoderStepKernelsTest {
         for (ReduceOp op : new ReduceOp[] {ReduceOp.SUM, ReduceOp.MEAN}) {
             for (int[] dims : runs) {
                 try (Scope s = Scope.open("test")) {
-                    Tensor a = random(new Random(dims.length), shape);
+                    Tensor a = uniform(new Random(dims.length), 3, shape);
                     int[] kept = shape.clone();
                     for (int d : dims) {
                         kept[Math.floorMod(d, shape.length)] = 1;
@@ -89,13 +70,13 @@ class EncoderStepKernelsTest {
                     Reductions.reduce(op, a, dims, ref);
                     assertTrue(FastReductions.reduce(op, a, dims, one, null, 1));
                     assertTrue(FastReductions.reduce(op, a, dims, many, POOL, 4));
-                    assertArrayEquals(values(ref), values(one), op + " " + java.util.Arrays.toString(dims));
-                    assertArrayEquals(values(ref), values(many));
+                    assertArrayEquals(Tensors.toDoubles(ref), Tensors.toDoubles(one), op + " " + java.util.Arrays.toString(dims));
+                    assertArrayEquals(Tensors.toDoubles(ref), Tensors.toDoubles(many));
                 }
             }
         }
         try (Scope s = Scope.open("test")) {
-            Tensor a = random(new Random(1), shape);
+            Tensor a = uniform(new Random(1), 3, shape);
             assertEquals(false, FastReductions.reduce(ReduceOp.SUM, a, new int[] {0, 2}, BE.empty(DType.F32, new int[] {1, 37, 1, 301}, s), POOL, 4),
                     "dims that are not adjacent take the reference");
         }
@@ -105,7 +86,7 @@ class EncoderStepKernelsTest {
     void theSumOfSquaresIsTheComposedOneWithinF64RoundingAndTheSameForAnyThreadCount() {
         for (int n : new int[] {1, 1000, FastReductions.SQUARES_CHUNK + 17, 5 * FastReductions.SQUARES_CHUNK}) {
             try (Scope s = Scope.open("test")) {
-                Tensor g = random(new Random(n), n);
+                Tensor g = uniform(new Random(n), 3, n);
                 double want = GradClip.composedSumOfSquares(g);
                 double one = FastReductions.sumOfSquares(g, null, 1);
                 double many = FastReductions.sumOfSquares(g, POOL, 4);
@@ -120,13 +101,13 @@ class EncoderStepKernelsTest {
         for (int[] shape : SHAPES) {
             for (double p : new double[] {0.1, 0.5, 1.0}) {
                 try (Scope s = Scope.open("test")) {
-                    Tensor x = random(new Random(shape[0]), shape);
+                    Tensor x = uniform(new Random(shape[0]), 3, shape);
                     Tensor ref = BE.empty(DType.F32, shape, s), many = BE.empty(DType.F32, shape, s);
                     Tensor refMask = BE.zeros(DType.U8, shape, s), manyMask = BE.zeros(DType.U8, shape, s);
                     Dropout.dropout(x, p, 1234, ref, refMask);
                     assertTrue(Dropout.dropoutF32(x, p, 1234, many, manyMask, POOL, 4));
-                    assertArrayEquals(values(ref), values(many), "p " + p);
-                    assertArrayEquals(values(refMask), values(manyMask));
+                    assertArrayEquals(Tensors.toDoubles(ref), Tensors.toDoubles(many), "p " + p);
+                    assertArrayEquals(Tensors.toDoubles(refMask), Tensors.toDoubles(manyMask));
                 }
             }
         }

@@ -5,15 +5,14 @@ import ai.attune.api.tensor.DType;
 import ai.attune.api.tensor.Scope;
 import ai.attune.api.tensor.Tensor;
 import ai.attune.api.tensor.Tensors;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.Test;
 
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Random;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
 
+import static ai.attune.kernels.jvm.KernelTests.BE;
+import static ai.attune.kernels.jvm.KernelTests.POOL;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
@@ -24,14 +23,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
  * maximize). The reference itself is checked against a double-precision oracle in optim-adamw.
  */
 class FastAdamWTest {
-    private static final ExecutorService POOL = Executors.newFixedThreadPool(3);
-    private static final JvmBackend BE = new JvmBackend(true); // only allocates here
     private static final int[] SIZES = {1, 3, 17, 1001, FastAdamW.CHUNK, 2 * FastAdamW.CHUNK + 37};
-
-    @AfterAll
-    static void close() {
-        POOL.shutdownNow();
-    }
 
     private record Config(double beta1, double beta2, double eps, double weightDecay, boolean amsgrad, boolean maximize) {}
 

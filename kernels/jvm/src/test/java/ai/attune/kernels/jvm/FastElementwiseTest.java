@@ -6,14 +6,15 @@ import ai.attune.api.tensor.ScalarOp;
 import ai.attune.api.tensor.Scope;
 import ai.attune.api.tensor.Tensor;
 import ai.attune.api.tensor.Tensors;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.Test;
 
 import java.util.Arrays;
 import java.util.Random;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
 
+import static ai.attune.kernels.jvm.KernelTests.BE;
+import static ai.attune.kernels.jvm.KernelTests.POOL;
+import static ai.attune.kernels.jvm.KernelTests.floats;
+import static ai.attune.kernels.jvm.KernelTests.uniform;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -25,31 +26,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * row vector broadcast over rows that do not divide into the parallel units.
  */
 class FastElementwiseTest {
-    private static final ExecutorService POOL = Executors.newFixedThreadPool(3);
-    private static final JvmBackend BE = new JvmBackend(true); // only allocates here
     /** {1, 1}, a tail inside one vector, one chunk and a bit, several chunks of BERT-like rows, rows wider than a chunk. */
     private static final int[][] SHAPES = {{1, 1}, {3, 7}, {129, 129}, {37, 1536}, {5, 40000}};
-
-    @AfterAll
-    static void close() {
-        POOL.shutdownNow();
-    }
-
-    private static Tensor random(Random r, int... shape) {
-        int n = 1;
-        for (int d : shape) {
-            n *= d;
-        }
-        double[] v = new double[n];
-        for (int i = 0; i < n; i++) {
-            v[i] = (float) (r.nextGaussian() * 3 + 0.1); // f32 values, so the reference sees exactly the kernel's inputs
-        }
-        return Tensors.of(BE, DType.F32, v, shape);
-    }
-
-    private static float[] floats(Tensor t) {
-        return Tensors.toFloats(t);
-    }
 
     @Test
     void binaryOpsEqualTheReferenceForAnyThreadCount() {
@@ -58,12 +36,12 @@ class FastElementwiseTest {
                 for (String broadcast : new String[] {"same shape", "a row vector", "a [1, cols] row", "one scalar per row"}) {
                     try (Scope s = Scope.open("test")) {
                         Random r = new Random(shape[0] * 31L + shape[1]);
-                        Tensor a = random(r, shape);
+                        Tensor a = uniform(r, 3, shape);
                         Tensor b = switch (broadcast) {
-                            case "a row vector" -> random(r, shape[1]);
-                            case "a [1, cols] row" -> random(r, 1, shape[1]);
-                            case "one scalar per row" -> random(r, shape[0], 1);
-                            default -> random(r, shape);
+                            case "a row vector" -> uniform(r, 3, shape[1]);
+                            case "a [1, cols] row" -> uniform(r, 3, 1, shape[1]);
+                            case "one scalar per row" -> uniform(r, 3, shape[0], 1);
+                            default -> uniform(r, 3, shape);
                         };
                         Tensor ref = BE.empty(DType.F32, shape, s), one = BE.empty(DType.F32, shape, s), many = BE.empty(DType.F32, shape, s);
                         Elementwise.binary(op, a, b, ref);
@@ -84,8 +62,8 @@ class FastElementwiseTest {
         for (int[] shape : new int[][] {{3, 5, 7}, {4, 37, 384}, {2, 1, 1}}) {
             try (Scope s = Scope.open("test")) {
                 Random r = new Random(shape[1]);
-                Tensor a = random(r, shape);
-                Tensor b = random(r, shape[1], shape[2]);
+                Tensor a = uniform(r, 3, shape);
+                Tensor b = uniform(r, 3, shape[1], shape[2]);
                 Tensor ref = BE.empty(DType.F32, shape, s), one = BE.empty(DType.F32, shape, s), many = BE.empty(DType.F32, shape, s);
                 Elementwise.binary(BinaryOp.ADD, a, b, ref);
                 assertTrue(FastElementwise.binary(BinaryOp.ADD, a, b, one, null, 1));
@@ -95,8 +73,8 @@ class FastElementwiseTest {
             }
         }
         try (Scope s = Scope.open("test")) {
-            Tensor col = random(new Random(3), 2, 1);
-            Tensor x = random(new Random(4), 3, 2, 5);
+            Tensor col = uniform(new Random(3), 3, 2, 1);
+            Tensor x = uniform(new Random(4), 3, 3, 2, 5);
             assertFalse(FastElementwise.binary(BinaryOp.ADD, x, col, BE.empty(DType.F32, new int[] {3, 2, 5}, s), null, 1),
                     "[2, 1] over [3, 2, 5] broadcasts in two places: the reference handles it");
         }
@@ -116,7 +94,7 @@ class FastElementwiseTest {
 
     private static void scalarOpEqualsTheReference(ScalarOp op, double k, int[] shape) {
         try (Scope s = Scope.open("test")) {
-            Tensor a = random(new Random(shape[0] * 7L + shape[1]), shape);
+            Tensor a = uniform(new Random(shape[0] * 7L + shape[1]), 3, shape);
             Tensor ref = BE.empty(DType.F32, shape, s), one = BE.empty(DType.F32, shape, s), many = BE.empty(DType.F32, shape, s);
             Elementwise.scalar(op, a, k, ref);
             assertTrue(FastElementwise.scalar(op, a, k, one, null, 1));

@@ -5,13 +5,14 @@ import ai.attune.api.tensor.Scope;
 import ai.attune.api.tensor.Tensor;
 import ai.attune.api.tensor.Tensors;
 import ai.attune.api.tensor.UnaryOp;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.Test;
 
 import java.util.Random;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
 
+import static ai.attune.kernels.jvm.KernelTests.BE;
+import static ai.attune.kernels.jvm.KernelTests.POOL;
+import static ai.attune.kernels.jvm.KernelTests.floats;
+import static ai.attune.kernels.jvm.KernelTests.uniform;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -22,35 +23,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * thread and with several.
  */
 class FastRowKernelsTest {
-    private static final ExecutorService POOL = Executors.newFixedThreadPool(3);
-    private static final JvmBackend BE = new JvmBackend(true); // only allocates here
     private static final int[][] SHAPES = {{1, 1}, {3, 7}, {37, 19}, {53, 301}, {5, 40000}};
-
-    @AfterAll
-    static void close() {
-        POOL.shutdownNow();
-    }
-
-    private static Tensor random(Random r, double scale, int... shape) {
-        int n = 1;
-        for (int d : shape) {
-            n *= d;
-        }
-        double[] v = new double[n];
-        for (int i = 0; i < n; i++) {
-            v[i] = (r.nextDouble() * 2 - 1) * scale;
-        }
-        return Tensors.of(BE, DType.F32, v, shape);
-    }
-
-    private static float[] floats(Tensor t) {
-        double[] d = Tensors.toDoubles(t);
-        float[] f = new float[d.length];
-        for (int i = 0; i < d.length; i++) {
-            f[i] = (float) d[i];
-        }
-        return f;
-    }
 
     private static void close(String what, float[] want, float[] got, double rel) {
         close(what, want, got, rel, 1e-3);
@@ -75,7 +48,7 @@ class FastRowKernelsTest {
             for (int[] shape : SHAPES) {
                 try (Scope s = Scope.open("test")) {
                     Random r = new Random(shape[0] * 31L + shape[1]);
-                    Tensor x = random(r, 12, shape), g = random(r, 1, shape);
+                    Tensor x = uniform(r, 12, shape), g = uniform(r, 1, shape);
                     Tensor ref = BE.empty(DType.F32, shape, s), one = BE.empty(DType.F32, shape, s), many = BE.empty(DType.F32, shape, s);
                     Elementwise.unary(op, x, ref);
                     assertTrue(FastActivations.unary(op, x, one, null, 1));
@@ -155,8 +128,8 @@ class FastRowKernelsTest {
                 try (Scope s = Scope.open("test")) {
                     Random r = new Random(shape[0] * 17L + shape[1]);
                     int rows = shape[0], n = shape[1];
-                    Tensor x = random(r, 3, shape), gy = random(r, 1, shape);
-                    Tensor w = weighted ? random(r, 2, n) : null;
+                    Tensor x = uniform(r, 3, shape), gy = uniform(r, 1, shape);
+                    Tensor w = weighted ? uniform(r, 2, n) : null;
                     String what = "rms_norm " + rows + "x" + n + (weighted ? "" : " no weight");
 
                     Tensor[] out = new Tensor[3], rstd = new Tensor[3], gx = new Tensor[3], gw = new Tensor[3];
@@ -204,14 +177,14 @@ class FastRowKernelsTest {
                 try (Scope s = Scope.open("test")) {
                     Random r = new Random(shape[0] * 23L + shape[1] + variant);
                     int rows = shape[0], n = shape[1];
-                    Tensor x = random(r, 3, shape), gy = random(r, 1, shape);
+                    Tensor x = uniform(r, 3, shape), gy = uniform(r, 1, shape);
                     if (variant == 2) {
                         Tensor shifted = BE.empty(DType.F32, shape, s);
                         BE.scalar(ai.attune.api.tensor.ScalarOp.ADD, x, 1000, shifted);
                         x = shifted;
                     }
-                    Tensor w = variant != 1 ? random(r, 2, n) : null;
-                    Tensor b = variant == 0 ? random(r, 1, n) : null;
+                    Tensor w = variant != 1 ? uniform(r, 2, n) : null;
+                    Tensor b = variant == 0 ? uniform(r, 1, n) : null;
                     String what = "layer_norm " + rows + "x" + n + (variant == 0 ? "" : variant == 1 ? " plain" : " weight only, mean 1000");
 
                     Tensor[] out = new Tensor[3], mean = new Tensor[3], rstd = new Tensor[3], gx = new Tensor[3], gw = new Tensor[3], gb = new Tensor[3];
@@ -269,7 +242,7 @@ class FastRowKernelsTest {
             try (Scope s = Scope.open("test")) {
                 Random r = new Random(shape[0] * 11L + shape[1]);
                 int rows = shape[0], classes = shape[1];
-                Tensor logits = random(r, 8, shape);
+                Tensor logits = uniform(r, 8, shape);
                 long[] t = new long[rows];
                 for (int i = 0; i < rows; i++) {
                     t[i] = i % 5 == 3 ? -100 : r.nextInt(classes); // every fifth row ignored
@@ -332,7 +305,7 @@ class FastRowKernelsTest {
             for (boolean log : new boolean[] {false, true}) {
                 try (Scope s = Scope.open("test")) {
                     Random r = new Random(shape[0] * 19L + shape[shape.length - 1]);
-                    Tensor x = random(r, 8, shape), gy = random(r, 1, shape);
+                    Tensor x = uniform(r, 8, shape), gy = uniform(r, 1, shape);
                     String what = (log ? "log_softmax " : "softmax ") + java.util.Arrays.toString(shape);
                     Tensor ref = BE.empty(DType.F32, shape, s), one = BE.empty(DType.F32, shape, s), many = BE.empty(DType.F32, shape, s);
                     Normalization.softmax(x, log, ref);
@@ -363,7 +336,7 @@ class FastRowKernelsTest {
                 try (Scope s = Scope.open("test")) {
                     Random r = new Random(shape[2] * 7L + shape[3]);
                     int batch = shape[0], seq = shape[2];
-                    Tensor x = random(r, 4, shape);
+                    Tensor x = uniform(r, 4, shape);
                     int posRows = batched ? batch : 1;
                     long[] p = new long[posRows * seq];
                     for (int i = 0; i < p.length; i++) {
@@ -391,7 +364,7 @@ class FastRowKernelsTest {
         try (Scope s = Scope.open("test")) {
             Random r = new Random(3);
             // [batch, seq, heads, headDim] seen as [batch, heads, seq, headDim], as attention's q and k are
-            Tensor x = ai.attune.api.autograd.Views.transpose(random(r, 2, 2, 11, 3, 20), 1, 2);
+            Tensor x = ai.attune.api.autograd.Views.transpose(uniform(r, 2, 2, 11, 3, 20), 1, 2);
             Tensor positions = Tensors.ofLongs(BE, java.util.stream.LongStream.range(0, 22).map(i -> i * 37 % 300).toArray(), 2, 11);
             float[] invFreq = ai.attune.api.autograd.F.ropeInvFreq(500000.0, 20);
             int[] shape = x.shape();
@@ -434,7 +407,7 @@ class FastRowKernelsTest {
             try (Scope s = Scope.open("test")) {
                 Random r = new Random(shape[0] * 13L + shape[1]);
                 int rows = shape[0], classes = shape[1];
-                Tensor logits = random(r, 8, shape);
+                Tensor logits = uniform(r, 8, shape);
                 long[] t = new long[rows];
                 for (int i = 0; i < rows; i++) {
                     t[i] = i % 5 == 3 ? -100 : r.nextInt(classes); // every fifth row ignored
@@ -442,7 +415,7 @@ class FastRowKernelsTest {
                 Tensor targets = Tensors.ofLongs(BE, t, rows);
                 Tensor loss = BE.empty(DType.F32, new int[] {rows}, s), lse = BE.empty(DType.F32, new int[] {rows}, s);
                 CrossEntropy.forward(logits, targets, -100, loss, lse);
-                Tensor gradLoss = random(r, 1, rows);
+                Tensor gradLoss = uniform(r, 1, rows);
                 Tensor[] gl = new Tensor[3];
                 for (int k = 0; k < 3; k++) {
                     gl[k] = BE.empty(DType.F32, shape, s);
