@@ -267,15 +267,7 @@ class AttentionTest {
     }
 
     private Tensor random(DType dtype, Random rnd, int... shape) {
-        int n = 1;
-        for (int x : shape) {
-            n *= x;
-        }
-        double[] data = new double[n];
-        for (int i = 0; i < n; i++) {
-            data[i] = rnd.nextDouble() * 2 - 1;
-        }
-        return Tensors.of(backend, dtype, data, shape);
+        return KernelTests.uniform(backend, dtype, rnd, 1, shape);
     }
 
     /** A [b, h, n, d] view of a contiguous [b, n, h, d] tensor, as attention gets q after its head split. */

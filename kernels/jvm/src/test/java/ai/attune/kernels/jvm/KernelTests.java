@@ -1,5 +1,6 @@
 package ai.attune.kernels.jvm;
 
+import ai.attune.api.tensor.Backend;
 import ai.attune.api.tensor.DType;
 import ai.attune.api.tensor.Tensor;
 import ai.attune.api.tensor.Tensors;
@@ -27,6 +28,11 @@ final class KernelTests {
 
     /** An f32 tensor of uniform values in [-scale, scale). */
     static Tensor uniform(Random r, double scale, int... shape) {
+        return uniform(BE, DType.F32, r, scale, shape);
+    }
+
+    /** A tensor of {@code dtype} on {@code backend} of uniform values in [-scale, scale). */
+    static Tensor uniform(Backend backend, DType dtype, Random r, double scale, int... shape) {
         int n = 1;
         for (int d : shape) {
             n *= d;
@@ -35,7 +41,7 @@ final class KernelTests {
         for (int i = 0; i < n; i++) {
             v[i] = (r.nextDouble() * 2 - 1) * scale;
         }
-        return Tensors.of(BE, DType.F32, v, shape);
+        return Tensors.of(backend, dtype, v, shape);
     }
 
     static float[] floats(Tensor t) {
